@@ -1,0 +1,80 @@
+//! The router: every feature's routes, the OpenAPI document and UI, and the middleware stack.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::RateLimits;
+use crate::http::middleware;
+use crate::http::rate_limit::{self, ClientIpKey};
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// Largest request body accepted anywhere (JSON APIs; uploads will have their own limits).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route with its OpenAPI description; `auth_limit` wraps the credential endpoints.
+pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppState> {
+    let auth = match auth_limit {
+        Some(limit) => crate::auth::router().layer(limit),
+        None => crate::auth::router(),
+    };
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth)
+        .merge(crate::auth::jwks_router())
+        .merge(crate::users::router())
+        .merge(crate::tenant_profile::router())
+        .merge(crate::audit::router())
+        .merge(crate::operator::router())
+        .merge(crate::health::router())
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    routes_with(None)
+}
+
+pub fn build(state: AppState, limits: RateLimits, trust_proxy_headers: bool) -> Router {
+    let key = ClientIpKey {
+        trust_proxy_headers,
+    };
+    let auth_limit = rate_limit::layer(limits.auth_per_second, limits.auth_burst, key);
+    let (router, api) = routes_with(auth_limit).split_for_parts();
+    let mut router = router
+        .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", api))
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    if let Some(global) = rate_limit::layer(limits.global_per_second, limits.global_burst, key) {
+        router = router.layer(global);
+    }
+    router
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::COOKIE,
+                ]))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(axum::middleware::from_fn(middleware::observe))
+                .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30))),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,61 @@
+//! `GET /api/v1/audit-events`: the tenant's audit trail, for tenant admins.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::store::{self, AuditEvent};
+use crate::auth::{Actor, Authenticated};
+use crate::error::{ApiResult, Problem};
+use crate::http::{ApiQuery, Page, PageParams};
+use crate::state::AppState;
+use crate::users::Role;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit_events))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AuditQuery {
+    /// Only events with this action, e.g. `user.deactivated`.
+    action: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The tenant's audit trail, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/audit-events", tag = "audit",
+    params(AuditQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Page<AuditEvent>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_audit_events(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Page<AuditEvent>>> {
+    let (limit, cursor) = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    Actor::load(&mut tx, &auth)
+        .await?
+        .require(Role::TenantAdmin)?;
+    let rows = store::list(&mut tx, query.action.as_deref(), cursor, limit).await?;
+    tx.commit().await?;
+    Ok(Json(Page::from_rows(rows, limit, |e| e.id)))
+}

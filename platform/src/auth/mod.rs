@@ -1,0 +1,18 @@
+//! Local accounts and sessions: registration, login, token refresh, logout, password change and
+//! reset, invitation acceptance; the access-token keys and the request principal.
+
+pub mod backoff;
+pub mod cookies;
+pub mod keys;
+pub mod passwords;
+pub mod principal;
+mod routes;
+pub mod service;
+pub mod store;
+pub mod tokens;
+
+pub use backoff::LoginBackoff;
+pub use keys::KeyRing;
+pub use passwords::{Password, PasswordHasher};
+pub use principal::{Actor, Authenticated};
+pub use routes::{jwks_router, router};

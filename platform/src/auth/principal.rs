@@ -1,0 +1,139 @@
+//! Who is calling: the `Authenticated` extractor verifies the access token (Bearer header, or
+//! session cookie plus CSRF header on unsafe methods); [`Actor::load`] then confirms, inside the
+//! request's transaction, that the user is still active and the session epoch still current.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum_extra::extract::CookieJar;
+use lms_tenants::{Tenant, TenantResolver, TenantTx};
+use subtle::ConstantTimeEq;
+
+use super::cookies::{ACCESS_COOKIE, CSRF_HEADER};
+use super::keys::KeyRing;
+use super::tokens::{AccessClaims, hash_hex, verify_access_token};
+use crate::error::ApiError;
+use crate::http::CurrentTenant;
+use crate::users::{Role, Roles, UserId, UserStatus, store as users};
+
+const INVALID_TOKEN: ApiError = ApiError::Unauthenticated {
+    code: "invalid_token",
+    detail: "the access token is invalid or expired",
+};
+
+/// A request carrying a valid access token for the tenant it is addressed to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub tenant: Tenant,
+    pub claims: AccessClaims,
+}
+
+impl Authenticated {
+    pub fn user_id(&self) -> UserId {
+        UserId(self.claims.sub)
+    }
+}
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    TenantResolver: FromRef<S>,
+    KeyRing: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let CurrentTenant(tenant) = CurrentTenant::from_request_parts(parts, state).await?;
+        let keys = KeyRing::from_ref(state);
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let (token, from_cookie) = match bearer {
+            Some(token) => (token.to_owned(), false),
+            None => {
+                let jar = CookieJar::from_headers(&parts.headers);
+                match jar.get(ACCESS_COOKIE) {
+                    Some(cookie) => (cookie.value().to_owned(), true),
+                    None => {
+                        return Err(ApiError::Unauthenticated {
+                            code: "missing_token",
+                            detail: "send an access token as a Bearer header or session cookie",
+                        });
+                    }
+                }
+            }
+        };
+        let claims = verify_access_token(&keys, &token, tenant.id)
+            .await
+            .map_err(|rejection| {
+                tracing::debug!(%rejection, "access token refused");
+                INVALID_TOKEN
+            })?;
+        if from_cookie && !is_safe(&parts.method) {
+            check_csrf(parts, &claims)?;
+        }
+        Ok(Self { tenant, claims })
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Double-submit CSRF bound to the session: the header must hash to the token's `cht` claim.
+fn check_csrf(parts: &Parts, claims: &AccessClaims) -> Result<(), ApiError> {
+    let header = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    let matches = match (header, claims.cht.as_deref()) {
+        (Some(header), Some(expected)) => {
+            bool::from(hash_hex(header).as_bytes().ct_eq(expected.as_bytes()))
+        }
+        _ => false,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            code: "csrf_failed",
+            detail: "missing or wrong X-CSRF-Token header",
+        })
+    }
+}
+
+/// The authenticated user as of this transaction.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub roles: Roles,
+    pub session: uuid::Uuid,
+}
+
+impl Actor {
+    /// Confirms the token's user is active and its session epoch current; 401 otherwise.
+    pub async fn load(tx: &mut TenantTx, auth: &Authenticated) -> Result<Self, ApiError> {
+        let row = users::by_id(tx, auth.user_id())
+            .await?
+            .ok_or(INVALID_TOKEN)?;
+        if row.status() != UserStatus::Active || row.session_epoch != auth.claims.ep {
+            return Err(INVALID_TOKEN);
+        }
+        Ok(Self {
+            user_id: row.id(),
+            roles: row.roles(),
+            session: auth.claims.sid,
+        })
+    }
+
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.roles.contains(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! `/api/v1/auth/*` and `/.well-known/jwks.json`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Authenticated;
+use super::cookies::{self, CSRF_HEADER, REFRESH_COOKIE, SessionCookies};
+use super::keys::Jwks;
+use super::passwords::Password;
+use super::service::{self, CsrfCheck, Registration, Session, SessionMode};
+use super::tokens::ACCESS_TOKEN_TTL;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::{ApiJson, ClientIp, CurrentTenant, MaybeJson};
+use crate::state::AppState;
+use crate::users::{DisplayName, Email, User};
+
+/// Routes that take credentials; the auth rate limit applies to them.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
+        .routes(routes!(accept_invitation))
+}
+
+pub fn jwks_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(jwks))
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SessionKind {
+    /// Tokens in the response body.
+    #[default]
+    Bearer,
+    /// HttpOnly cookies plus a CSRF token to echo in `X-CSRF-Token`.
+    Cookie,
+}
+
+impl From<SessionKind> for SessionMode {
+    fn from(kind: SessionKind) -> Self {
+        match kind {
+            SessionKind::Bearer => SessionMode::Bearer,
+            SessionKind::Cookie => SessionMode::Cookie,
+        }
+    }
+}
+
+/// A started session. With `session: cookie` the tokens are in cookies and omitted here.
+#[derive(Debug, Serialize, ToSchema)]
+struct SessionResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// Echo in `X-CSRF-Token` on unsafe requests (cookie sessions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+    user: User,
+}
+
+fn session_response(
+    jar: CookieJar,
+    session: Session,
+    mode: SessionMode,
+    status: StatusCode,
+) -> Response {
+    match mode {
+        SessionMode::Bearer => (
+            status,
+            Json(SessionResponse {
+                access_token: Some(session.access_token),
+                token_type: "Bearer",
+                expires_in: session.expires_in,
+                refresh_token: Some(session.refresh_token),
+                csrf_token: None,
+                user: session.user,
+            }),
+        )
+            .into_response(),
+        SessionMode::Cookie => {
+            let csrf = session.csrf_token.clone();
+            let jar = match &csrf {
+                Some(csrf) => cookies::set_session(
+                    jar,
+                    &SessionCookies {
+                        access_token: &session.access_token,
+                        access_ttl_seconds: ACCESS_TOKEN_TTL.as_secs(),
+                        refresh_token: &session.refresh_token,
+                        refresh_ttl_seconds: service::refresh_ttl_seconds(),
+                        csrf_token: csrf,
+                    },
+                ),
+                // A rotation keeps the CSRF cookie it already has.
+                None => jar
+                    .add(cookies::session_cookie(
+                        cookies::ACCESS_COOKIE,
+                        &session.access_token,
+                        ACCESS_TOKEN_TTL.as_secs(),
+                        false,
+                    ))
+                    .add(cookies::session_cookie(
+                        REFRESH_COOKIE,
+                        &session.refresh_token,
+                        service::refresh_ttl_seconds(),
+                        true,
+                    )),
+            };
+            let body = SessionResponse {
+                access_token: None,
+                token_type: "Cookie",
+                expires_in: session.expires_in,
+                refresh_token: None,
+                csrf_token: csrf,
+                user: session.user,
+            };
+            (status, jar, Json(body)).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    #[schema(value_type = String, format = "email")]
+    email: String,
+    /// 10 to 128 characters.
+    password: String,
+    display_name: String,
+    #[serde(default)]
+    session: SessionKind,
+}
+
+/// Creates a learner account (when the tenant allows self-registration) and signs it in.
+#[utoipa::path(
+    post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = SessionResponse),
+        (status = 403, description = "Self-registration is off (`registration_disabled`) or the tenant is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> ApiResult<Response> {
+    let input = Registration {
+        email: Email::parse(&body.email)?,
+        password: Password::parse(body.password, "password")?,
+        display_name: DisplayName::parse(&body.display_name)?,
+    };
+    let mode = body.session.into();
+    let session = service::register(&state, &tenant, ip, input, mode).await?;
+    Ok(session_response(jar, session, mode, StatusCode::CREATED))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    session: SessionKind,
+}
+
+/// Signs in with email and password. Unknown emails, wrong passwords and deactivated accounts all
+/// answer the same 401 `invalid_credentials`; repeated failures are slowed down with 429.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Backoff after repeated failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn login(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let mode = body.session.into();
+    let session = service::login(
+        &state,
+        &tenant,
+        ip,
+        &body.email,
+        Password::candidate(body.password),
+        mode,
+    )
+    .await?;
+    Ok(session_response(jar, session, mode, StatusCode::OK))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    /// Omit to use the refresh cookie (then `X-CSRF-Token` is required).
+    refresh_token: Option<String>,
+}
+
+/// Exchanges a refresh token for a new access token and a new refresh token. Each refresh token
+/// works once; presenting a used one revokes the whole session (`refresh_token_reused`).
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body(content = RefreshRequest, description = "Optional with a refresh cookie"),
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_failed` or tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn refresh(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    MaybeJson(body): MaybeJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    let from_body = body.and_then(|b| b.refresh_token);
+    let (token, mode, csrf) = match from_body {
+        Some(token) => (token, SessionMode::Bearer, CsrfCheck::NotNeeded),
+        None => {
+            let token = jar
+                .get(REFRESH_COOKIE)
+                .map(|c| c.value().to_owned())
+                .ok_or(ApiError::Unauthenticated {
+                    code: "invalid_refresh_token",
+                    detail: "send refresh_token in the body or the refresh cookie",
+                })?;
+            let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            (token, SessionMode::Cookie, CsrfCheck::Required(header))
+        }
+    };
+    let session = service::refresh(&state, &tenant, ip, &token, csrf).await?;
+    Ok(session_response(jar, session, mode, StatusCode::OK))
+}
+
+/// Ends the session of the given (or cookie) refresh token and clears session cookies.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    request_body(content = RefreshRequest, description = "Optional with a refresh cookie"),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn logout(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    jar: CookieJar,
+    MaybeJson(body): MaybeJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    let token = body
+        .and_then(|b| b.refresh_token)
+        .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned()));
+    if let Some(token) = token {
+        service::logout(&state, &tenant, &token).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, cookies::clear_session(jar)).into_response())
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    get, path = "/api/v1/auth/me", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<User>> {
+    Ok(Json(service::me(&state, &auth).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ChangePasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the signed-in user's password and ends all their sessions.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password", tag = "auth",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Changed; sign in again"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Weak new password or wrong current password", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let new = Password::parse(body.new_password, "new_password")?;
+    service::change_password(
+        &state,
+        &auth,
+        ip,
+        Password::candidate(body.current_password),
+        new,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Accepted {
+    status: &'static str,
+}
+
+/// Emails a one-time reset link if an active account has this email. Always answers 202.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password-reset", tag = "auth",
+    request_body = ResetRequest,
+    responses(
+        (status = 202, body = Accepted),
+        (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    service::request_password_reset(&state, &tenant, ip, &body.email).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConfirmResetRequest {
+    token: String,
+    new_password: String,
+}
+
+/// Sets a new password with the emailed token; ends all sessions of the account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password-reset/confirm", tag = "auth",
+    request_body = ConfirmResetRequest,
+    responses(
+        (status = 204, description = "Password set"),
+        (status = 400, description = "`invalid_reset_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ConfirmResetRequest>,
+) -> ApiResult<StatusCode> {
+    let new = Password::parse(body.new_password, "new_password")?;
+    service::confirm_password_reset(&state, &tenant, ip, &body.token, new).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AcceptInvitationRequest {
+    token: String,
+    password: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    session: SessionKind,
+}
+
+/// Accepts an emailed invitation: sets the password, activates the account and signs it in.
+#[utoipa::path(
+    post, path = "/api/v1/auth/invitations/accept", tag = "auth",
+    request_body = AcceptInvitationRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 400, description = "`invalid_invitation`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn accept_invitation(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<AcceptInvitationRequest>,
+) -> ApiResult<Response> {
+    let password = Password::parse(body.password, "password")?;
+    let name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let mode = body.session.into();
+    let session =
+        service::accept_invitation(&state, &tenant, ip, &body.token, password, name, mode).await?;
+    Ok(session_response(jar, session, mode, StatusCode::OK))
+}
+
+/// The public keys that verify access tokens (RFC 7517).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", responses((status = 200, body = Jwks)))]
+async fn jwks(State(state): State<AppState>) -> Json<Jwks> {
+    Json(state.keys.jwks())
+}

@@ -1,0 +1,125 @@
+//! Configuration from the environment (a `.env` file is read first if present). Every setting has
+//! an embedded default so that `lms serve --demo` needs none.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database: DatabaseConfig,
+    /// Holds the private cluster (when `DATABASE_URL` is absent) and generated state.
+    pub data_dir: PathBuf,
+    /// The platform operator's bearer credential. `None`: generated at start-up and printed.
+    pub operator_token: Option<SecretString>,
+    /// `acme.<base_domain>` resolves to tenant `acme`.
+    pub base_domain: Option<String>,
+    /// Where users reach the web app; links in emails point here.
+    pub public_url: Option<String>,
+    pub email: EmailConfig,
+    pub rate_limits: RateLimits,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_proxy_headers: bool,
+    pub tenant_cache_ttl: Duration,
+    pub log_json: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The owner's connection (runs migrations). `None`: the private cluster.
+    pub owner_url: Option<SecretString>,
+    /// The application role's connection; derived from the owner URL when absent.
+    pub app_url: Option<SecretString>,
+    /// The operator role's connection; derived from the owner URL when absent.
+    pub operator_url: Option<SecretString>,
+    /// Set as the roles' passwords by migration, and used in the derived URLs.
+    pub app_password: Option<SecretString>,
+    pub operator_password: Option<SecretString>,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=starttls` or `smtps://host:port`, with
+    /// optional `user:password@`. `None`: the outbox and the log are the delivery.
+    pub smtp_url: Option<SecretString>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Requests per second per client address for every endpoint; 0 disables.
+    pub global_per_second: u64,
+    pub global_burst: u32,
+    /// Requests per second per client address for the authentication endpoints; 0 disables.
+    pub auth_per_second: u64,
+    pub auth_burst: u32,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        // A missing .env is normal; a malformed one is an error worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(err) if err.not_found() => {}
+            Err(err) => return Err(err).context("reading .env"),
+        }
+        Ok(Self {
+            bind: var("LMS_BIND")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database: DatabaseConfig {
+                owner_url: secret("DATABASE_URL"),
+                app_url: secret("LMS_APP_DATABASE_URL"),
+                operator_url: secret("LMS_OPERATOR_DATABASE_URL"),
+                app_password: secret("LMS_APP_DB_PASSWORD"),
+                operator_password: secret("LMS_OPERATOR_DB_PASSWORD"),
+                pool_size: var("LMS_DB_POOL_SIZE")?.unwrap_or(32),
+            },
+            data_dir: var("LMS_DATA_DIR")?.unwrap_or_else(|| PathBuf::from(".lms")),
+            operator_token: secret("LMS_OPERATOR_TOKEN"),
+            base_domain: var("LMS_BASE_DOMAIN")?,
+            public_url: var("LMS_PUBLIC_URL")?,
+            email: EmailConfig {
+                smtp_url: secret("LMS_SMTP_URL"),
+                from: var("LMS_EMAIL_FROM")?
+                    .unwrap_or_else(|| "LMS <no-reply@lms.localhost>".to_owned()),
+            },
+            rate_limits: RateLimits {
+                global_per_second: var("LMS_RATE_LIMIT_PER_SECOND")?.unwrap_or(200),
+                global_burst: var("LMS_RATE_LIMIT_BURST")?.unwrap_or(400),
+                auth_per_second: var("LMS_AUTH_RATE_LIMIT_PER_SECOND")?.unwrap_or(2),
+                auth_burst: var("LMS_AUTH_RATE_LIMIT_BURST")?.unwrap_or(20),
+            },
+            trust_proxy_headers: var("LMS_TRUST_PROXY_HEADERS")?.unwrap_or(false),
+            tenant_cache_ttl: Duration::from_secs(var("LMS_TENANT_CACHE_SECONDS")?.unwrap_or(5)),
+            log_json: var::<String>("LMS_LOG_FORMAT")?.is_none_or(|f| f != "pretty"),
+        })
+    }
+}
+
+fn var<T: FromStr>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(raw) if raw.trim().is_empty() => Ok(None),
+        Ok(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("{name} is not valid UTF-8"),
+    }
+}
+
+fn secret(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(SecretString::from)
+}

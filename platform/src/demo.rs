@@ -1,0 +1,127 @@
+//! `lms serve --demo`: a demo tenant to click through, created if absent. Its users share one
+//! password: `LMS_DEMO_PASSWORD`, or one generated on first use and kept in the data folder so
+//! that every later run prints the same credentials.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use lms_tenants::registry;
+use lms_tenants::{Branding, Slug, Tenant, TenantSettings};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::Password;
+use crate::operator::{CreateTenant, create_tenant};
+use crate::state::AppState;
+use crate::users::store::{self as users, NewUser};
+use crate::users::{DisplayName, Email, Role, Roles, UserStatus};
+
+pub const SLUG: &str = "demo";
+
+pub const USERS: [(&str, &str, Role); 4] = [
+    ("admin@demo.example", "Ada Admin", Role::TenantAdmin),
+    (
+        "instructor@demo.example",
+        "Ivan Instructor",
+        Role::Instructor,
+    ),
+    ("learner1@demo.example", "Lea Learner", Role::Learner),
+    ("learner2@demo.example", "Leo Learner", Role::Learner),
+];
+
+/// The demo password: configured, else remembered in `data_dir`, else generated and remembered.
+pub fn password(
+    configured: Option<&SecretString>,
+    data_dir: &Path,
+) -> anyhow::Result<SecretString> {
+    if let Some(password) = configured {
+        return Ok(password.clone());
+    }
+    let file = data_dir.join("demo-password");
+    if let Ok(saved) = std::fs::read_to_string(&file)
+        && saved.trim().len() >= Password::MIN_CHARS
+    {
+        return Ok(SecretString::from(saved.trim().to_owned()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let generated = crate::auth::tokens::OpaqueToken::generate().as_str()[..20].to_owned();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&file)
+        .and_then(|mut f| f.write_all(generated.as_bytes()))
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(SecretString::from(generated))
+}
+
+/// Creates the demo tenant and its users if absent; makes their password the given one.
+pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<Tenant> {
+    let slug = Slug::parse(SLUG).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let existing = {
+        let mut conn = state.operator_db.pool().acquire().await?;
+        registry::by_slug(&mut conn, &slug).await?
+    };
+    let tenant = match existing {
+        Some(tenant) => tenant,
+        None => create_tenant(
+            state,
+            CreateTenant {
+                slug,
+                display_name: "Demo Academy".into(),
+                branding: Branding {
+                    logo_url: Some("https://demo.example/logo.svg".into()),
+                    primary_color: Some("#1f6feb".into()),
+                    accent_color: Some("#f0883e".into()),
+                    support_email: Some("support@demo.example".into()),
+                    theme: [
+                        ("radius".to_owned(), "8px".to_owned()),
+                        ("font-family".to_owned(), "Inter, sans-serif".to_owned()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                },
+                settings: TenantSettings {
+                    self_registration: true,
+                },
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the demo tenant: {e}"))?,
+    };
+    let password = Password::parse(password.expose_secret().to_owned(), "LMS_DEMO_PASSWORD")
+        .map_err(|e| anyhow::anyhow!("LMS_DEMO_PASSWORD: {e}"))?;
+    let hash = state.passwords.hash(&password).await?;
+    let mut tx = state.db.begin(tenant.id).await?;
+    for (email, name, role) in USERS {
+        let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+        match users::by_email(&mut tx, &email).await? {
+            Some(row) => {
+                if !state
+                    .passwords
+                    .verify(&password, row.password_hash.as_deref())
+                    .await?
+                {
+                    users::set_password(&mut tx, row.id(), &hash).await?;
+                }
+            }
+            None => {
+                let display_name = DisplayName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+                users::insert(
+                    &mut tx,
+                    &NewUser {
+                        email: &email,
+                        display_name: &display_name,
+                        password_hash: Some(&hash),
+                        roles: &Roles::one(role),
+                        status: UserStatus::Active,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(tenant)
+}

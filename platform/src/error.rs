@@ -1,0 +1,287 @@
+//! The API's one error type and its RFC 9457 problem+json rendering.
+//!
+//! Every variant has a stable machine `code`. Internal failures render as a bare 500 whose body
+//! carries nothing but the request id; the cause travels in a response extension to the
+//! error-logging middleware, which logs it once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// Short human-readable summary.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Explanation specific to this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Stable machine-readable code, e.g. `validation_failed`.
+    pub code: String,
+    /// Field-level problems, for validation errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One field's problem in a validation error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field, e.g. `branding.primary_color`.
+    pub field: String,
+    /// Stable machine-readable code, e.g. `invalid_email`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body or parameters are invalid")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("authentication is required")]
+    Unauthenticated {
+        code: &'static str,
+        detail: &'static str,
+    },
+    #[error("{detail}")]
+    Forbidden {
+        code: &'static str,
+        detail: &'static str,
+    },
+    #[error("not found")]
+    NotFound,
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("too many requests")]
+    TooManyRequests { retry_after: Duration },
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the tenant is suspended")]
+    TenantSuspended,
+    #[error("the request took too long")]
+    Timeout,
+    #[error("the service is busy")]
+    Unavailable { retry_after: Duration },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Carries an internal error's cause from `into_response` to the logging middleware.
+#[derive(Clone)]
+pub struct InternalCause(pub Arc<anyhow::Error>);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn forbidden() -> Self {
+        Self::Forbidden {
+            code: "forbidden",
+            detail: "your role does not allow this action",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } | Self::TenantSuspended => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::BadRequest { code, .. }
+            | Self::Unauthenticated { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::TenantSuspended => "tenant_suspended",
+            Self::Timeout => "timeout",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::Internal(_) => None,
+            Self::Unauthenticated { detail, .. } | Self::Forbidden { detail, .. } => {
+                Some((*detail).to_owned())
+            }
+            Self::TooManyRequests { retry_after } => Some(format!(
+                "try again in {} seconds",
+                retry_after.as_secs().max(1)
+            )),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let problem = Problem {
+            type_uri: format!("urn:lms:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code: self.code().to_owned(),
+            errors: match &self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        };
+        let mut response = problem_response(status, &problem);
+        match self {
+            Self::TooManyRequests { retry_after } | Self::Unavailable { retry_after } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+            }
+            Self::Unauthenticated { .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Internal(cause) => {
+                response
+                    .extensions_mut()
+                    .insert(InternalCause(Arc::new(cause)));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::PoolTimedOut = err {
+            return Self::Unavailable {
+                retry_after: Duration::from_secs(1),
+            };
+        }
+        Self::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}
+
+/// The name of the constraint a database error violated, to turn it into a client error.
+pub fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+/// Maps a constraint violation to a client error; anything else stays internal.
+pub trait OnConstraint<T> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+}
+
+impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|err| {
+            if violated_constraint(&err) == Some(name) {
+                to()
+            } else {
+                ApiError::from(err)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err = ApiError::Internal(anyhow::anyhow!("password=hunter2 at 10.0.0.5"));
+        assert_eq!(err.detail(), None);
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.extensions().get::<InternalCause>().is_some());
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after() {
+        let response = ApiError::TooManyRequests {
+            retry_after: Duration::from_secs(7),
+        }
+        .into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Cross-cutting middleware: error logging, request metrics and problem+json for the responses
+//! the framework produces itself (unknown routes, wrong methods, panics).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, InternalCause};
+
+/// Logs every 5xx once, with its cause, and records request metrics by route template.
+pub async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    let status = response.status();
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(%method, %route, status = status.as_u16(), error = ?cause, "request failed");
+    } else if status.is_server_error() {
+        tracing::error!(%method, %route, status = status.as_u16(), "request failed");
+    }
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A panic in a handler is a bug; the client gets a plain 500 problem, the log gets the message.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}
+
+/// Maps the framework's own error statuses (e.g. 413 from the body limit) to problem+json.
+pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || !(response.status().is_client_error() || response.status().is_server_error()) {
+        return response;
+    }
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
+        StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType.into_response(),
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.into_response(),
+        _ => response,
+    }
+}

@@ -1,0 +1,20 @@
+//! The LMS server: HTTP API, domain services, SQL and background jobs.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod email;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod operator;
+pub mod pg_cluster;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tenant_profile;
+pub mod users;

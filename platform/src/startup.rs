@@ -1,0 +1,180 @@
+//! Building and running the application: database (private cluster or configured), migrations,
+//! pools, keys, background work and the HTTP listener. Tests build it on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use lms_tenants::TenantResolver;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+
+use crate::auth::{KeyRing, LoginBackoff, PasswordHasher};
+use crate::config::Config;
+use crate::db::{self, ResolvedUrls};
+use crate::email::{Dispatcher, Mailer};
+use crate::pg_cluster::PrivateCluster;
+use crate::state::{AppState, Settings};
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    cluster: Option<PrivateCluster>,
+    /// Set when the operator credential was generated rather than configured.
+    pub generated_operator_token: Option<SecretString>,
+}
+
+/// Starts the private cluster when no database is configured; returns the owner URL.
+pub async fn database_urls(
+    config: &Config,
+) -> anyhow::Result<(ResolvedUrls, Option<PrivateCluster>)> {
+    match &config.database.owner_url {
+        Some(url) => Ok((ResolvedUrls::new(&config.database, url.clone())?, None)),
+        None => {
+            let cluster = PrivateCluster::start(&config.data_dir).await?;
+            let mut database = config.database.clone();
+            database.app_password = Some(SecretString::from(cluster.app_password().to_owned()));
+            database.operator_password =
+                Some(SecretString::from(cluster.operator_password().to_owned()));
+            let urls = ResolvedUrls::new(&database, SecretString::from(cluster.owner_url()))?;
+            Ok((urls, Some(cluster)))
+        }
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let (urls, cluster) = database_urls(&config).await?;
+        match Self::build_with(config, &urls).await {
+            Ok(mut app) => {
+                app.cluster = cluster;
+                Ok(app)
+            }
+            Err(err) => {
+                if let Some(cluster) = cluster {
+                    cluster.stop().await.ok();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn build_with(config: Config, urls: &ResolvedUrls) -> anyhow::Result<Self> {
+        db::migrate(urls).await?;
+        let databases = db::connect(urls, config.database.pool_size).await?;
+        crate::health::install_metrics_recorder();
+        let keys = KeyRing::load(databases.operator.clone())
+            .await
+            .context("loading signing keys")?;
+        let (operator_token, generated_operator_token) = match &config.operator_token {
+            Some(token) => (token.clone(), None),
+            None => {
+                let token = SecretString::from(
+                    crate::auth::tokens::OpaqueToken::generate()
+                        .as_str()
+                        .to_owned(),
+                );
+                (token.clone(), Some(token))
+            }
+        };
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        let local = listener.local_addr()?;
+        let mailer = Mailer::from_config(config.email.smtp_url.as_ref(), &config.email.from)?;
+        let state = AppState {
+            db: databases.app.clone(),
+            operator_db: databases.operator.clone(),
+            resolver: TenantResolver::new(
+                databases.app,
+                config.base_domain.clone(),
+                config.tenant_cache_ttl,
+            ),
+            keys,
+            // Each hash holds 19 MiB and a core; more in flight only queues inside argon2.
+            passwords: PasswordHasher::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+            )?,
+            backoff: LoginBackoff::default(),
+            email: Dispatcher::new(databases.operator, mailer),
+            settings: Arc::new(Settings {
+                operator_token_hash: Settings::hash_operator_token(operator_token.expose_secret()),
+                public_url: config
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{local}")),
+                base_domain: config.base_domain.clone(),
+                trust_proxy_headers: config.trust_proxy_headers,
+            }),
+        };
+        let router = crate::app::build(
+            state.clone(),
+            config.rate_limits,
+            config.trust_proxy_headers,
+        );
+        Ok(Self {
+            listener,
+            router,
+            state,
+            cluster: None,
+            generated_operator_token,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests and stops the private
+    /// cluster if this process started one.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let dispatcher = tokio::spawn(self.state.email.clone().run());
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        dispatcher.abort();
+        if let Some(cluster) = self.cluster {
+            tracing::info!("stopping the private PostgreSQL cluster");
+            cluster.stop().await?;
+        }
+        served.context("serving HTTP")
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "listening for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

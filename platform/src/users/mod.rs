@@ -1,0 +1,10 @@
+//! Users within a tenant: the model, its SQL, and tenant-admin user management (list, invite,
+//! change roles, deactivate, reactivate).
+
+mod model;
+mod routes;
+pub mod service;
+pub mod store;
+
+pub use model::{DisplayName, Email, Role, Roles, User, UserId, UserStatus};
+pub use routes::router;

@@ -1,0 +1,261 @@
+//! User-management rules. Only tenant admins manage users; an admin cannot lock themselves out
+//! or remove the tenant's last active admin.
+
+use std::net::IpAddr;
+
+use lms_tenants::{Tenant, TenantTx};
+use serde_json::json;
+
+use super::model::{DisplayName, Email, Role, Roles, User, UserId, UserStatus};
+use super::store::{self, ListFilter, NewUser};
+use crate::audit::{Audit, AuditActor};
+use crate::auth::service::INVITATION_TTL_SECONDS;
+use crate::auth::store::{self as sessions, Purpose};
+use crate::auth::tokens::OpaqueToken;
+use crate::auth::{Actor, Authenticated};
+use crate::email::{OutgoingEmail, enqueue};
+use crate::error::{ApiError, ApiResult, OnConstraint};
+use crate::http::{Cursor, Page};
+use crate::state::AppState;
+
+pub struct UserQuery {
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+}
+
+pub async fn list(
+    state: &AppState,
+    auth: &Authenticated,
+    query: &UserQuery,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> ApiResult<Page<User>> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    Actor::load(&mut tx, auth)
+        .await?
+        .require(Role::TenantAdmin)?;
+    let filter = ListFilter {
+        search: query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+        role: query.role.map(Role::as_str),
+        status: query.status.map(UserStatus::as_str),
+    };
+    let rows = store::list(&mut tx, &filter, cursor, limit).await?;
+    tx.commit().await?;
+    let users = rows.iter().map(store::UserRow::to_user).collect();
+    Ok(Page::from_rows(users, limit, |u: &User| u.id.0))
+}
+
+pub async fn get(state: &AppState, auth: &Authenticated, id: UserId) -> ApiResult<User> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    Actor::load(&mut tx, auth)
+        .await?
+        .require(Role::TenantAdmin)?;
+    let row = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(row.to_user())
+}
+
+pub struct Invitation {
+    pub email: Email,
+    pub display_name: DisplayName,
+    pub roles: Roles,
+}
+
+pub async fn invite(
+    state: &AppState,
+    auth: &Authenticated,
+    ip: IpAddr,
+    invitation: Invitation,
+) -> ApiResult<User> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    actor.require(Role::TenantAdmin)?;
+    let user = invite_in(
+        state,
+        &mut tx,
+        &auth.tenant,
+        AuditActor::User(actor.user_id),
+        Some(ip),
+        invitation,
+    )
+    .await?;
+    tx.commit().await?;
+    state.email.wake();
+    Ok(user)
+}
+
+/// Creates an invited account and queues the invitation email, inside the caller's transaction
+/// (also used by the operator to invite a new tenant's first admin).
+pub async fn invite_in(
+    state: &AppState,
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    by: AuditActor,
+    ip: Option<IpAddr>,
+    invitation: Invitation,
+) -> ApiResult<User> {
+    let row = store::insert(
+        tx,
+        &NewUser {
+            email: &invitation.email,
+            display_name: &invitation.display_name,
+            password_hash: None,
+            roles: &invitation.roles,
+            status: UserStatus::Invited,
+        },
+    )
+    .await
+    .on_constraint(store::EMAIL_TAKEN, || ApiError::Conflict {
+        code: "email_taken",
+        detail: "a user with this email already exists in this organisation".into(),
+    })?;
+    let token = OpaqueToken::generate();
+    sessions::insert_user_token(
+        tx,
+        row.id(),
+        Purpose::Invitation,
+        &token.hash(),
+        INVITATION_TTL_SECONDS,
+    )
+    .await?;
+    let link = format!(
+        "{}/accept-invitation?token={}",
+        state.settings.link_base(tenant),
+        token.as_str()
+    );
+    enqueue(
+        tx,
+        OutgoingEmail {
+            to: &invitation.email,
+            subject: format!("You are invited to {}", tenant.display_name),
+            body: format!(
+                "Hello {},\n\nYou have been invited to {}. Choose your password here (the link works once, for seven days):\n{link}\n",
+                invitation.display_name.as_str(),
+                tenant.display_name
+            ),
+        },
+    )
+    .await?;
+    let mut audit = Audit::new(by, "user.invited", "user", row.id)
+        .details(json!({ "roles": invitation.roles }));
+    if let Some(ip) = ip {
+        audit = audit.from_ip(ip);
+    }
+    audit.record(tx).await?;
+    Ok(row.to_user())
+}
+
+pub async fn set_roles(
+    state: &AppState,
+    auth: &Authenticated,
+    ip: IpAddr,
+    id: UserId,
+    roles: Roles,
+) -> ApiResult<User> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    actor.require(Role::TenantAdmin)?;
+    let current = store::by_id_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if current.roles().contains(Role::TenantAdmin) && !roles.contains(Role::TenantAdmin) {
+        ensure_another_admin(&mut tx, id).await?;
+    }
+    let row = store::set_roles(&mut tx, id, &roles).await?;
+    Audit::new(
+        AuditActor::User(actor.user_id),
+        "user.roles_changed",
+        "user",
+        id,
+    )
+    .from_ip(ip)
+    .details(json!({ "from": current.roles(), "to": roles }))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.to_user())
+}
+
+/// Deactivates an account: it cannot sign in, and its tokens stop working at once.
+pub async fn deactivate(
+    state: &AppState,
+    auth: &Authenticated,
+    ip: IpAddr,
+    id: UserId,
+) -> ApiResult<User> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    actor.require(Role::TenantAdmin)?;
+    if actor.user_id == id {
+        return Err(ApiError::Conflict {
+            code: "cannot_deactivate_self",
+            detail: "you cannot deactivate your own account".into(),
+        });
+    }
+    let current = store::by_id_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if current.roles().contains(Role::TenantAdmin) {
+        ensure_another_admin(&mut tx, id).await?;
+    }
+    let row = store::set_status(&mut tx, id, UserStatus::Deactivated).await?;
+    sessions::revoke_all_for_user(&mut tx, id).await?;
+    Audit::new(
+        AuditActor::User(actor.user_id),
+        "user.deactivated",
+        "user",
+        id,
+    )
+    .from_ip(ip)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.to_user())
+}
+
+pub async fn reactivate(
+    state: &AppState,
+    auth: &Authenticated,
+    ip: IpAddr,
+    id: UserId,
+) -> ApiResult<User> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    actor.require(Role::TenantAdmin)?;
+    let current = store::by_id_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // An account that never chose a password goes back to waiting for its invitation.
+    let status = if current.password_hash.is_some() {
+        UserStatus::Active
+    } else {
+        UserStatus::Invited
+    };
+    let row = store::set_status(&mut tx, id, status).await?;
+    Audit::new(
+        AuditActor::User(actor.user_id),
+        "user.reactivated",
+        "user",
+        id,
+    )
+    .from_ip(ip)
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.to_user())
+}
+
+async fn ensure_another_admin(tx: &mut TenantTx, except: UserId) -> ApiResult<()> {
+    if store::other_active_admins(tx, except).await? == 0 {
+        return Err(ApiError::Conflict {
+            code: "last_admin",
+            detail: "the organisation must keep at least one active tenant admin".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! Project automation.
+//!
+//! `cargo xtask test` prepares everything the test suite needs (PostgreSQL,
+//! Redis, the Python test peers, the Rust tools) and then runs format, lint,
+//! tests and the generated-artifact freshness check. `cargo xtask openapi`
+//! regenerates `platform/openapi.json`.
+#![allow(clippy::print_stdout)]
+
+mod peers;
+mod services;
+mod test;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test      prepare PostgreSQL, Redis, the Python test peers and the Rust tools,
+            then run format check, clippy, the test suite and the
+            generated-artifact freshness check
+  openapi   regenerate platform/openapi.json from `lms openapi`
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["test"] => test::all(),
+        ["openapi"] => openapi(),
+        ["help" | "--help" | "-h"] => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            if let Some(first) = other.first() {
+                eprintln!("xtask: unknown command or arguments: {}", other.join(" "));
+                if *first == "test" || *first == "openapi" {
+                    eprintln!("xtask: `{first}` takes no arguments");
+                }
+            }
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\nxtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask openapi`: rewrite `platform/openapi.json`.
+fn openapi() -> Result<()> {
+    let generated = generate_openapi()?;
+    let path = root().join(OPENAPI_PATH);
+    let current = std::fs::read(&path).ok();
+    if current.as_deref() == Some(generated.as_slice()) {
+        println!("{OPENAPI_PATH} is up to date");
+    } else {
+        std::fs::write(&path, &generated).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {OPENAPI_PATH} ({} bytes)", generated.len());
+    }
+    Ok(())
+}
+
+/// The committed OpenAPI document, relative to the workspace root.
+pub const OPENAPI_PATH: &str = "platform/openapi.json";
+
+/// Runs `lms openapi` and returns what it printed on stdout.
+pub fn generate_openapi() -> Result<Vec<u8>> {
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "lms-platform",
+        "--bin",
+        "lms",
+        "--",
+        "openapi",
+    ]);
+    output_bytes(&mut cmd)
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub fn root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// A command that runs in the workspace root with no standard input.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root()).stdin(Stdio::null());
+    cmd
+}
+
+/// `cargo`, preferring the one that runs this xtask.
+pub fn cargo() -> Command {
+    command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Renders a command for display, like a shell would show it.
+pub fn display(cmd: &Command) -> String {
+    let program = cmd.get_program();
+    let program = if std::env::var_os("CARGO").is_some_and(|c| c == program) {
+        "cargo".into()
+    } else {
+        program.to_string_lossy()
+    };
+    let mut parts = vec![shell_quote(&program)];
+    // Passwords in connection URLs never reach the terminal or CI logs.
+    parts.extend(
+        cmd.get_args()
+            .map(|a| shell_quote(&services::redact(&a.to_string_lossy()))),
+    );
+    parts.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Runs a command with inherited stdout/stderr, echoing it first; fails on a
+/// non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    println!("$ {}", display(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{}`", display(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", display(cmd));
+    }
+    Ok(())
+}
+
+/// Runs a command quietly and tells whether it exited successfully (false
+/// when it could not be started at all).
+pub fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a command and returns its stdout; stderr is inherited.
+pub fn output_bytes(cmd: &mut Command) -> Result<Vec<u8>> {
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not start `{}`", display(cmd)))?;
+    if !out.status.success() {
+        bail!("`{}` failed ({})", display(cmd), out.status);
+    }
+    Ok(out.stdout)
+}
+
+/// Runs a command and returns its stdout as text; stderr is captured and
+/// included in the error on failure.
+pub fn output_text(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("could not start `{}`", display(cmd)))?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            display(cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    String::from_utf8(out.stdout).with_context(|| format!("`{}` printed non-UTF-8", display(cmd)))
+}

@@ -1,0 +1,192 @@
+//! `cargo xtask test`: prepare everything, then format, lint, test and check
+//! the generated artifacts.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    OPENAPI_PATH, cargo, command, generate_openapi, output_text, peers, root, run, services,
+    succeeds,
+};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// What the preparation steps hand to the test step.
+#[derive(Default)]
+struct Env {
+    database_url: Option<String>,
+    python: Option<PathBuf>,
+}
+
+type StepFn = fn(&mut Env) -> Result<()>;
+
+const STEPS: &[(&str, StepFn)] = &[
+    ("PostgreSQL", |env| {
+        env.database_url = Some(services::postgres()?);
+        Ok(())
+    }),
+    ("Redis", |_| services::redis()),
+    ("Python test peers", |env| {
+        env.python = Some(peers::ensure()?);
+        Ok(())
+    }),
+    ("Rust tools", |_| rust_tools()),
+    ("Format", |_| {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))
+    }),
+    ("Lint", |_| {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    }),
+    ("Tests", tests),
+    ("Generated artifacts", |_| openapi_fresh()),
+];
+
+enum Outcome {
+    Ok(Duration),
+    Failed(Duration),
+    NotRun,
+}
+
+pub fn all() -> Result<()> {
+    let started = Instant::now();
+    let mut env = Env::default();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut failure = None;
+
+    for (i, (name, step)) in STEPS.iter().enumerate() {
+        println!("\n==> [{}/{}] {name}", i + 1, STEPS.len());
+        let t = Instant::now();
+        match step(&mut env) {
+            Ok(()) => outcomes.push(Outcome::Ok(t.elapsed())),
+            Err(err) => {
+                outcomes.push(Outcome::Failed(t.elapsed()));
+                failure = Some(err.context(format!("step {name} failed")));
+                break;
+            }
+        }
+    }
+    outcomes.resize_with(STEPS.len(), || Outcome::NotRun);
+
+    println!("\n==> Summary");
+    let width = STEPS.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for ((name, _), outcome) in STEPS.iter().zip(&outcomes) {
+        let (status, time) = match outcome {
+            Outcome::Ok(d) => ("ok", secs(*d)),
+            Outcome::Failed(d) => ("FAILED", secs(*d)),
+            Outcome::NotRun => ("not run", String::new()),
+        };
+        println!("  {name:<width$}  {status:<7}  {time:>8}");
+    }
+    println!(
+        "  {:<width$}  {:<7}  {:>8}",
+        "total",
+        "",
+        secs(started.elapsed())
+    );
+
+    match failure {
+        Some(err) => Err(err),
+        None => {
+            println!("\nall steps passed");
+            Ok(())
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Step 4: the wasm target for the plugin crates and cargo-nextest.
+fn rust_tools() -> Result<()> {
+    if !succeeds(command("rustup").arg("--version")) {
+        bail!("`rustup` not found: install Rust with rustup (https://rustup.rs)");
+    }
+    let installed = output_text(command("rustup").args(["target", "list", "--installed"]))?;
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        println!("rustup target {WASM_TARGET} is installed");
+    } else {
+        run(command("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+
+    if succeeds(cargo().args(["nextest", "--version"])) {
+        let version = output_text(cargo().args(["nextest", "--version"]))?;
+        println!(
+            "{}",
+            version.lines().next().unwrap_or("cargo-nextest").trim()
+        );
+    } else {
+        run(cargo().args(["install", "cargo-nextest", "--locked"]))?;
+    }
+    Ok(())
+}
+
+/// Step 7: the doctests, then nextest for everything else.
+fn tests(env: &mut Env) -> Result<()> {
+    let database_url = env
+        .database_url
+        .clone()
+        .context("the PostgreSQL step did not run")?;
+    let python = env
+        .python
+        .clone()
+        .context("the Python test peers step did not run")?;
+    println!(
+        "LMS_TEST_DATABASE_URL and LMS_TEST_PYTHON={} are set",
+        python.display()
+    );
+
+    // Doctests first (nextest does not run them), so that nextest's summary
+    // is the last test-runner summary in the log; CI reads the closing lines.
+    // Both always run, so one run reports every failure.
+    let doctests = run(cargo()
+        .args(["test", "--workspace", "--doc", "--locked"])
+        .env("LMS_TEST_DATABASE_URL", &database_url)
+        .env("LMS_TEST_PYTHON", &python));
+    let nextest = run(cargo()
+        .args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ])
+        .env("LMS_TEST_DATABASE_URL", &database_url)
+        .env("LMS_TEST_PYTHON", &python));
+    doctests.and(nextest)
+}
+
+/// Step 8: the committed OpenAPI document matches the code.
+fn openapi_fresh() -> Result<()> {
+    let generated = generate_openapi()?;
+    let path = root().join(OPENAPI_PATH);
+    let committed = std::fs::read(&path).ok();
+    if committed.as_deref() == Some(generated.as_slice()) {
+        println!("{OPENAPI_PATH} is up to date");
+        return Ok(());
+    }
+    let fresh = root().join("target").join("xtask").join("openapi.json");
+    if let Some(parent) = fresh.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&fresh, &generated).with_context(|| format!("writing {}", fresh.display()))?;
+    println!(
+        "the generated document is in {}; compare: diff -u {OPENAPI_PATH} target/xtask/openapi.json",
+        fresh.display()
+    );
+    if committed.is_none() {
+        bail!("{OPENAPI_PATH} is missing: run `cargo xtask openapi`");
+    }
+    bail!("{OPENAPI_PATH} is stale: run `cargo xtask openapi`")
+}
