@@ -1,0 +1,405 @@
+//! The black-box test harness: a fresh database per test (migrations applied by the app itself,
+//! which then serves as the RLS-bound `lms_app` role), the real server on port 0, and a typed
+//! client with one method per endpoint family.
+
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::time::Duration;
+
+use lms_platform::config::{Config, DatabaseConfig, EmailConfig, RateLimits};
+use lms_platform::startup::Application;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+pub const OPERATOR_TOKEN: &str = "test-operator-credential-0123456789";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The PostgreSQL superuser URL the test command provides.
+pub fn admin_url() -> String {
+    std::env::var("LMS_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database of its own for one test, created empty; the app migrates it.
+pub struct TestDb {
+    pub name: String,
+    pub owner_url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("lms_test_{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("connect to the test PostgreSQL (LMS_TEST_DATABASE_URL)");
+        sqlx::raw_sql(&format!("create database \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut url = url::Url::parse(&admin_url()).expect("LMS_TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        Self {
+            name,
+            owner_url: url.to_string(),
+        }
+    }
+
+    /// A superuser connection to this test's database (to inspect what the API cannot show).
+    pub async fn superuser(&self) -> PgConnection {
+        PgConnection::connect(&self.owner_url)
+            .await
+            .expect("superuser connection")
+    }
+
+    /// A connection to this test's database as the given login role (no password: trust auth).
+    pub async fn connect_as(&self, role: &str) -> PgConnection {
+        let mut url = url::Url::parse(&self.owner_url).expect("url");
+        url.set_username(role).expect("user");
+        url.set_password(None).expect("password");
+        PgConnection::connect(url.as_str())
+            .await
+            .expect("role connection")
+    }
+}
+
+pub fn test_config(db: &TestDb) -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        database: DatabaseConfig {
+            owner_url: Some(SecretString::from(db.owner_url.clone())),
+            app_url: None,
+            operator_url: None,
+            app_password: None,
+            operator_password: None,
+            pool_size: 8,
+        },
+        data_dir: std::env::temp_dir().join(&db.name),
+        operator_token: Some(SecretString::from(OPERATOR_TOKEN.to_owned())),
+        base_domain: Some("lms.test".to_owned()),
+        public_url: None,
+        email: EmailConfig {
+            smtp_url: None,
+            from: "LMS Test <no-reply@lms.test>".to_owned(),
+        },
+        // Generous by default; the rate-limit tests set their own.
+        rate_limits: RateLimits {
+            global_per_second: 10_000,
+            global_burst: 10_000,
+            auth_per_second: 10_000,
+            auth_burst: 10_000,
+        },
+        trust_proxy_headers: false,
+        tenant_cache_ttl: Duration::from_secs(5),
+        log_json: false,
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+}
+
+/// One tenant with an active admin and an active learner, both signed in.
+pub struct TestTenant {
+    pub id: String,
+    pub slug: String,
+    pub admin: TestUser,
+    pub learner: TestUser,
+}
+
+#[derive(Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// An HTTP response, read fully.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, expected: StatusCode) -> &Self {
+        assert_eq!(
+            self.status, expected,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts a problem+json error with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: StatusCode, code: &str) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "not problem+json: {}",
+            self.text
+        );
+        assert_eq!(
+            self.json()["code"],
+            code,
+            "unexpected problem code; body: {}",
+            self.text
+        );
+        self
+    }
+}
+
+/// A request under construction.
+pub struct Call<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+}
+
+impl Call<'_> {
+    pub fn tenant(mut self, slug: &str) -> Self {
+        self.headers.insert(
+            "x-tenant",
+            HeaderValue::from_str(slug).expect("slug header"),
+        );
+        self
+    }
+
+    pub fn host(mut self, host: &str) -> Self {
+        self.headers
+            .insert("host", HeaderValue::from_str(host).expect("host header"));
+        self
+    }
+
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("auth header"),
+        );
+        self
+    }
+
+    pub fn operator(self) -> Self {
+        self.bearer(OPERATOR_TOKEN)
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers
+            .insert(name, HeaderValue::from_str(value).expect("header value"));
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.headers
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        self.body = Some(serde_json::to_vec(&body).expect("json"));
+        self
+    }
+
+    pub fn raw(mut self, content_type: Option<&str>, body: impl Into<Vec<u8>>) -> Self {
+        if let Some(ct) = content_type {
+            self.headers.insert(
+                "content-type",
+                HeaderValue::from_str(ct).expect("content type"),
+            );
+        }
+        self.body = Some(body.into());
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let mut request = self
+            .app
+            .client
+            .request(self.method, format!("{}{}", self.app.address, self.path))
+            .headers(self.headers);
+        if let Some(body) = self.body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the server with a configuration adjusted by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        lms_platform::telemetry::init(false);
+        let db = TestDb::create().await;
+        let mut config = test_config(&db);
+        adjust(&mut config);
+        let app = Application::build(config)
+            .await
+            .expect("application builds");
+        let address = format!("http://{}", app.local_addr().expect("address"));
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            address,
+            db,
+            client,
+        }
+    }
+
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        Call {
+            app: self,
+            method,
+            path: path.to_owned(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        self.call(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call<'_> {
+        self.call(Method::POST, path)
+    }
+
+    /// Creates a tenant through the operator API; returns its JSON.
+    pub async fn create_tenant(&self, slug: &str) -> Value {
+        let reply = self
+            .post("/api/v1/operator/tenants")
+            .operator()
+            .json(json!({ "slug": slug, "display_name": format!("Tenant {slug}") }))
+            .send()
+            .await;
+        reply.assert_status(StatusCode::CREATED);
+        reply.json()
+    }
+
+    /// The body of the newest email queued for `to` in the outbox.
+    pub async fn last_email_to(&self, to: &str) -> String {
+        let mut conn = self.db.superuser().await;
+        sqlx::query_scalar(
+            "select body_text from email_outbox where recipient = $1 order by id desc limit 1",
+        )
+        .bind(to)
+        .fetch_optional(&mut conn)
+        .await
+        .expect("outbox query")
+        .unwrap_or_else(|| panic!("no email to {to}"))
+    }
+
+    /// The `token=` value of the newest email to `to`.
+    pub async fn token_from_last_email(&self, to: &str) -> String {
+        token_in(&self.last_email_to(to).await)
+    }
+
+    /// A tenant with an admin (invited by the operator, invitation accepted) and a learner
+    /// (self-registered), both signed in with bearer tokens.
+    pub async fn seed_tenant(&self, slug: &str) -> TestTenant {
+        let tenant = self.create_tenant(slug).await;
+        let id = tenant["id"].as_str().expect("tenant id").to_owned();
+        let admin_email = format!("admin@{slug}.example");
+        self.post(&format!("/api/v1/operator/tenants/{id}/invitations"))
+            .operator()
+            .json(
+                json!({ "email": admin_email, "display_name": "Admin", "roles": ["tenant_admin"] }),
+            )
+            .send()
+            .await
+            .assert_status(StatusCode::CREATED);
+        let token = self.token_from_last_email(&admin_email).await;
+        let accepted = self
+            .post("/api/v1/auth/invitations/accept")
+            .tenant(slug)
+            .json(json!({ "token": token, "password": PASSWORD }))
+            .send()
+            .await;
+        accepted.assert_status(StatusCode::OK);
+        let admin = user_from_session(&accepted.json(), &admin_email);
+        let learner = self
+            .register(slug, &format!("learner@{slug}.example"))
+            .await;
+        TestTenant {
+            id,
+            slug: slug.to_owned(),
+            admin,
+            learner,
+        }
+    }
+
+    /// Self-registers a learner and returns them signed in.
+    pub async fn register(&self, slug: &str, email: &str) -> TestUser {
+        let reply = self
+            .post("/api/v1/auth/register")
+            .tenant(slug)
+            .json(json!({ "email": email, "password": PASSWORD, "display_name": "Learner" }))
+            .send()
+            .await;
+        reply.assert_status(StatusCode::CREATED);
+        user_from_session(&reply.json(), email)
+    }
+
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> Reply {
+        self.post("/api/v1/auth/login")
+            .tenant(slug)
+            .json(json!({ "email": email, "password": password }))
+            .send()
+            .await
+    }
+}
+
+pub fn user_from_session(session: &Value, email: &str) -> TestUser {
+    TestUser {
+        id: session["user"]["id"].as_str().expect("user id").to_owned(),
+        email: email.to_owned(),
+        access_token: session["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+        refresh_token: session["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned(),
+    }
+}
+
+/// Extracts the `token=` query value from a link in an email body.
+pub fn token_in(body: &str) -> String {
+    body.split("token=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '&').next())
+        .unwrap_or_else(|| panic!("no token in email: {body}"))
+        .to_owned()
+}
