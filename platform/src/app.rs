@@ -38,6 +38,7 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
         .merge(crate::audit::router())
         .merge(crate::operator::router())
         .merge(crate::health::router())
+        .merge(crate::tls_ask::router())
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {

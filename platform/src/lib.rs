@@ -17,4 +17,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tenant_profile;
+pub mod tls_ask;
 pub mod users;

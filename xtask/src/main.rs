@@ -6,6 +6,7 @@
 //! regenerates `platform/openapi.json`.
 #![allow(clippy::print_stdout)]
 
+mod bench;
 mod peers;
 mod services;
 mod test;
@@ -24,6 +25,8 @@ commands:
             then run format check, clippy, the test suite and the
             generated-artifact freshness check
   openapi   regenerate platform/openapi.json from `lms openapi`
+  bench login [--connections N] [--seconds S]
+            login throughput and p50/p99 latency of the release server (wrk)
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     {
         ["test"] => test::all(),
         ["openapi"] => openapi(),
+        ["bench", "login", rest @ ..] => bench::Options::parse(rest).and_then(|o| bench::login(&o)),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

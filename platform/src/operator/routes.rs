@@ -14,8 +14,8 @@ use super::service::{self, CreateTenant};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{ApiJson, ApiPath, ApiQuery, Page, PageParams};
 use crate::state::AppState;
-use crate::users::service::Invitation;
-use crate::users::{DisplayName, Email, Roles, User};
+use crate::users::InviteRequest;
+use crate::users::User;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -232,15 +232,6 @@ async fn remove_domain(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct InviteRequest {
-    #[schema(value_type = String, format = "email")]
-    email: String,
-    display_name: String,
-    roles: Roles,
-}
-
 /// Invites a user into a tenant, typically its first tenant admin.
 #[utoipa::path(
     post, path = "/api/v1/operator/tenants/{id}/invitations", tag = "operator",
@@ -262,11 +253,7 @@ async fn invite_user(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    let invitation = Invitation {
-        email: Email::parse(&body.email)?,
-        display_name: DisplayName::parse(&body.display_name)?,
-        roles: body.roles,
-    };
+    let invitation = body.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(service::invite(&state, id, invitation).await?),

@@ -7,4 +7,5 @@ pub mod service;
 pub mod store;
 
 pub use model::{DisplayName, Email, Role, Roles, User, UserId, UserStatus};
+pub(crate) use routes::InviteRequest;
 pub use routes::router;

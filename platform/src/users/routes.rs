@@ -92,13 +92,24 @@ async fn get_user(
     Ok(Json(service::get(&state, &auth, id).await?))
 }
 
+/// Who to invite and with which roles (also used by the operator API).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct InviteRequest {
+pub(crate) struct InviteRequest {
     #[schema(value_type = String, format = "email")]
     email: String,
     display_name: String,
     roles: Roles,
+}
+
+impl InviteRequest {
+    pub(crate) fn parse(self) -> ApiResult<Invitation> {
+        Ok(Invitation {
+            email: Email::parse(&self.email)?,
+            display_name: DisplayName::parse(&self.display_name)?,
+            roles: self.roles,
+        })
+    }
 }
 
 /// Invites a user by email with the given roles.
@@ -121,11 +132,7 @@ async fn invite_user(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    let invitation = Invitation {
-        email: Email::parse(&body.email)?,
-        display_name: DisplayName::parse(&body.display_name)?,
-        roles: body.roles,
-    };
+    let invitation = body.parse()?;
     Ok((
         StatusCode::CREATED,
         Json(service::invite(&state, &auth, ip, invitation).await?),
