@@ -23,6 +23,9 @@ end
 $$;
 create trigger audit_events_no_update before update or delete on audit_events
     for each row execute function audit_events_append_only();
+-- TRUNCATE fires no row triggers; refuse it too, or the owner could still erase the trail.
+create trigger audit_events_no_truncate before truncate on audit_events
+    for each statement execute function audit_events_append_only();
 
 -- Outgoing email. Written in the same transaction as the change that causes it and delivered
 -- after commit by the dispatcher (SMTP when configured; otherwise the log is the delivery).

@@ -26,13 +26,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route with its OpenAPI description; `auth_limit` wraps the credential endpoints.
 pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppState> {
-    let auth = match auth_limit {
-        Some(limit) => crate::auth::router().layer(limit),
-        None => crate::auth::router(),
+    let credentials = match auth_limit {
+        Some(limit) => crate::auth::credential_router().layer(limit),
+        None => crate::auth::credential_router(),
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(auth)
-        .merge(crate::auth::jwks_router())
+        .merge(credentials)
+        .merge(crate::auth::session_router())
         .merge(crate::users::router())
         .merge(crate::tenant_profile::router())
         .merge(crate::audit::router())

@@ -141,6 +141,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let dispatcher = tokio::spawn(self.state.email.clone().run());
+        let key_reloader = tokio::spawn(self.state.keys.clone().reload_periodically());
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -148,6 +149,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         dispatcher.abort();
+        key_reloader.abort();
         if let Some(cluster) = self.cluster {
             tracing::info!("stopping the private PostgreSQL cluster");
             cluster.stop().await?;

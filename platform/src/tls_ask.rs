@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct AskQuery {
     /// The server name a TLS client asked for.
@@ -40,6 +41,8 @@ async fn tls_ask(
     ApiQuery(query): ApiQuery<AskQuery>,
 ) -> ApiResult<StatusCode> {
     match state.resolver.resolve(Some(&query.domain), None).await? {
+        // A suspended tenant still gets TLS, so its users see the suspension notice, not a
+        // certificate error.
         Resolution::Active(_) | Resolution::Suspended(_) => Ok(StatusCode::OK),
         Resolution::Unknown => Err(ApiError::NotFound),
     }

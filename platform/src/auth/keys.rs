@@ -3,8 +3,9 @@
 //! Keys live in `signing_keys`, readable only by the operator role, so every replica signs and
 //! verifies with the same set. Rotation adds a key and retires the previous one; a retired key
 //! stays in the JWKS and keeps verifying until every token it signed has expired
-//! ([`RETIRED_KEY_GRACE`]), then it is deleted. A replica that meets an unknown `kid` reloads
-//! (at most every few seconds) so a rotation on one replica is picked up by the others.
+//! ([`RETIRED_KEY_GRACE`]), then it is deleted. Every replica reloads the set each minute, and
+//! at once (at most every few seconds) when it meets an unknown `kid`, so a rotation on one
+//! replica is picked up by the others for verifying at once and for signing within a minute.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -25,6 +26,7 @@ use crate::db::OperatorDb;
 /// How long a retired key keeps verifying: the longest-lived access token plus clock leeway.
 pub const RETIRED_KEY_GRACE: Duration = Duration::from_secs(ACCESS_TOKEN_TTL.as_secs() + 120);
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+const PERIODIC_RELOAD: Duration = Duration::from_secs(60);
 
 /// A JSON Web Key Set (RFC 7517) of Ed25519 public keys.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -146,6 +148,19 @@ impl KeyRing {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Re-reads the key set every minute, so a rotation done on another replica is adopted for
+    /// signing within a minute (well inside the retired key's grace period).
+    pub async fn reload_periodically(self) {
+        let mut tick = tokio::time::interval(PERIODIC_RELOAD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(err) = self.reload().await {
+                tracing::warn!(error = ?err, "reloading signing keys");
+            }
+        }
     }
 
     /// Re-reads the key set; deletes keys whose grace period is over.

@@ -15,4 +15,4 @@ pub use backoff::LoginBackoff;
 pub use keys::KeyRing;
 pub use passwords::{Password, PasswordHasher};
 pub use principal::{Actor, Authenticated};
-pub use routes::{jwks_router, router};
+pub use routes::{credential_router, session_router};

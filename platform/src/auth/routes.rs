@@ -21,22 +21,24 @@ use crate::http::{ApiJson, ClientIp, CurrentTenant, MaybeJson};
 use crate::state::AppState;
 use crate::users::{DisplayName, Email, User};
 
-/// Routes that take credentials; the auth rate limit applies to them.
-pub fn router() -> OpenApiRouter<AppState> {
+/// Routes that take credentials; the strict auth rate limit applies to them.
+pub fn credential_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
-        .routes(routes!(logout))
-        .routes(routes!(me))
         .routes(routes!(change_password))
         .routes(routes!(request_password_reset))
         .routes(routes!(confirm_password_reset))
         .routes(routes!(accept_invitation))
 }
 
-pub fn jwks_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(jwks))
+/// Session routes a web app calls on every page; only the global limit applies.
+pub fn session_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(logout))
+        .routes(routes!(jwks))
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -247,23 +249,30 @@ async fn refresh(
     jar: CookieJar,
     MaybeJson(body): MaybeJson<RefreshRequest>,
 ) -> ApiResult<Response> {
-    let from_body = body.and_then(|b| b.refresh_token);
-    let (token, mode, csrf) = match from_body {
-        Some(token) => (token, SessionMode::Bearer, CsrfCheck::NotNeeded),
-        None => {
-            let token = jar
-                .get(REFRESH_COOKIE)
-                .map(|c| c.value().to_owned())
-                .ok_or(ApiError::Unauthenticated {
-                    code: "invalid_refresh_token",
-                    detail: "send refresh_token in the body or the refresh cookie",
-                })?;
-            let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            (token, SessionMode::Cookie, CsrfCheck::Required(header))
-        }
-    };
+    let (token, mode, csrf) =
+        presented_refresh_token(body, &jar, &headers).ok_or(ApiError::Unauthenticated {
+            code: "invalid_refresh_token",
+            detail: "send refresh_token in the body or the refresh cookie",
+        })?;
     let session = service::refresh(&state, &tenant, ip, &token, csrf).await?;
     Ok(session_response(jar, session, mode, StatusCode::OK))
+}
+
+/// The refresh token from the body (API clients) or the cookie (web apps, which must then also
+/// send the CSRF header).
+fn presented_refresh_token<'h>(
+    body: Option<RefreshRequest>,
+    jar: &CookieJar,
+    headers: &'h HeaderMap,
+) -> Option<(String, SessionMode, CsrfCheck<'h>)> {
+    match body.and_then(|b| b.refresh_token) {
+        Some(token) => Some((token, SessionMode::Bearer, CsrfCheck::NotNeeded)),
+        None => {
+            let token = jar.get(REFRESH_COOKIE)?.value().to_owned();
+            let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            Some((token, SessionMode::Cookie, CsrfCheck::Required(header)))
+        }
+    }
 }
 
 /// Ends the session of the given (or cookie) refresh token and clears session cookies.
@@ -271,22 +280,20 @@ async fn refresh(
     post, path = "/api/v1/auth/logout", tag = "auth",
     request_body(content = RefreshRequest, description = "Optional with a refresh cookie"),
     responses(
-        (status = 204, description = "Signed out"),
-        (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
+                (status = 204, description = "Signed out"),
+        (status = 403, description = "`csrf_failed` (cookie sessions) or tenant suspended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn logout(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
+    headers: HeaderMap,
     jar: CookieJar,
     MaybeJson(body): MaybeJson<RefreshRequest>,
 ) -> ApiResult<Response> {
-    let token = body
-        .and_then(|b| b.refresh_token)
-        .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned()));
-    if let Some(token) = token {
-        service::logout(&state, &tenant, &token).await?;
+    if let Some((token, _, csrf)) = presented_refresh_token(body, &jar, &headers) {
+        service::logout(&state, &tenant, &token, csrf).await?;
     }
     Ok((StatusCode::NO_CONTENT, cookies::clear_session(jar)).into_response())
 }

@@ -150,15 +150,8 @@ pub async fn refresh(
     let Some(stored) = store::refresh_token_for_update(&mut tx, &hash_secret(token)).await? else {
         return Err(INVALID_REFRESH);
     };
-    if let CsrfCheck::Required(header) = csrf {
-        let expected = stored.csrf_hash.as_deref();
-        if header.is_none_or(|h| Some(hash_secret(h).as_slice()) != expected) {
-            return Err(ApiError::Forbidden {
-                code: "csrf_failed",
-                detail: "missing or wrong X-CSRF-Token header",
-            });
-        }
-    }
+    csrf.check(stored.csrf_hash.as_deref())?;
+
     if stored.revoked_at.is_some() || stored.expires_at <= chrono::Utc::now() {
         return Err(INVALID_REFRESH);
     }
@@ -214,17 +207,41 @@ pub async fn refresh(
     })
 }
 
-/// Whether a refresh must prove it is not a cross-site request (it came from a cookie).
+/// Whether a refresh or logout must prove it is not a cross-site request (the refresh token came
+/// from a cookie): then the `X-CSRF-Token` header must match the session's CSRF token.
 #[derive(Clone, Copy)]
 pub enum CsrfCheck<'a> {
     NotNeeded,
     Required(Option<&'a str>),
 }
 
+impl CsrfCheck<'_> {
+    fn check(self, session_csrf_hash: Option<&[u8]>) -> ApiResult<()> {
+        match self {
+            Self::NotNeeded => Ok(()),
+            Self::Required(header)
+                if header.is_some_and(|h| Some(hash_secret(h).as_slice()) == session_csrf_hash) =>
+            {
+                Ok(())
+            }
+            Self::Required(_) => Err(ApiError::Forbidden {
+                code: "csrf_failed",
+                detail: "missing or wrong X-CSRF-Token header",
+            }),
+        }
+    }
+}
+
 /// Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
-pub async fn logout(state: &AppState, tenant: &Tenant, token: &str) -> ApiResult<()> {
+pub async fn logout(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    csrf: CsrfCheck<'_>,
+) -> ApiResult<()> {
     let mut tx = state.db.begin(tenant.id).await?;
     if let Some(stored) = store::refresh_token_for_update(&mut tx, &hash_secret(token)).await? {
+        csrf.check(stored.csrf_hash.as_deref())?;
         store::revoke_family(&mut tx, stored.family_id).await?;
     }
     tx.commit().await?;
@@ -254,17 +271,26 @@ pub async fn change_password(
     let row = users::by_id_for_update(&mut tx, actor.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // A stolen access token must not become an unthrottled password oracle.
+    let backoff_key = format!("user:{}", row.id);
+    if let Some(wait) = state.backoff.wait(auth.tenant.id, &backoff_key, ip) {
+        return Err(ApiError::TooManyRequests { retry_after: wait });
+    }
     if !state
         .passwords
         .verify(&current, row.password_hash.as_deref())
         .await?
     {
+        state
+            .backoff
+            .record_failure(auth.tenant.id, &backoff_key, ip);
         return Err(ApiError::validation(
             "current_password",
             "incorrect_password",
             "the current password is incorrect",
         ));
     }
+    state.backoff.record_success(auth.tenant.id, &backoff_key);
     let hash = state.passwords.hash(&new).await?;
     users::set_password(&mut tx, row.id(), &hash).await?;
     store::revoke_all_for_user(&mut tx, row.id()).await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
@@ -167,7 +167,9 @@ impl Dispatcher {
                     .from(from.clone())
                     .to(mail.recipient.parse().context("recipient")?)
                     .subject(&mail.subject)
-                    .body(mail.body_text.clone())?;
+                    // A single text/plain part: MIME-Version and `charset=utf-8` declared, so
+                    // non-ASCII names are not read as US-ASCII.
+                    .singlepart(SinglePart::plain(mail.body_text.clone()))?;
                 transport.send(message).await?;
                 Ok(())
             }

@@ -91,6 +91,19 @@ pub async fn set_status(state: &AppState, id: TenantId, status: TenantStatus) ->
 }
 
 pub async fn add_domain(state: &AppState, id: TenantId, domain: DomainName) -> ApiResult<Tenant> {
+    // Custom domains resolve before subdomains, so one under the base domain would let this
+    // tenant answer for another tenant's subdomain (or for a slug not yet taken).
+    if let Some(base) = state.settings.base_domain.as_deref() {
+        let base = base.trim().trim_end_matches('.').to_ascii_lowercase();
+        let name = domain.as_str();
+        if !base.is_empty() && (name == base || name.ends_with(&format!(".{base}"))) {
+            return Err(ApiError::validation(
+                "domain",
+                "reserved_domain",
+                "domains under the platform's base domain are reserved for tenant subdomains",
+            ));
+        }
+    }
     let mut tx = state.operator_db.begin().await?;
     registry::by_id(&mut tx, id)
         .await?

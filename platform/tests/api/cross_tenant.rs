@@ -1,1 +1,749 @@
-//! cross_tenant
+//! The black-box cross-tenant suite. Tenant A's credentials, ids and emailed tokens must never
+//! reach tenant B's data, and no answer to A may name anything of B's.
+//!
+//! Every tenant-scoped endpoint belongs in [`suite`]; everything else in the OpenAPI document is
+//! in [`EXCLUDED`] with the reason. `every_endpoint_is_covered_or_excluded` fails for an endpoint
+//! in neither, so a new endpoint cannot ship without a cross-tenant check.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
+
+/// The two tenants and the secrets of A's that the suite tries on B.
+struct Fixture {
+    a: TestTenant,
+    b: TestTenant,
+    /// A live password-reset token of A's learner.
+    a_reset_token: String,
+    /// A live invitation token of an invited (not yet active) user of A.
+    a_invitation_token: String,
+}
+
+/// How the call authenticates.
+#[derive(Clone, Copy, Debug)]
+enum Credential {
+    /// A's tenant admin's access token as `Authorization: Bearer`.
+    AdminBearer,
+    /// None in headers (the endpoint is public or its secret travels in the body).
+    None,
+}
+
+/// One tenant-scoped endpoint and what it must answer when used across tenants.
+struct Endpoint {
+    method: Method,
+    /// The OpenAPI path template.
+    path: &'static str,
+    credential: Credential,
+    body: Option<fn(&Fixture) -> Value>,
+    /// On A's host, with B's ids in the path. `None` when the path takes no id.
+    foreign_id: Option<StatusCode>,
+    /// On B's host (by `X-Tenant`, by subdomain, and by subdomain contradicting `X-Tenant: a`),
+    /// with A's credentials and secrets.
+    other_tenant: StatusCode,
+    /// Answers with the addressed tenant's public profile (slug and name), which anyone may read.
+    public_profile: bool,
+}
+
+fn suite() -> Vec<Endpoint> {
+    use Credential::{AdminBearer, None as Public};
+    let ep = |method: Method,
+              path: &'static str,
+              credential: Credential,
+              body: Option<fn(&Fixture) -> Value>,
+              foreign_id: Option<StatusCode>,
+              other_tenant: StatusCode| Endpoint {
+        method,
+        path,
+        credential,
+        body,
+        foreign_id,
+        other_tenant,
+        public_profile: false,
+    };
+    vec![
+        // Audit trail.
+        ep(
+            Method::GET,
+            "/api/v1/audit-events",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Sessions: A's access token is bound to A (audience), A's refresh token is unknown to B.
+        ep(
+            Method::GET,
+            "/api/v1/auth/me",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/password",
+            AdminBearer,
+            Some(
+                |_| json!({ "current_password": PASSWORD, "new_password": "a whole new password" }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Public,
+            Some(|fx| json!({ "refresh_token": fx.a.admin.refresh_token })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Logout is idempotent (204 for unknown tokens); the final checks prove A's session lives.
+        ep(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Public,
+            Some(|fx| json!({ "refresh_token": fx.a.admin.refresh_token })),
+            None,
+            StatusCode::NO_CONTENT,
+        ),
+        // A's email and password are no account in B.
+        ep(
+            Method::POST,
+            "/api/v1/auth/login",
+            Public,
+            Some(|fx| json!({ "email": fx.a.admin.email, "password": PASSWORD })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Always 202 (no account enumeration); the final checks prove no email was queued.
+        ep(
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            Public,
+            Some(|fx| json!({ "email": fx.a.learner.email })),
+            None,
+            StatusCode::ACCEPTED,
+        ),
+        // Emailed secrets of A are unknown to B.
+        ep(
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Public,
+            Some(|fx| json!({ "token": fx.a_reset_token, "new_password": "taken over by b" })),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/invitations/accept",
+            Public,
+            Some(|fx| json!({ "token": fx.a_invitation_token, "password": PASSWORD })),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        // The tenant profile: public reads answer the addressed tenant; writes need its token.
+        Endpoint {
+            public_profile: true,
+            ..ep(
+                Method::GET,
+                "/api/v1/tenant",
+                AdminBearer,
+                None,
+                None,
+                StatusCode::OK,
+            )
+        },
+        ep(
+            Method::PATCH,
+            "/api/v1/tenant",
+            AdminBearer,
+            Some(
+                |_| json!({ "display_name": "Owned by A", "branding": { "primary_color": "#ff0000" } }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // User management.
+        ep(
+            Method::GET,
+            "/api/v1/users",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/users/invitations",
+            AdminBearer,
+            Some(
+                |_| json!({ "email": "intruder@evil.example", "display_name": "Intruder", "roles": ["tenant_admin"] }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/users/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/users/{id}/roles",
+            AdminBearer,
+            Some(|_| json!({ "roles": ["tenant_admin"] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/users/{id}/deactivate",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/users/{id}/reactivate",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ]
+}
+
+/// Endpoints outside the suite, each with the reason it needs no cross-tenant check here.
+const EXCLUDED: &[(&str, &str, &str)] = &[
+    // Probes and platform metadata: no tenant is addressed and no tenant data is returned.
+    ("GET", "/healthz", "liveness probe, no tenant"),
+    ("GET", "/readyz", "readiness probe, no tenant"),
+    (
+        "GET",
+        "/metrics",
+        "Prometheus metrics, labelled by route template only",
+    ),
+    (
+        "GET",
+        "/tls/ask",
+        "reverse-proxy certificate check: says only whether a host names a tenant (public routing data)",
+    ),
+    (
+        "GET",
+        "/.well-known/jwks.json",
+        "platform-wide public signing keys; tenant binding is the token's audience, tested above",
+    ),
+    // Registration creates a fresh account in the addressed tenant and takes no credential or id
+    // of any other tenant; that the same email in two tenants stays two accounts is tested in
+    // `the_same_email_in_two_tenants_is_two_separate_accounts`.
+    (
+        "POST",
+        "/api/v1/auth/register",
+        "no foreign credential or id",
+    ),
+    // The platform operator works across tenants by design, with the operator credential (which a
+    // tenant admin's token is not: see operator.rs).
+    (
+        "POST",
+        "/api/v1/operator/tenants",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "GET",
+        "/api/v1/operator/tenants",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "GET",
+        "/api/v1/operator/tenants/{id}",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/tenants/{id}/suspend",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/tenants/{id}/resume",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/tenants/{id}/domains",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "DELETE",
+        "/api/v1/operator/tenants/{id}/domains/{domain}",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/tenants/{id}/invitations",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/signing-keys/rotate",
+        "operator, platform-wide keys",
+    ),
+];
+
+/// Everything that identifies tenant B: none of it may appear in an answer to A.
+fn identifiers_of(tenant: &TestTenant) -> Vec<String> {
+    vec![
+        tenant.id.clone(),
+        tenant.admin.id.clone(),
+        tenant.learner.id.clone(),
+        tenant.admin.email.clone(),
+        tenant.learner.email.clone(),
+        format!("{}.example", tenant.slug),
+        format!("{}.lms.test", tenant.slug),
+        format!("\"{}\"", tenant.slug),
+        format!("Tenant {}", tenant.slug),
+    ]
+}
+
+#[track_caller]
+fn assert_no_identifiers(reply: &Reply, forbidden: &[String], context: &str) {
+    for needle in forbidden {
+        assert!(
+            !reply.text.contains(needle.as_str()),
+            "{context}: the answer names {needle:?} of the other tenant: {}",
+            reply.text
+        );
+    }
+}
+
+/// Where a call is addressed.
+#[derive(Clone, Copy, Debug)]
+enum Address<'a> {
+    /// `X-Tenant: slug`.
+    Header(&'a str),
+    /// `Host: slug.lms.test`.
+    Subdomain(&'a str),
+    /// `Host: host_slug.lms.test` with a contradicting `X-Tenant: header_slug` (the host wins).
+    SubdomainOverHeader(&'a str, &'a str),
+}
+
+async fn call(app: &TestApp, fx: &Fixture, ep: &Endpoint, id: &str, to: Address<'_>) -> Reply {
+    let path = ep.path.replace("{id}", id);
+    let mut request = app.call(ep.method.clone(), &path);
+    request = match to {
+        Address::Header(slug) => request.tenant(slug),
+        Address::Subdomain(slug) => request.host(&format!("{slug}.lms.test")),
+        Address::SubdomainOverHeader(host, header) => {
+            request.host(&format!("{host}.lms.test")).tenant(header)
+        }
+    };
+    if let Credential::AdminBearer = ep.credential {
+        request = request.bearer(&fx.a.admin.access_token);
+    }
+    if let Some(body) = ep.body {
+        request = request.json(body(fx));
+    }
+    request.send().await
+}
+
+async fn outbox_count(app: &TestApp, recipient: &str) -> i64 {
+    let mut su = app.db.superuser().await;
+    sqlx::query_scalar("select count(*) from email_outbox where recipient = $1")
+        .bind(recipient)
+        .fetch_one(&mut su)
+        .await
+        .expect("outbox count")
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let a = app.seed_tenant("a").await;
+    let b = app.seed_tenant("b").await;
+    app.post("/api/v1/auth/password-reset")
+        .tenant("a")
+        .json(json!({ "email": a.learner.email }))
+        .send()
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    let a_reset_token = app.token_from_last_email(&a.learner.email).await;
+    let invitee = "invitee@a.example";
+    app.post("/api/v1/users/invitations")
+        .tenant("a")
+        .bearer(&a.admin.access_token)
+        .json(json!({ "email": invitee, "display_name": "Invitee", "roles": ["learner"] }))
+        .send()
+        .await
+        .assert_status(StatusCode::CREATED);
+    let a_invitation_token = app.token_from_last_email(invitee).await;
+    Fixture {
+        a,
+        b,
+        a_reset_token,
+        a_invitation_token,
+    }
+}
+
+#[tokio::test]
+async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids() {
+    let app = TestApp::spawn().await;
+    let fx = fixture(&app).await;
+    let forbidden = identifiers_of(&fx.b);
+    let forbidden_public: Vec<String> = forbidden
+        .iter()
+        .filter(|s| !(s.starts_with('"') || s.starts_with("Tenant ") || s.ends_with(".lms.test")))
+        .cloned()
+        .collect();
+    let a_reset_mails = outbox_count(&app, &fx.a.learner.email).await;
+
+    for ep in suite() {
+        let name = format!("{} {}", ep.method, ep.path);
+
+        // (a) A's own host, B's ids in the path: as if they did not exist.
+        if let Some(expected) = ep.foreign_id {
+            for b_id in [&fx.b.learner.id, &fx.b.admin.id, &fx.b.id] {
+                let reply = call(&app, &fx, &ep, b_id, Address::Header("a")).await;
+                assert_eq!(
+                    reply.status, expected,
+                    "{name} on A with B's id {b_id}: {}",
+                    reply.text
+                );
+                assert_no_identifiers(&reply, &forbidden, &format!("{name} on A with B's id"));
+            }
+        }
+
+        // (b) B's host with A's credentials (and with A's or B's ids where the path has one).
+        let ids = if ep.path.contains("{id}") {
+            vec![fx.a.learner.id.as_str(), fx.b.learner.id.as_str()]
+        } else {
+            vec![""]
+        };
+        for id in ids {
+            for to in [
+                Address::Header("b"),
+                Address::Subdomain("b"),
+                Address::SubdomainOverHeader("b", "a"),
+            ] {
+                let reply = call(&app, &fx, &ep, id, to).await;
+                assert_eq!(
+                    reply.status, ep.other_tenant,
+                    "{name} addressed to B ({to:?}, id {id:?}) with A's credentials: {}",
+                    reply.text
+                );
+                let allowed_public = if ep.public_profile {
+                    &forbidden_public
+                } else {
+                    &forbidden
+                };
+                assert_no_identifiers(
+                    &reply,
+                    allowed_public,
+                    &format!("{name} addressed to B ({to:?})"),
+                );
+                if reply.status.is_client_error() {
+                    assert_eq!(
+                        reply
+                            .headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok()),
+                        Some("application/problem+json"),
+                        "{name}: {}",
+                        reply.text
+                    );
+                }
+            }
+        }
+    }
+
+    // Nothing A's credentials did while addressed to B had an effect anywhere.
+    let b_admin = |path: &str| app.get(path).tenant("b").bearer(&fx.b.admin.access_token);
+    let b_learner = b_admin(&format!("/api/v1/users/{}", fx.b.learner.id))
+        .send()
+        .await;
+    b_learner.assert_status(StatusCode::OK);
+    assert_eq!(b_learner.json()["status"], "active");
+    assert_eq!(b_learner.json()["roles"], json!(["learner"]));
+    let b_users = b_admin("/api/v1/users").send().await;
+    b_users.assert_status(StatusCode::OK);
+    assert_eq!(
+        b_users.json()["items"].as_array().map(Vec::len),
+        Some(2),
+        "B gained or lost users: {}",
+        b_users.text
+    );
+    let b_profile = app.get("/api/v1/tenant").tenant("b").send().await;
+    b_profile.assert_status(StatusCode::OK);
+    assert_eq!(b_profile.json()["display_name"], "Tenant b");
+    assert!(
+        b_profile.json()["branding"]["primary_color"].is_null(),
+        "{}",
+        b_profile.text
+    );
+    assert_eq!(
+        outbox_count(&app, &fx.a.learner.email).await,
+        a_reset_mails,
+        "B queued a reset email for A's user"
+    );
+    let b_audit = b_admin("/api/v1/audit-events").send().await;
+    b_audit.assert_status(StatusCode::OK);
+    let b_events = b_audit.json()["items"].as_array().cloned().expect("items");
+    assert!(!b_events.is_empty(), "{}", b_audit.text);
+    for event in &b_events {
+        let action = event["action"].as_str().unwrap_or_default();
+        assert!(
+            ![
+                "tenant.updated",
+                "user.roles_changed",
+                "user.deactivated",
+                "user.reactivated",
+                "user.password_changed",
+                "user.password_reset",
+                "user.password_reset_requested",
+            ]
+            .contains(&action),
+            "A's calls left {action} in B's trail: {event}"
+        );
+        if action == "user.invited" {
+            assert_eq!(event["actor_kind"], "operator", "{event}");
+        }
+        assert_ne!(event["actor_id"], fx.a.admin.id.as_str(), "{event}");
+    }
+
+    // A's session, and A's emailed secrets, survived their use on B.
+    app.get("/api/v1/auth/me")
+        .tenant("a")
+        .bearer(&fx.a.admin.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    app.post("/api/v1/auth/refresh")
+        .tenant("a")
+        .json(json!({ "refresh_token": fx.a.admin.refresh_token }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    app.post("/api/v1/auth/password-reset/confirm")
+        .tenant("a")
+        .json(json!({ "token": fx.a_reset_token, "new_password": "reset on the right tenant" }))
+        .send()
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    app.post("/api/v1/auth/invitations/accept")
+        .tenant("a")
+        .json(json!({ "token": fx.a_invitation_token, "password": PASSWORD }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn emailed_tokens_are_bound_to_their_tenant() {
+    let app = TestApp::spawn().await;
+    let fx = fixture(&app).await;
+    for to in ["b", "nope"] {
+        let reset = app
+            .post("/api/v1/auth/password-reset/confirm")
+            .tenant(to)
+            .json(json!({ "token": fx.a_reset_token, "new_password": "taken over by b" }))
+            .send()
+            .await;
+        assert!(reset.status.is_client_error(), "{to}: {}", reset.text);
+        let accept = app
+            .post("/api/v1/auth/invitations/accept")
+            .host(&format!("{to}.lms.test"))
+            .json(json!({ "token": fx.a_invitation_token, "password": PASSWORD }))
+            .send()
+            .await;
+        assert!(accept.status.is_client_error(), "{to}: {}", accept.text);
+        assert_no_identifiers(&accept, &identifiers_of(&fx.a), "invitation on B");
+    }
+    app.post("/api/v1/auth/password-reset/confirm")
+        .tenant("b")
+        .json(json!({ "token": fx.a_reset_token, "new_password": "taken over by b" }))
+        .send()
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid_reset_token");
+    app.post("/api/v1/auth/invitations/accept")
+        .tenant("b")
+        .json(json!({ "token": fx.a_invitation_token, "password": PASSWORD }))
+        .send()
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid_invitation");
+    // B's own refresh token is refused on A as well (both directions).
+    app.post("/api/v1/auth/refresh")
+        .tenant("a")
+        .json(json!({ "refresh_token": fx.b.learner.refresh_token }))
+        .send()
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    // The tokens still work where they belong.
+    app.post("/api/v1/auth/password-reset/confirm")
+        .tenant("a")
+        .json(json!({ "token": fx.a_reset_token, "new_password": "reset on the right tenant" }))
+        .send()
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    app.login("a", &fx.a.learner.email, "reset on the right tenant")
+        .await
+        .assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn lists_show_only_the_callers_tenant() {
+    let app = TestApp::spawn().await;
+    let a = app.seed_tenant("a").await;
+    let b = app.seed_tenant("b").await;
+    app.register("b", "second@b.example").await;
+    let forbidden = identifiers_of(&b);
+
+    let users = app
+        .get("/api/v1/users?limit=200")
+        .tenant("a")
+        .bearer(&a.admin.access_token)
+        .send()
+        .await;
+    users.assert_status(StatusCode::OK);
+    assert_no_identifiers(&users, &forbidden, "A's user list");
+    assert!(!users.text.contains("second@b.example"), "{}", users.text);
+    let items = users.json()["items"].as_array().cloned().expect("items");
+    let mut ids: Vec<&str> = items.iter().filter_map(|u| u["id"].as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![a.admin.id.as_str(), a.learner.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "{}", users.text);
+    assert!(items.iter().all(|u| u["tenant_id"] == a.id.as_str()));
+
+    // Searching for B's users from A finds nothing.
+    for q in ["b.example", "learner@b", "second"] {
+        let found = app
+            .get(&format!("/api/v1/users?q={q}"))
+            .tenant("a")
+            .bearer(&a.admin.access_token)
+            .send()
+            .await;
+        found.assert_status(StatusCode::OK);
+        assert_eq!(found.json()["items"], json!([]), "q={q}: {}", found.text);
+    }
+
+    let events = app
+        .get("/api/v1/audit-events?limit=200")
+        .tenant("a")
+        .bearer(&a.admin.access_token)
+        .send()
+        .await;
+    events.assert_status(StatusCode::OK);
+    assert_no_identifiers(&events, &forbidden, "A's audit trail");
+    let items = events.json()["items"].as_array().cloned().expect("items");
+    assert!(!items.is_empty());
+    let a_ids = [a.id.as_str(), a.admin.id.as_str(), a.learner.id.as_str()];
+    for event in &items {
+        let target = event["target_id"].as_str().unwrap_or_default();
+        assert!(a_ids.contains(&target), "foreign target in {event}");
+        if let Some(actor) = event["actor_id"].as_str() {
+            assert!(a_ids.contains(&actor), "foreign actor in {event}");
+        }
+    }
+    // B's admin sees B's own trail, not A's.
+    let b_events = app
+        .get("/api/v1/audit-events?limit=200")
+        .tenant("b")
+        .bearer(&b.admin.access_token)
+        .send()
+        .await;
+    b_events.assert_status(StatusCode::OK);
+    assert_no_identifiers(&b_events, &identifiers_of(&a), "B's audit trail");
+}
+
+#[tokio::test]
+async fn the_same_email_in_two_tenants_is_two_separate_accounts() {
+    let app = TestApp::spawn().await;
+    let a = app.seed_tenant("a").await;
+    app.seed_tenant("b").await;
+    // A's learner's email and password do not open B ...
+    app.login("b", &a.learner.email, PASSWORD)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    // ... and registering it in B makes a new account that knows nothing of A's.
+    let in_b = app.register("b", &a.learner.email).await;
+    assert_ne!(in_b.id, a.learner.id);
+    let me = app
+        .get("/api/v1/auth/me")
+        .tenant("b")
+        .bearer(&in_b.access_token)
+        .send()
+        .await;
+    me.assert_status(StatusCode::OK);
+    assert_eq!(me.json()["id"], in_b.id.as_str());
+    assert_no_identifiers(
+        &me,
+        &identifiers_of(&a)[..3],
+        "B's account of the same email",
+    );
+    // Each token works only where it was issued.
+    app.get("/api/v1/auth/me")
+        .tenant("a")
+        .bearer(&in_b.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    app.get("/api/v1/auth/me")
+        .tenant("b")
+        .bearer(&a.learner.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn every_endpoint_is_covered_or_excluded() {
+    let document: Value =
+        serde_json::from_str(&lms_platform::openapi::document_json().expect("document"))
+            .expect("json");
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if ["parameters", "summary", "description", "servers"].contains(&method.as_str()) {
+                continue;
+            }
+            documented.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    let mut listed = BTreeSet::new();
+    for ep in suite() {
+        assert!(
+            listed.insert((ep.method.to_string(), ep.path.to_owned())),
+            "{} {} is in the suite twice",
+            ep.method,
+            ep.path
+        );
+        assert_eq!(
+            ep.foreign_id.is_some(),
+            ep.path.contains('{'),
+            "{} {}: endpoints with ids in the path must say what a foreign id answers",
+            ep.method,
+            ep.path
+        );
+    }
+    for (method, path, reason) in EXCLUDED {
+        assert!(!reason.is_empty());
+        assert!(
+            listed.insert(((*method).to_owned(), (*path).to_owned())),
+            "{method} {path} is both in the suite and excluded, or excluded twice"
+        );
+    }
+    let missing: Vec<_> = documented.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints with no cross-tenant check: add them to suite() in cross_tenant.rs (or to EXCLUDED with a reason): {missing:?}"
+    );
+    let stale: Vec<_> = listed.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "the cross-tenant suite lists endpoints the API no longer has: {stale:?}"
+    );
+}

@@ -1,4 +1,17 @@
 //! Black-box and database tests: one binary, one module per feature.
 
-mod health;
 mod helpers;
+
+mod audit;
+mod auth;
+mod cookies;
+mod cross_tenant;
+mod errors;
+mod health;
+mod operator;
+mod rate_limits;
+mod rls;
+mod smtp;
+mod tenant_profile;
+mod tokens;
+mod users;
