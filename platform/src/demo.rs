@@ -67,6 +67,7 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
         Some(tenant) => tenant,
         None => create_tenant(
             state,
+            None,
             CreateTenant {
                 slug,
                 display_name: "Demo Academy".into(),

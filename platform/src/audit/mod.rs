@@ -56,6 +56,11 @@ impl Audit {
         self
     }
 
+    pub fn from_optional_ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.ip = ip;
+        self
+    }
+
     pub fn details(mut self, details: Value) -> Self {
         self.details = details;
         self

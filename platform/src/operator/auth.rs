@@ -6,10 +6,13 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::http::ClientIp;
 use crate::state::{AppState, Settings};
 
-/// A request bearing the platform-operator credential.
-pub struct Operator;
+/// A request bearing the platform-operator credential, and where it came from (for the audit).
+pub struct Operator {
+    pub ip: Option<std::net::IpAddr>,
+}
 
 impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
@@ -32,7 +35,14 @@ impl FromRequestParts<AppState> for Operator {
         let matches =
             Settings::hash_operator_token(presented).ct_eq(&state.settings.operator_token_hash);
         if bool::from(matches) {
-            Ok(Operator)
+            let peer = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip());
+            let ip = ClientIp::from_parts(&parts.headers, peer, state.settings.trust_proxy_headers);
+            Ok(Operator {
+                ip: ip.map(|ip| ip.0),
+            })
         } else {
             Err(ApiError::Unauthenticated {
                 code: "invalid_operator_token",

@@ -54,7 +54,7 @@ struct CreateTenantRequest {
 )]
 async fn create_tenant(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
     ApiJson(body): ApiJson<CreateTenantRequest>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
     let display_name = body.display_name.trim().to_owned();
@@ -73,7 +73,7 @@ async fn create_tenant(
     };
     Ok((
         StatusCode::CREATED,
-        Json(service::create_tenant(&state, input).await?),
+        Json(service::create_tenant(&state, operator.ip, input).await?),
     ))
 }
 
@@ -147,11 +147,11 @@ async fn get_tenant(
 )]
 async fn suspend_tenant(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<Tenant>> {
     Ok(Json(
-        service::set_status(&state, id, TenantStatus::Suspended).await?,
+        service::set_status(&state, operator.ip, id, TenantStatus::Suspended).await?,
     ))
 }
 
@@ -169,11 +169,11 @@ async fn suspend_tenant(
 )]
 async fn resume_tenant(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<Tenant>> {
     Ok(Json(
-        service::set_status(&state, id, TenantStatus::Active).await?,
+        service::set_status(&state, operator.ip, id, TenantStatus::Active).await?,
     ))
 }
 
@@ -200,13 +200,13 @@ struct DomainRequest {
 )]
 async fn add_domain(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<DomainRequest>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
     Ok((
         StatusCode::CREATED,
-        Json(service::add_domain(&state, id, body.domain).await?),
+        Json(service::add_domain(&state, operator.ip, id, body.domain).await?),
     ))
 }
 
@@ -224,11 +224,11 @@ async fn add_domain(
 )]
 async fn remove_domain(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
     ApiPath((id, domain)): ApiPath<(TenantId, String)>,
 ) -> ApiResult<StatusCode> {
     let domain = DomainName::parse(&domain).map_err(|_| ApiError::NotFound)?;
-    service::remove_domain(&state, id, domain).await?;
+    service::remove_domain(&state, operator.ip, id, domain).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,14 +249,14 @@ async fn remove_domain(
 )]
 async fn invite_user(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<InviteRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let invitation = body.parse()?;
     Ok((
         StatusCode::CREATED,
-        Json(service::invite(&state, id, invitation).await?),
+        Json(service::invite(&state, operator.ip, id, invitation).await?),
     ))
 }
 
@@ -277,9 +277,9 @@ struct RotatedKey {
 )]
 async fn rotate_signing_key(
     State(state): State<AppState>,
-    _: Operator,
+    operator: Operator,
 ) -> ApiResult<Json<RotatedKey>> {
-    Ok(Json(RotatedKey {
-        kid: state.keys.rotate().await?,
-    }))
+    let kid = state.keys.rotate().await?;
+    tracing::info!(%kid, ip = ?operator.ip, "the operator rotated the signing key");
+    Ok(Json(RotatedKey { kid }))
 }

@@ -1,6 +1,8 @@
 //! Operator rules, on the operator role's connection (BYPASSRLS): registry writes and the audit
 //! events they leave in each tenant's trail.
 
+use std::net::IpAddr;
+
 use lms_tenants::registry::{self, NewTenant};
 use lms_tenants::{Branding, DomainName, Slug, Tenant, TenantId, TenantSettings, TenantStatus};
 use serde_json::json;
@@ -19,7 +21,11 @@ pub struct CreateTenant {
     pub settings: TenantSettings,
 }
 
-pub async fn create_tenant(state: &AppState, input: CreateTenant) -> ApiResult<Tenant> {
+pub async fn create_tenant(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    input: CreateTenant,
+) -> ApiResult<Tenant> {
     input.branding.validate().map_err(|(field, err)| {
         ApiError::Validation(vec![FieldError::new(
             format!("branding.{field}"),
@@ -45,7 +51,8 @@ pub async fn create_tenant(state: &AppState, input: CreateTenant) -> ApiResult<T
     insert_on(
         &mut tx,
         tenant.id,
-        &Audit::new(AuditActor::Operator, "tenant.created", "tenant", tenant.id),
+        &Audit::new(AuditActor::Operator, "tenant.created", "tenant", tenant.id)
+            .from_optional_ip(ip),
     )
     .await?;
     tx.commit().await?;
@@ -70,7 +77,12 @@ pub async fn get_tenant(state: &AppState, id: TenantId) -> ApiResult<Tenant> {
         .ok_or(ApiError::NotFound)
 }
 
-pub async fn set_status(state: &AppState, id: TenantId, status: TenantStatus) -> ApiResult<Tenant> {
+pub async fn set_status(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    id: TenantId,
+    status: TenantStatus,
+) -> ApiResult<Tenant> {
     let mut tx = state.operator_db.begin().await?;
     let tenant = registry::set_status(&mut tx, id, status)
         .await?
@@ -82,7 +94,7 @@ pub async fn set_status(state: &AppState, id: TenantId, status: TenantStatus) ->
     insert_on(
         &mut tx,
         id,
-        &Audit::new(AuditActor::Operator, action, "tenant", id),
+        &Audit::new(AuditActor::Operator, action, "tenant", id).from_optional_ip(ip),
     )
     .await?;
     tx.commit().await?;
@@ -90,7 +102,12 @@ pub async fn set_status(state: &AppState, id: TenantId, status: TenantStatus) ->
     Ok(tenant)
 }
 
-pub async fn add_domain(state: &AppState, id: TenantId, domain: DomainName) -> ApiResult<Tenant> {
+pub async fn add_domain(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    id: TenantId,
+    domain: DomainName,
+) -> ApiResult<Tenant> {
     // Custom domains resolve before subdomains, so one under the base domain would let this
     // tenant answer for another tenant's subdomain (or for a slug not yet taken).
     if let Some(base) = state.settings.base_domain.as_deref() {
@@ -118,6 +135,7 @@ pub async fn add_domain(state: &AppState, id: TenantId, domain: DomainName) -> A
         &mut tx,
         id,
         &Audit::new(AuditActor::Operator, "tenant.domain_added", "tenant", id)
+            .from_optional_ip(ip)
             .details(json!({ "domain": domain })),
     )
     .await?;
@@ -129,7 +147,12 @@ pub async fn add_domain(state: &AppState, id: TenantId, domain: DomainName) -> A
     Ok(tenant)
 }
 
-pub async fn remove_domain(state: &AppState, id: TenantId, domain: DomainName) -> ApiResult<()> {
+pub async fn remove_domain(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    id: TenantId,
+    domain: DomainName,
+) -> ApiResult<()> {
     let mut tx = state.operator_db.begin().await?;
     if !registry::remove_domain(&mut tx, id, &domain).await? {
         return Err(ApiError::NotFound);
@@ -138,6 +161,7 @@ pub async fn remove_domain(state: &AppState, id: TenantId, domain: DomainName) -
         &mut tx,
         id,
         &Audit::new(AuditActor::Operator, "tenant.domain_removed", "tenant", id)
+            .from_optional_ip(ip)
             .details(json!({ "domain": domain })),
     )
     .await?;
@@ -147,7 +171,12 @@ pub async fn remove_domain(state: &AppState, id: TenantId, domain: DomainName) -
 }
 
 /// Invites a user into a tenant (typically its first admin), inside that tenant's own scope.
-pub async fn invite(state: &AppState, id: TenantId, invitation: Invitation) -> ApiResult<User> {
+pub async fn invite(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    id: TenantId,
+    invitation: Invitation,
+) -> ApiResult<User> {
     let tenant = get_tenant(state, id).await?;
     let mut tx = state.db.begin(id).await?;
     let user = invite_in(
@@ -155,7 +184,7 @@ pub async fn invite(state: &AppState, id: TenantId, invitation: Invitation) -> A
         &mut tx,
         &tenant,
         AuditActor::Operator,
-        None,
+        ip,
         invitation,
     )
     .await?;

@@ -366,6 +366,10 @@ async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
             .unwrap_or_else(|| panic!("{action} missing: {}", trail.text));
         assert_eq!(event["actor_kind"], "operator", "{event}");
         assert!(event["actor_id"].is_null(), "{event}");
+        assert_eq!(
+            event["ip"], "127.0.0.1",
+            "the operator's address is recorded: {event}"
+        );
     }
     let other_trail = app
         .get("/api/v1/audit-events?action=tenant.suspended")
