@@ -34,6 +34,13 @@ pub fn ensure() -> Result<PathBuf> {
         }
         let _ = std::fs::remove_file(&marker);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if !succeeds(command("python3").args(["-m", "ensurepip", "--version"])) {
+            // Debian splits the venv module out of python3.
+            println!("python3 lacks the venv module; installing python3-venv");
+            let _ = run(command("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "python3-venv"])
+                .env("DEBIAN_FRONTEND", "noninteractive"));
+        }
         run(command("python3").args(["-m", "venv"]).arg(&venv)).context(
             "creating the test-peers venv needs Python 3 with the venv module \
              (Debian: apt-get install python3-venv)",
