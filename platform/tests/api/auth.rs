@@ -7,22 +7,6 @@ use crate::helpers::{PASSWORD, Reply, TestApp, TestUser, user_from_session};
 
 const NEW_PASSWORD: &str = "a brand new passphrase 42";
 
-async fn me(app: &TestApp, slug: &str, token: &str) -> Reply {
-    app.get("/api/v1/auth/me")
-        .tenant(slug)
-        .bearer(token)
-        .send()
-        .await
-}
-
-async fn refresh(app: &TestApp, slug: &str, refresh_token: &str) -> Reply {
-    app.post("/api/v1/auth/refresh")
-        .tenant(slug)
-        .json(json!({ "refresh_token": refresh_token }))
-        .send()
-        .await
-}
-
 /// The field paths of a validation problem's `errors`.
 fn problem_fields(reply: &Reply) -> Vec<String> {
     reply.json()["errors"]
@@ -64,10 +48,10 @@ async fn registration_signs_in_a_learner_and_rejects_bad_input() {
     assert!(!user.refresh_token.is_empty());
 
     // The tokens it returned are live.
-    let who = me(&app, "acme", &user.access_token).await;
+    let who = app.me("acme", &user.access_token).await;
     who.assert_status(StatusCode::OK);
     assert_eq!(who.json()["id"], user.id.as_str());
-    refresh(&app, "acme", &user.refresh_token)
+    app.refresh("acme", &user.refresh_token)
         .await
         .assert_status(StatusCode::OK);
 
@@ -156,7 +140,7 @@ async fn login_me_refresh_rotation_and_logout() {
     let session = user_from_session(&login.json(), &email);
     assert_eq!(session.id, tenant.learner.id);
 
-    let who = me(&app, "acme", &session.access_token).await;
+    let who = app.me("acme", &session.access_token).await;
     who.assert_status(StatusCode::OK);
     let who = who.json();
     assert_eq!(who["id"], tenant.learner.id.as_str(), "{who}");
@@ -164,12 +148,12 @@ async fn login_me_refresh_rotation_and_logout() {
     assert_eq!(who["roles"], json!(["learner"]), "{who}");
     assert!(who.get("password_hash").is_none(), "{who}");
 
-    let rotated = refresh(&app, "acme", &session.refresh_token).await;
+    let rotated = app.refresh("acme", &session.refresh_token).await;
     rotated.assert_status(StatusCode::OK);
     let rotated = user_from_session(&rotated.json(), &email);
     assert_ne!(rotated.refresh_token, session.refresh_token);
     assert_ne!(rotated.access_token, session.access_token);
-    let who = me(&app, "acme", &rotated.access_token).await;
+    let who = app.me("acme", &rotated.access_token).await;
     who.assert_status(StatusCode::OK);
     assert_eq!(who.json()["id"], tenant.learner.id.as_str());
 
@@ -179,16 +163,16 @@ async fn login_me_refresh_rotation_and_logout() {
         .send()
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    refresh(&app, "acme", &rotated.refresh_token)
+    app.refresh("acme", &rotated.refresh_token)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 
     // Logging out one session leaves the others alone.
-    refresh(&app, "acme", &tenant.learner.refresh_token)
+    app.refresh("acme", &tenant.learner.refresh_token)
         .await
         .assert_status(StatusCode::OK);
     // An unknown refresh token is simply refused.
-    refresh(&app, "acme", "not-a-real-refresh-token")
+    app.refresh("acme", "not-a-real-refresh-token")
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
@@ -216,7 +200,7 @@ async fn changing_the_password_ends_every_session() {
         wrong.text
     );
     // The failed attempt changed nothing.
-    me(&app, "acme", &learner.access_token)
+    app.me("acme", &learner.access_token)
         .await
         .assert_status(StatusCode::OK);
 
@@ -228,10 +212,10 @@ async fn changing_the_password_ends_every_session() {
         .await
         .assert_status(StatusCode::NO_CONTENT);
 
-    me(&app, "acme", &learner.access_token)
+    app.me("acme", &learner.access_token)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
-    refresh(&app, "acme", &learner.refresh_token)
+    app.refresh("acme", &learner.refresh_token)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     app.login("acme", &learner.email, PASSWORD)
@@ -240,7 +224,7 @@ async fn changing_the_password_ends_every_session() {
     let fresh = app.login("acme", &learner.email, NEW_PASSWORD).await;
     fresh.assert_status(StatusCode::OK);
     let fresh = user_from_session(&fresh.json(), &learner.email);
-    me(&app, "acme", &fresh.access_token)
+    app.me("acme", &fresh.access_token)
         .await
         .assert_status(StatusCode::OK);
 }
@@ -294,10 +278,10 @@ async fn password_reset_by_email_link_works_once_and_ends_sessions() {
 
     // Every session from before the reset is over.
     for earlier in [learner, &other] {
-        refresh(&app, "acme", &earlier.refresh_token)
+        app.refresh("acme", &earlier.refresh_token)
             .await
             .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
-        me(&app, "acme", &earlier.access_token)
+        app.me("acme", &earlier.access_token)
             .await
             .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     }
@@ -337,7 +321,7 @@ async fn an_expired_reset_link_is_refused() {
     app.login("acme", &learner.email, PASSWORD)
         .await
         .assert_status(StatusCode::OK);
-    me(&app, "acme", &learner.access_token)
+    app.me("acme", &learner.access_token)
         .await
         .assert_status(StatusCode::OK);
 }
@@ -389,7 +373,7 @@ async fn an_invitation_is_accepted_once_and_gates_sign_in() {
     assert_eq!(body["user"]["display_name"], "Grace Hopper", "{body}");
     assert_eq!(body["user"]["roles"], json!(["instructor"]), "{body}");
     let grace: TestUser = user_from_session(&body, invitee);
-    me(&app, "acme", &grace.access_token)
+    app.me("acme", &grace.access_token)
         .await
         .assert_status(StatusCode::OK);
 

@@ -371,6 +371,24 @@ impl TestApp {
         user_from_session(&reply.json(), email)
     }
 
+    /// `GET /api/v1/auth/me` with a bearer token.
+    pub async fn me(&self, slug: &str, access_token: &str) -> Reply {
+        self.get("/api/v1/auth/me")
+            .tenant(slug)
+            .bearer(access_token)
+            .send()
+            .await
+    }
+
+    /// `POST /api/v1/auth/refresh` with the refresh token in the body.
+    pub async fn refresh(&self, slug: &str, refresh_token: &str) -> Reply {
+        self.post("/api/v1/auth/refresh")
+            .tenant(slug)
+            .json(json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+    }
+
     pub async fn login(&self, slug: &str, email: &str, password: &str) -> Reply {
         self.post("/api/v1/auth/login")
             .tenant(slug)

@@ -10,22 +10,6 @@ use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, TestUser, user_from_session};
 
-async fn me(app: &TestApp, slug: &str, token: &str) -> Reply {
-    app.get("/api/v1/auth/me")
-        .tenant(slug)
-        .bearer(token)
-        .send()
-        .await
-}
-
-async fn refresh(app: &TestApp, slug: &str, refresh_token: &str) -> Reply {
-    app.post("/api/v1/auth/refresh")
-        .tenant(slug)
-        .json(json!({ "refresh_token": refresh_token }))
-        .send()
-        .await
-}
-
 #[track_caller]
 fn assert_invalid_token(reply: &Reply) {
     reply.assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
@@ -102,7 +86,7 @@ async fn a_tampered_payload_or_signature_is_rejected() {
     let app = TestApp::spawn().await;
     let tenant = app.seed_tenant("acme").await;
     let token = &tenant.learner.access_token;
-    me(&app, "acme", token).await.assert_status(StatusCode::OK);
+    app.me("acme", token).await.assert_status(StatusCode::OK);
 
     // Claim to be the admin (their id and epoch) under the learner's signature: were the
     // signature not checked, this would be the admin's valid session.
@@ -112,31 +96,27 @@ async fn a_tampered_payload_or_signature_is_rejected() {
     claims["sub"] = admin_claims["sub"].clone();
     claims["ep"] = admin_claims["ep"].clone();
     let forged = format!("{header}.{}.{signature}", encode_json(&claims));
-    assert_invalid_token(&me(&app, "acme", &forged).await);
+    assert_invalid_token(&app.me("acme", &forged).await);
 
     // The admin's own payload with the learner's signature.
     let [_, admin_payload, _] = segments(&tenant.admin.access_token);
     assert_invalid_token(
-        &me(
-            &app,
-            "acme",
-            &format!("{header}.{admin_payload}.{signature}"),
-        )
-        .await,
+        &app.me("acme", &format!("{header}.{admin_payload}.{signature}"))
+            .await,
     );
 
     // One bit of the signature flipped.
     let mut sig = URL_SAFE_NO_PAD.decode(&signature).expect("signature");
     sig[10] ^= 0x01;
     let flipped = format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(&sig));
-    assert_invalid_token(&me(&app, "acme", &flipped).await);
+    assert_invalid_token(&app.me("acme", &flipped).await);
 
     // No signature at all; garbage.
-    assert_invalid_token(&me(&app, "acme", &format!("{header}.{payload}.")).await);
-    assert_invalid_token(&me(&app, "acme", "not.a.jwt").await);
+    assert_invalid_token(&app.me("acme", &format!("{header}.{payload}.")).await);
+    assert_invalid_token(&app.me("acme", "not.a.jwt").await);
 
     // The genuine token still works.
-    me(&app, "acme", token).await.assert_status(StatusCode::OK);
+    app.me("acme", token).await.assert_status(StatusCode::OK);
 }
 
 #[tokio::test]
@@ -154,7 +134,7 @@ async fn a_self_minted_token_works_only_while_unexpired() {
 
     // Minting works: a valid token made this way is accepted.
     let valid = mint(Algorithm::EdDSA, &kid, &key, &claims);
-    let who = me(&app, "acme", &valid).await;
+    let who = app.me("acme", &valid).await;
     who.assert_status(StatusCode::OK);
     assert_eq!(who.json()["id"], tenant.learner.id.as_str());
 
@@ -163,30 +143,25 @@ async fn a_self_minted_token_works_only_while_unexpired() {
     let mut expired = claims.clone();
     expired["iat"] = json!(now - 4600);
     expired["exp"] = json!(now - 3600);
-    assert_invalid_token(&me(&app, "acme", &mint(Algorithm::EdDSA, &kid, &key, &expired)).await);
+    assert_invalid_token(
+        &app.me("acme", &mint(Algorithm::EdDSA, &kid, &key, &expired))
+            .await,
+    );
 
     // Issued for the right tenant but claiming another tenant id.
     let mut other_tid = claims.clone();
     other_tid["tid"] = json!(Uuid::now_v7());
     assert_invalid_token(
-        &me(
-            &app,
-            "acme",
-            &mint(Algorithm::EdDSA, &kid, &key, &other_tid),
-        )
-        .await,
+        &app.me("acme", &mint(Algorithm::EdDSA, &kid, &key, &other_tid))
+            .await,
     );
 
     // Another issuer.
     let mut other_iss = claims.clone();
     other_iss["iss"] = json!("someone-else");
     assert_invalid_token(
-        &me(
-            &app,
-            "acme",
-            &mint(Algorithm::EdDSA, &kid, &key, &other_iss),
-        )
-        .await,
+        &app.me("acme", &mint(Algorithm::EdDSA, &kid, &key, &other_iss))
+            .await,
     );
 }
 
@@ -197,21 +172,16 @@ async fn tokens_from_foreign_or_unknown_keys_are_rejected() {
     let (kid, pkcs8) = active_signing_key(&app).await;
     let claims = claims_like(&tenant, &tenant.learner, &tenant.learner.access_token);
     let real_key = EncodingKey::from_ed_der(&pkcs8);
-    me(
-        &app,
-        "acme",
-        &mint(Algorithm::EdDSA, &kid, &real_key, &claims),
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    app.me("acme", &mint(Algorithm::EdDSA, &kid, &real_key, &claims))
+        .await
+        .assert_status(StatusCode::OK);
 
     // An attacker's own Ed25519 key, claiming the real kid.
     let attacker = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let attacker_der = attacker.to_pkcs8_der().expect("encode key");
     let attacker_key = EncodingKey::from_ed_der(attacker_der.as_bytes());
     assert_invalid_token(
-        &me(
-            &app,
+        &app.me(
             "acme",
             &mint(Algorithm::EdDSA, &kid, &attacker_key, &claims),
         )
@@ -220,8 +190,7 @@ async fn tokens_from_foreign_or_unknown_keys_are_rejected() {
 
     // The real key under a kid the server does not know.
     assert_invalid_token(
-        &me(
-            &app,
+        &app.me(
             "acme",
             &mint(Algorithm::EdDSA, "k-does-not-exist", &real_key, &claims),
         )
@@ -230,7 +199,7 @@ async fn tokens_from_foreign_or_unknown_keys_are_rejected() {
     // No kid at all.
     let no_kid = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &real_key)
         .expect("sign a token");
-    assert_invalid_token(&me(&app, "acme", &no_kid).await);
+    assert_invalid_token(&app.me("acme", &no_kid).await);
 }
 
 #[tokio::test]
@@ -243,7 +212,7 @@ async fn alg_none_and_hmac_with_the_public_key_are_rejected() {
     for alg in ["none", "None", "NONE"] {
         let header = json!({ "alg": alg, "typ": "JWT", "kid": kid });
         let unsigned = format!("{}.{}.", encode_json(&header), encode_json(&claims));
-        assert_invalid_token(&me(&app, "acme", &unsigned).await);
+        assert_invalid_token(&app.me("acme", &unsigned).await);
     }
 
     let jwks = app.get("/.well-known/jwks.json").send().await;
@@ -262,7 +231,7 @@ async fn alg_none_and_hmac_with_the_public_key_are_rejected() {
     for secret in [public.as_slice(), x.as_bytes()] {
         for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
             let forged = mint(alg, &kid, &EncodingKey::from_secret(secret), &claims);
-            assert_invalid_token(&me(&app, "acme", &forged).await);
+            assert_invalid_token(&app.me("acme", &forged).await);
         }
     }
 }
@@ -273,11 +242,11 @@ async fn tokens_only_work_for_the_tenant_that_issued_them() {
     let a = app.seed_tenant("a").await;
     let b = app.seed_tenant("b").await;
 
-    me(&app, "a", &a.learner.access_token)
+    app.me("a", &a.learner.access_token)
         .await
         .assert_status(StatusCode::OK);
-    assert_invalid_token(&me(&app, "b", &a.learner.access_token).await);
-    assert_invalid_token(&me(&app, "a", &b.admin.access_token).await);
+    assert_invalid_token(&app.me("b", &a.learner.access_token).await);
+    assert_invalid_token(&app.me("a", &b.admin.access_token).await);
     // Not even an admin's token crosses over to act on the other tenant.
     app.get("/api/v1/users")
         .tenant("b")
@@ -286,11 +255,11 @@ async fn tokens_only_work_for_the_tenant_that_issued_them() {
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
 
-    refresh(&app, "b", &a.learner.refresh_token)
+    app.refresh("b", &a.learner.refresh_token)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     // The attempt neither used up nor revoked the token at home.
-    refresh(&app, "a", &a.learner.refresh_token)
+    app.refresh("a", &a.learner.refresh_token)
         .await
         .assert_status(StatusCode::OK);
 }
@@ -302,14 +271,14 @@ async fn a_reused_refresh_token_revokes_the_session() {
     let learner = &tenant.learner;
     let r1 = learner.refresh_token.clone();
 
-    let second = refresh(&app, "acme", &r1).await;
+    let second = app.refresh("acme", &r1).await;
     second.assert_status(StatusCode::OK);
     let r2 = user_from_session(&second.json(), &learner.email).refresh_token;
 
-    refresh(&app, "acme", &r1)
+    app.refresh("acme", &r1)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "refresh_token_reused");
-    refresh(&app, "acme", &r2)
+    app.refresh("acme", &r2)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 
@@ -329,7 +298,7 @@ async fn a_reused_refresh_token_revokes_the_session() {
     let again = app.login("acme", &learner.email, PASSWORD).await;
     again.assert_status(StatusCode::OK);
     let again = user_from_session(&again.json(), &learner.email);
-    refresh(&app, "acme", &again.refresh_token)
+    app.refresh("acme", &again.refresh_token)
         .await
         .assert_status(StatusCode::OK);
 }
@@ -339,7 +308,7 @@ async fn a_deactivated_user_is_locked_out_at_once() {
     let app = TestApp::spawn().await;
     let tenant = app.seed_tenant("acme").await;
     let learner = &tenant.learner;
-    me(&app, "acme", &learner.access_token)
+    app.me("acme", &learner.access_token)
         .await
         .assert_status(StatusCode::OK);
 
@@ -352,8 +321,8 @@ async fn a_deactivated_user_is_locked_out_at_once() {
     deactivated.assert_status(StatusCode::OK);
     assert_eq!(deactivated.json()["status"], "deactivated");
 
-    assert_invalid_token(&me(&app, "acme", &learner.access_token).await);
-    refresh(&app, "acme", &learner.refresh_token)
+    assert_invalid_token(&app.me("acme", &learner.access_token).await);
+    app.refresh("acme", &learner.refresh_token)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     let locked = app.login("acme", &learner.email, PASSWORD).await;
@@ -370,7 +339,7 @@ async fn a_role_change_invalidates_existing_access_tokens() {
     let app = TestApp::spawn().await;
     let tenant = app.seed_tenant("acme").await;
     let learner = &tenant.learner;
-    me(&app, "acme", &learner.access_token)
+    app.me("acme", &learner.access_token)
         .await
         .assert_status(StatusCode::OK);
 
@@ -384,17 +353,17 @@ async fn a_role_change_invalidates_existing_access_tokens() {
     changed.assert_status(StatusCode::OK);
     assert_eq!(changed.json()["roles"], json!(["instructor"]));
 
-    assert_invalid_token(&me(&app, "acme", &learner.access_token).await);
+    assert_invalid_token(&app.me("acme", &learner.access_token).await);
     // The admin who made the change is unaffected.
-    me(&app, "acme", &tenant.admin.access_token)
+    app.me("acme", &tenant.admin.access_token)
         .await
         .assert_status(StatusCode::OK);
 
     // A new token carries the new role.
-    let fresh = refresh(&app, "acme", &learner.refresh_token).await;
+    let fresh = app.refresh("acme", &learner.refresh_token).await;
     fresh.assert_status(StatusCode::OK);
     let fresh = user_from_session(&fresh.json(), &learner.email);
-    let who = me(&app, "acme", &fresh.access_token).await;
+    let who = app.me("acme", &fresh.access_token).await;
     who.assert_status(StatusCode::OK);
     assert_eq!(who.json()["roles"], json!(["instructor"]));
 }
@@ -488,7 +457,7 @@ async fn key_rotation_keeps_old_tokens_until_the_grace_period_ends() {
 
     let new_kid = rotate(&app).await;
     assert_ne!(new_kid, old_kid);
-    me(&app, "acme", &old_token)
+    app.me("acme", &old_token)
         .await
         .assert_status(StatusCode::OK);
     let kids = jwks_kids(&jwks(&app).await);
@@ -501,7 +470,7 @@ async fn key_rotation_keeps_old_tokens_until_the_grace_period_ends() {
     login.assert_status(StatusCode::OK);
     let new_token = user_from_session(&login.json(), &tenant.learner.email).access_token;
     assert_eq!(header_of(&new_token)["kid"], new_kid.as_str());
-    me(&app, "acme", &new_token)
+    app.me("acme", &new_token)
         .await
         .assert_status(StatusCode::OK);
 
@@ -517,7 +486,7 @@ async fn key_rotation_keeps_old_tokens_until_the_grace_period_ends() {
     assert_eq!(backdated.rows_affected(), 1);
     let newest_kid = rotate(&app).await;
 
-    assert_invalid_token(&me(&app, "acme", &old_token).await);
+    assert_invalid_token(&app.me("acme", &old_token).await);
     let kids = jwks_kids(&jwks(&app).await);
     assert!(!kids.contains(&old_kid), "{kids:?}");
     assert!(
@@ -525,7 +494,7 @@ async fn key_rotation_keeps_old_tokens_until_the_grace_period_ends() {
         "{kids:?}"
     );
     // The key retired just now is still in its grace period.
-    me(&app, "acme", &new_token)
+    app.me("acme", &new_token)
         .await
         .assert_status(StatusCode::OK);
 }
