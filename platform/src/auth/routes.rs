@@ -378,7 +378,7 @@ async fn request_password_reset(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    service::request_password_reset(&state, &tenant, ip, &body.email).await?;
+    service::request_password_reset(&state, &tenant, ip, &body.email);
     Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
 }
 

@@ -307,16 +307,27 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Emails a reset link if the account exists and is active. The answer never says which.
-pub async fn request_password_reset(
+/// Emails a reset link if the account exists and is active. The caller answers before the
+/// lookup happens (it runs in the background), so neither the answer nor its timing says whether
+/// the account exists.
+pub fn request_password_reset(state: &AppState, tenant: &Tenant, ip: IpAddr, email: &str) {
+    let Ok(email) = Email::parse(email) else {
+        return;
+    };
+    let (state, tenant) = (state.clone(), tenant.clone());
+    tokio::spawn(async move {
+        if let Err(err) = queue_password_reset(&state, &tenant, ip, email).await {
+            tracing::error!(tenant = %tenant.id, error = ?err, "queueing a password reset");
+        }
+    });
+}
+
+async fn queue_password_reset(
     state: &AppState,
     tenant: &Tenant,
     ip: IpAddr,
-    email: &str,
+    email: Email,
 ) -> ApiResult<()> {
-    let Ok(email) = Email::parse(email) else {
-        return Ok(());
-    };
     let mut tx = state.db.begin(tenant.id).await?;
     let Some(row) = users::by_email(&mut tx, &email)
         .await?

@@ -307,17 +307,29 @@ impl TestApp {
         reply.json()
     }
 
-    /// The body of the newest email queued for `to` in the outbox.
+    /// The body of the newest email queued for `to` in the outbox. Some emails are queued in
+    /// the background after the response (password resets), so this waits up to 5 seconds.
     pub async fn last_email_to(&self, to: &str) -> String {
+        self.last_email_containing(to, "").await
+    }
+
+    /// Waits up to 5 seconds for the newest email to `to` to contain `needle`; returns its body.
+    pub async fn last_email_containing(&self, to: &str, needle: &str) -> String {
         let mut conn = self.db.superuser().await;
-        sqlx::query_scalar(
-            "select body_text from email_outbox where recipient = $1 order by id desc limit 1",
-        )
-        .bind(to)
-        .fetch_optional(&mut conn)
-        .await
-        .expect("outbox query")
-        .unwrap_or_else(|| panic!("no email to {to}"))
+        for _ in 0..100 {
+            let body: Option<String> = sqlx::query_scalar(
+                "select body_text from email_outbox where recipient = $1 order by id desc limit 1",
+            )
+            .bind(to)
+            .fetch_optional(&mut conn)
+            .await
+            .expect("outbox query");
+            if let Some(body) = body.filter(|b| b.contains(needle)) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email to {to} containing {needle:?}")
     }
 
     /// The `token=` value of the newest email to `to`.

@@ -627,12 +627,14 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
     let app = TestApp::spawn().await;
     let a = app.seed_tenant("a").await;
     let b = app.seed_tenant("b").await;
-    // B also gets a live password-reset token and another outbox row.
+    // B also gets a live password-reset token and another outbox row (queued in the
+    // background after the answer, so wait for the email).
     app.post("/api/v1/auth/password-reset")
         .tenant("b")
         .json(json!({ "email": b.learner.email }))
         .send()
         .await;
+    app.last_email_to(&b.learner.email).await;
     let a_id: Uuid = a.id.parse().expect("uuid");
     let b_id: Uuid = b.id.parse().expect("uuid");
     let a_user: Uuid = a.learner.id.parse().expect("uuid");

@@ -578,6 +578,16 @@ async fn deactivation_blocks_sign_in_until_reactivation() {
         .send()
         .await
         .assert_status(StatusCode::ACCEPTED);
+    // Resets are queued after the answer; once a later request's email has arrived, the
+    // deactivated account's request has had its turn too.
+    app.post("/api/v1/auth/password-reset")
+        .tenant("acme")
+        .json(json!({ "email": t.admin.email }))
+        .send()
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    app.last_email_containing(&t.admin.email, "reset-password")
+        .await;
     assert_eq!(outbox_count(&app, &t.learner.email).await, before);
 
     let listed = admin_get(&app, &t, "/api/v1/users?status=deactivated").await;
