@@ -36,6 +36,7 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
         .merge(credentials)
         .merge(crate::auth::session_router())
         .merge(crate::users::router())
+        .merge(crate::courses::router())
         .merge(crate::tenant_profile::router())
         .merge(crate::audit::router())
         .merge(crate::operator::router())

@@ -4,6 +4,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod courses;
 pub mod db;
 pub mod demo;
 pub mod email;

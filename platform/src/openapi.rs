@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "User management (tenant admins)"),
+        (name = "courses", description = "Course authoring: settings, workflow, instructors, prerequisites, modules and items"),
         (name = "tenant", description = "The current tenant's branding and settings"),
         (name = "audit", description = "The audit trail"),
         (name = "operator", description = "Platform operator: tenants, domains, signing keys"),

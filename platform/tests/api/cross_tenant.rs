@@ -20,6 +20,47 @@ struct Fixture {
     a_reset_token: String,
     /// A live invitation token of an invited (not yet active) user of A.
     a_invitation_token: String,
+    /// A draft course of each tenant with one module holding one item.
+    a_course: CourseIds,
+    b_course: CourseIds,
+}
+
+/// The ids a course path can name.
+#[derive(Clone)]
+struct CourseIds {
+    course: String,
+    module: String,
+    item: String,
+    /// An instructor of the course (its owner, the tenant's admin).
+    instructor: String,
+}
+
+/// What fills a path template's placeholders.
+struct PathIds<'a> {
+    id: &'a str,
+    module_id: &'a str,
+    item_id: &'a str,
+    user_id: &'a str,
+}
+
+impl<'a> PathIds<'a> {
+    fn only(id: &'a str) -> Self {
+        Self {
+            id,
+            module_id: id,
+            item_id: id,
+            user_id: id,
+        }
+    }
+
+    fn course(c: &'a CourseIds) -> Self {
+        Self {
+            id: &c.course,
+            module_id: &c.module,
+            item_id: &c.item,
+            user_id: &c.instructor,
+        }
+    }
 }
 
 /// How the call authenticates.
@@ -164,6 +205,151 @@ fn suite() -> Vec<Endpoint> {
                 |_| json!({ "display_name": "Owned by A", "branding": { "primary_color": "#ff0000" } }),
             ),
             None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Course authoring: A's admin, B's course, module, item and instructor ids.
+        ep(
+            Method::GET,
+            "/api/v1/courses",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses",
+            AdminBearer,
+            Some(|_| json!({ "slug": "intruder", "title": "Intruder" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/api/v1/courses/{id}",
+            AdminBearer,
+            Some(|_| json!({ "title": "Owned by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/courses/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/status",
+            AdminBearer,
+            Some(|_| json!({ "status": "published" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/clone",
+            AdminBearer,
+            Some(|_| json!({ "slug": "stolen", "title": "Stolen" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/instructors",
+            AdminBearer,
+            Some(|fx| json!({ "user_id": fx.b_course.instructor })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/courses/{id}/instructors/{user_id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/prerequisites",
+            AdminBearer,
+            Some(|fx| json!({ "course_ids": [fx.b_course.course] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/modules",
+            AdminBearer,
+            Some(|_| json!({ "title": "Injected" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/modules/order",
+            AdminBearer,
+            Some(|fx| json!({ "module_ids": [fx.b_course.module] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/api/v1/courses/{id}/modules/{module_id}",
+            AdminBearer,
+            Some(|_| json!({ "title": "Renamed by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/courses/{id}/modules/{module_id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/modules/{module_id}/items",
+            AdminBearer,
+            Some(|_| json!({ "kind": "text", "title": "Injected", "body": "by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/modules/{module_id}/items/order",
+            AdminBearer,
+            Some(|fx| json!({ "item_ids": [fx.b_course.item] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/api/v1/courses/{id}/modules/{module_id}/items/{item_id}",
+            AdminBearer,
+            Some(|_| json!({ "title": "Renamed by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/courses/{id}/modules/{module_id}/items/{item_id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
             StatusCode::UNAUTHORIZED,
         ),
         // User management.
@@ -334,8 +520,19 @@ enum Address<'a> {
     SubdomainOverHeader(&'a str, &'a str),
 }
 
-async fn call(app: &TestApp, fx: &Fixture, ep: &Endpoint, id: &str, to: Address<'_>) -> Reply {
-    let path = ep.path.replace("{id}", id);
+async fn call(
+    app: &TestApp,
+    fx: &Fixture,
+    ep: &Endpoint,
+    ids: &PathIds<'_>,
+    to: Address<'_>,
+) -> Reply {
+    let path = ep
+        .path
+        .replace("{id}", ids.id)
+        .replace("{module_id}", ids.module_id)
+        .replace("{item_id}", ids.item_id)
+        .replace("{user_id}", ids.user_id);
     let mut request = app.call(ep.method.clone(), &path);
     request = match to {
         Address::Header(slug) => request.tenant(slug),
@@ -381,11 +578,55 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await
         .assert_status(StatusCode::CREATED);
     let a_invitation_token = app.token_from_last_email(invitee).await;
+    let a_course = seed_course(app, &a).await;
+    let b_course = seed_course(app, &b).await;
     Fixture {
         a,
         b,
         a_reset_token,
         a_invitation_token,
+        a_course,
+        b_course,
+    }
+}
+
+/// A draft course of the tenant's admin with one module holding one item.
+async fn seed_course(app: &TestApp, t: &TestTenant) -> CourseIds {
+    let post = |path: String, body: Value| {
+        app.post(&path)
+            .tenant(&t.slug)
+            .bearer(&t.admin.access_token)
+            .json(body)
+    };
+    let course = post(
+        "/api/v1/courses".into(),
+        json!({ "slug": format!("{}-course", t.slug), "title": format!("Course of {}", t.slug) }),
+    )
+    .send()
+    .await;
+    course.assert_status(StatusCode::CREATED);
+    let course = course.json()["id"].as_str().expect("course id").to_owned();
+    let module = post(
+        format!("/api/v1/courses/{course}/modules"),
+        json!({ "title": "Module" }),
+    )
+    .send()
+    .await;
+    module.assert_status(StatusCode::CREATED);
+    let module = module.json()["id"].as_str().expect("module id").to_owned();
+    let item = post(
+        format!("/api/v1/courses/{course}/modules/{module}/items"),
+        json!({ "kind": "text", "title": "Item", "body": "Hello" }),
+    )
+    .send()
+    .await;
+    item.assert_status(StatusCode::CREATED);
+    let item = item.json()["id"].as_str().expect("item id").to_owned();
+    CourseIds {
+        course,
+        module,
+        item,
+        instructor: t.admin.id.clone(),
     }
 }
 
@@ -406,30 +647,61 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
 
         // (a) A's own host, B's ids in the path: as if they did not exist.
         if let Some(expected) = ep.foreign_id {
-            for b_id in [&fx.b.learner.id, &fx.b.admin.id, &fx.b.id] {
-                let reply = call(&app, &fx, &ep, b_id, Address::Header("a")).await;
+            let mut foreign = Vec::new();
+            if ep.path.starts_with("/api/v1/courses/") {
+                // B's course, and A's own course with B's module, item or instructor under it.
+                foreign.push(PathIds::course(&fx.b_course));
+                foreign.push(PathIds {
+                    id: &fx.a_course.course,
+                    ..PathIds::course(&fx.b_course)
+                });
+                foreign.push(PathIds {
+                    id: &fx.a_course.course,
+                    module_id: &fx.a_course.module,
+                    ..PathIds::course(&fx.b_course)
+                });
+                foreign.retain(|ids| {
+                    ids.id != fx.a_course.course
+                        || (ep.path.contains("{module_id}") && ids.module_id != fx.a_course.module)
+                        || ep.path.contains("{item_id}")
+                        || ep.path.contains("{user_id}")
+                });
+            } else {
+                foreign.extend(
+                    [&fx.b.learner.id, &fx.b.admin.id, &fx.b.id].map(|id| PathIds::only(id)),
+                );
+            }
+            for ids in &foreign {
+                let reply = call(&app, &fx, &ep, ids, Address::Header("a")).await;
+                let b_id = ids.id;
                 assert_eq!(
                     reply.status, expected,
-                    "{name} on A with B's id {b_id}: {}",
-                    reply.text
+                    "{name} on A with B's id {b_id} (module {}, item {}, user {}): {}",
+                    ids.module_id, ids.item_id, ids.user_id, reply.text
                 );
                 assert_no_identifiers(&reply, &forbidden, &format!("{name} on A with B's id"));
             }
         }
 
         // (b) B's host with A's credentials (and with A's or B's ids where the path has one).
-        let ids = if ep.path.contains("{id}") {
-            vec![fx.a.learner.id.as_str(), fx.b.learner.id.as_str()]
+        let ids = if ep.path.starts_with("/api/v1/courses/") {
+            vec![PathIds::course(&fx.a_course), PathIds::course(&fx.b_course)]
+        } else if ep.path.contains("{id}") {
+            vec![
+                PathIds::only(&fx.a.learner.id),
+                PathIds::only(&fx.b.learner.id),
+            ]
         } else {
-            vec![""]
+            vec![PathIds::only("")]
         };
-        for id in ids {
+        for ids in &ids {
+            let id = ids.id;
             for to in [
                 Address::Header("b"),
                 Address::Subdomain("b"),
                 Address::SubdomainOverHeader("b", "a"),
             ] {
-                let reply = call(&app, &fx, &ep, id, to).await;
+                let reply = call(&app, &fx, &ep, ids, to).await;
                 assert_eq!(
                     reply.status, ep.other_tenant,
                     "{name} addressed to B ({to:?}, id {id:?}) with A's credentials: {}",
@@ -484,6 +756,64 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         "{}",
         b_profile.text
     );
+    // B's course is as B left it, and A's course did not take B's ids as references.
+    let b_course = b_admin(&format!("/api/v1/courses/{}", fx.b_course.course))
+        .send()
+        .await;
+    b_course.assert_status(StatusCode::OK);
+    let b_course = b_course.json();
+    assert_eq!(b_course["title"], "Course of b");
+    assert_eq!(b_course["status"], "draft");
+    assert_eq!(b_course["prerequisite_ids"], json!([]));
+    assert_eq!(b_course["instructors"].as_array().map(Vec::len), Some(1));
+    assert_eq!(b_course["modules"][0]["title"], "Module");
+    assert_eq!(b_course["modules"][0]["items"][0]["title"], "Item");
+    assert_eq!(b_course["modules"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        b_course["modules"][0]["items"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let b_courses = b_admin("/api/v1/courses").send().await;
+    b_courses.assert_status(StatusCode::OK);
+    assert_eq!(
+        b_courses.json()["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        b_courses.text
+    );
+    let a_course_path = format!("/api/v1/courses/{}", fx.a_course.course);
+    let on_a = |method: Method, path: String, body: Value| {
+        app.call(method, &path)
+            .tenant("a")
+            .bearer(&fx.a.admin.access_token)
+            .json(body)
+    };
+    let refused = on_a(
+        Method::PUT,
+        format!("{a_course_path}/prerequisites"),
+        json!({ "course_ids": [fx.b_course.course] }),
+    )
+    .send()
+    .await;
+    refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(refused.json()["errors"][0]["code"], "unknown_course");
+    let refused = on_a(
+        Method::POST,
+        format!("{a_course_path}/instructors"),
+        json!({ "user_id": fx.b.admin.id }),
+    )
+    .send()
+    .await;
+    refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(refused.json()["errors"][0]["code"], "unknown_user");
+    on_a(
+        Method::PUT,
+        format!("{a_course_path}/modules/order"),
+        json!({ "module_ids": [fx.a_course.module, fx.b_course.module] }),
+    )
+    .send()
+    .await
+    .assert_problem(StatusCode::CONFLICT, "stale_order");
     assert_eq!(
         outbox_count(&app, &fx.a.learner.email).await,
         a_reset_mails,

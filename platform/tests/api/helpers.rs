@@ -401,6 +401,22 @@ impl TestApp {
             .await
     }
 
+    /// Registers a user, makes them an instructor (as `admin`) and signs them in again (the role
+    /// change ends their first session).
+    pub async fn instructor(&self, slug: &str, email: &str, admin: &TestUser) -> TestUser {
+        let user = self.register(slug, email).await;
+        self.call(Method::PUT, &format!("/api/v1/users/{}/roles", user.id))
+            .tenant(slug)
+            .bearer(&admin.access_token)
+            .json(json!({ "roles": ["instructor"] }))
+            .send()
+            .await
+            .assert_status(StatusCode::OK);
+        let session = self.login(slug, email, PASSWORD).await;
+        session.assert_status(StatusCode::OK);
+        user_from_session(&session.json(), email)
+    }
+
     pub async fn login(&self, slug: &str, email: &str, password: &str) -> Reply {
         self.post("/api/v1/auth/login")
             .tenant(slug)

@@ -5,6 +5,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod cookies;
+mod courses;
 mod cross_tenant;
 mod errors;
 mod health;

@@ -3,13 +3,14 @@
 //! SQL as `lms_app` (another tenant's rows are invisible and unwritable, no context means no rows,
 //! and the transaction-local tenant setting does not outlive its transaction).
 
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Connection, PgConnection, Postgres};
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestTenant};
 
 /// Tables with a `tenant_id` column that are platform reference tables (routing data every node
 /// and every request may read), not tenant-owned data.
@@ -368,6 +369,11 @@ async fn the_migrated_schema_follows_every_isolation_rule() {
         "audit_events",
         "email_outbox",
         "tenant_domains",
+        "courses",
+        "course_instructors",
+        "course_prerequisites",
+        "course_modules",
+        "course_items",
     ] {
         assert!(
             tenant_tables.iter().any(|t| t == table),
@@ -559,6 +565,67 @@ async fn the_isolation_check_catches_tables_and_grants_that_break_the_rules() {
 
 /// SQLSTATE of a failed statement, or the rows it affected; run inside a savepoint so a failure
 /// does not abort the surrounding transaction.
+/// Two courses of the tenant's admin (one requiring the other), with a co-instructor and a
+/// module holding an item; returns the first course's id.
+async fn seed_courses(app: &TestApp, t: &TestTenant) -> Uuid {
+    let instructor = app
+        .instructor(&t.slug, &format!("instructor@{}.example", t.slug), &t.admin)
+        .await;
+    let send = |method: Method, path: String, body: Value| {
+        app.call(method, &path)
+            .tenant(&t.slug)
+            .bearer(&t.admin.access_token)
+            .json(body)
+    };
+    let mut ids = Vec::new();
+    for slug in ["first", "second"] {
+        let reply = send(
+            Method::POST,
+            "/api/v1/courses".into(),
+            json!({ "slug": slug, "title": slug }),
+        )
+        .send()
+        .await;
+        reply.assert_status(StatusCode::CREATED);
+        ids.push(reply.json()["id"].as_str().expect("id").to_owned());
+    }
+    let course = &ids[0];
+    send(
+        Method::PUT,
+        format!("/api/v1/courses/{course}/prerequisites"),
+        json!({ "course_ids": [ids[1]] }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    send(
+        Method::POST,
+        format!("/api/v1/courses/{course}/instructors"),
+        json!({ "user_id": instructor.id }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    let module = send(
+        Method::POST,
+        format!("/api/v1/courses/{course}/modules"),
+        json!({ "title": "Module" }),
+    )
+    .send()
+    .await;
+    module.assert_status(StatusCode::CREATED);
+    let module = module.json()["id"].as_str().expect("id").to_owned();
+    send(
+        Method::POST,
+        format!("/api/v1/courses/{course}/modules/{module}/items"),
+        json!({ "kind": "text", "title": "Item", "body": "Hello" }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::CREATED);
+    course.parse().expect("uuid")
+}
+
 async fn attempt(
     conn: &mut PgConnection,
     query: Query<'_, Postgres, PgArguments>,
@@ -635,6 +702,9 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         .send()
         .await;
     app.last_email_to(&b.learner.email).await;
+    // And both tenants author a course with an outline, a co-instructor and a prerequisite.
+    let a_course = seed_courses(&app, &a).await;
+    seed_courses(&app, &b).await;
     let a_id: Uuid = a.id.parse().expect("uuid");
     let b_id: Uuid = b.id.parse().expect("uuid");
     let a_user: Uuid = a.learner.id.parse().expect("uuid");
@@ -648,6 +718,11 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "user_tokens",
         "audit_events",
         "email_outbox",
+        "courses",
+        "course_instructors",
+        "course_prerequisites",
+        "course_modules",
+        "course_items",
     ] {
         assert!(tables.iter().any(|t| t == table), "{table} not found");
         let sql = format!("select count(*) from {table} where tenant_id = $1");
@@ -792,6 +867,49 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
     )
     .await;
     assert_eq!(mail, Err("42501".to_owned()), "queueing email as B");
+
+    // Courses: B's rows cannot be changed or deleted, created for B, or A's moved to B.
+    for sql in [
+        "update courses set title = 'x', status = 'published' where tenant_id = $1",
+        "update course_items set body = 'x' where tenant_id = $1",
+        "delete from course_modules where tenant_id = $1",
+        "delete from course_instructors where tenant_id = $1",
+        "delete from course_prerequisites where tenant_id = $1",
+        "delete from courses where tenant_id = $1",
+    ] {
+        assert_eq!(
+            attempt(&mut tx, sqlx::query(sql).bind(b_id)).await,
+            Ok(0),
+            "{sql}"
+        );
+    }
+    let forged_course = attempt(
+        &mut tx,
+        sqlx::query(
+            "insert into courses (tenant_id, id, slug, title) values ($1, $2, 'forged', 'Forged')",
+        )
+        .bind(b_id)
+        .bind(Uuid::now_v7()),
+    )
+    .await;
+    assert_eq!(
+        forged_course,
+        Err("42501".to_owned()),
+        "creating a course in B"
+    );
+    let moved_course = attempt(
+        &mut tx,
+        sqlx::query("update courses set tenant_id = $1 where tenant_id = $2 and id = $3")
+            .bind(b_id)
+            .bind(a_id)
+            .bind(a_course),
+    )
+    .await;
+    assert_eq!(
+        moved_course,
+        Err("42501".to_owned()),
+        "moving A's course into B"
+    );
 
     // The registry: B's row is read-only to A; nobody on this role creates tenants or domains.
     assert_eq!(

@@ -1,0 +1,389 @@
+//! `/api/v1/courses/{id}/modules…`: a course's modules and items, and their order.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::model::{CourseId, Item, ItemContent, ItemId, ItemKind, Module, ModuleId, RawContent};
+use super::outline::{self, ItemChanges, NewItem};
+use super::routes::nullable;
+use super::values::{Fields, Summary, Title};
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::{ApiJson, ApiPath, ClientIp};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_module))
+        .routes(routes!(update_module, delete_module))
+        .routes(routes!(reorder_modules))
+        .routes(routes!(create_item))
+        .routes(routes!(update_item, delete_item))
+        .routes(routes!(reorder_items))
+}
+
+/// Most modules per course and items per module.
+const MAX_ORDER_LEN: usize = 1_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ModuleRequest {
+    title: String,
+    summary: Option<String>,
+}
+
+/// Adds a module at the end of the course.
+#[utoipa::path(
+    post, path = "/api/v1/courses/{id}/modules", tag = "courses",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = ModuleRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Module),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_module(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(course): ApiPath<CourseId>,
+    ApiJson(body): ApiJson<ModuleRequest>,
+) -> ApiResult<(StatusCode, Json<Module>)> {
+    let mut fields = Fields::default();
+    let title = fields.take(Title::parse("title", &body.title));
+    let summary = fields.take(Summary::parse(
+        "summary",
+        body.summary.as_deref().unwrap_or_default(),
+    ));
+    let (title, summary) = fields.finish(|| Some((title?, summary?)))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(outline::create_module(&state, &auth, ip, course, title, summary).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateModuleRequest {
+    title: Option<String>,
+    summary: Option<String>,
+}
+
+/// Renames a module or changes its summary.
+#[utoipa::path(
+    patch, path = "/api/v1/courses/{id}/modules/{module_id}", tag = "courses",
+    params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
+    request_body = UpdateModuleRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Module),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_module(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(ids): ApiPath<(CourseId, ModuleId)>,
+    ApiJson(body): ApiJson<UpdateModuleRequest>,
+) -> ApiResult<Json<Module>> {
+    let mut fields = Fields::default();
+    let title = body
+        .title
+        .and_then(|t| fields.take(Title::parse("title", &t)));
+    let summary = body
+        .summary
+        .and_then(|s| fields.take(Summary::parse("summary", &s)));
+    fields.finish(|| Some(()))?;
+    Ok(Json(
+        outline::update_module(&state, &auth, ip, ids, title, summary).await?,
+    ))
+}
+
+/// Deletes a module and its items; the modules after it move up.
+#[utoipa::path(
+    delete, path = "/api/v1/courses/{id}/modules/{module_id}", tag = "courses",
+    params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_module(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(ids): ApiPath<(CourseId, ModuleId)>,
+) -> ApiResult<StatusCode> {
+    outline::delete_module(&state, &auth, ip, ids).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ModuleOrder {
+    /// Every module of the course, once each, in the new order.
+    module_ids: Vec<ModuleId>,
+}
+
+/// Puts the course's modules in a new order. The list must be exactly the current modules
+/// (else 409 `stale_order`); concurrent reorders apply one after another.
+#[utoipa::path(
+    put, path = "/api/v1/courses/{id}/modules/order", tag = "courses",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = ModuleOrder,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Vec<Module>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`stale_order`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn reorder_modules(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(course): ApiPath<CourseId>,
+    ApiJson(body): ApiJson<ModuleOrder>,
+) -> ApiResult<Json<Vec<Module>>> {
+    if body.module_ids.len() > MAX_ORDER_LEN {
+        return Err(ApiError::validation(
+            "module_ids",
+            "too_many",
+            "too many modules",
+        ));
+    }
+    Ok(Json(
+        outline::reorder_modules(&state, &auth, ip, course, body.module_ids).await?,
+    ))
+}
+
+/// A new item. `body` is for `text`; `url` for `video`, `document` and `external_link`;
+/// `duration_seconds` for `video`; `quiz` and `assignment` take no content yet.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateItemRequest {
+    kind: ItemKind,
+    title: String,
+    /// Counts towards completion (default true).
+    required: Option<bool>,
+    body: Option<String>,
+    url: Option<String>,
+    duration_seconds: Option<i64>,
+}
+
+/// Adds an item at the end of the module.
+#[utoipa::path(
+    post, path = "/api/v1/courses/{id}/modules/{module_id}/items", tag = "courses",
+    params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
+    request_body = CreateItemRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Item),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_item(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(ids): ApiPath<(CourseId, ModuleId)>,
+    ApiJson(body): ApiJson<CreateItemRequest>,
+) -> ApiResult<(StatusCode, Json<Item>)> {
+    let mut fields = Fields::default();
+    let title = fields.take(Title::parse("title", &body.title));
+    let raw = RawContent {
+        body: body.body,
+        url: body.url,
+        duration_seconds: body.duration_seconds,
+    };
+    let content = ItemContent::parse(body.kind, &raw, &mut fields);
+    let new = fields.finish(|| {
+        Some(NewItem {
+            title: title?,
+            required: body.required.unwrap_or(true),
+            content: content?,
+        })
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(outline::create_item(&state, &auth, ip, ids, new).await?),
+    ))
+}
+
+/// Changes to an item; its kind is fixed. Content fields given replace the item's content as a
+/// whole (so they must be complete for its kind).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateItemRequest {
+    title: Option<String>,
+    required: Option<bool>,
+    body: Option<String>,
+    url: Option<String>,
+    /// `null` clears a video's duration.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    duration_seconds: Option<Option<i64>>,
+}
+
+/// Changes an item's title, whether it is required, or its content.
+#[utoipa::path(
+    patch, path = "/api/v1/courses/{id}/modules/{module_id}/items/{item_id}", tag = "courses",
+    params(
+        ("id" = String, Path, format = Uuid),
+        ("module_id" = String, Path, format = Uuid),
+        ("item_id" = String, Path, format = Uuid),
+    ),
+    request_body = UpdateItemRequest,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Item),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_item(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(ids): ApiPath<(CourseId, ModuleId, ItemId)>,
+    ApiJson(body): ApiJson<UpdateItemRequest>,
+) -> ApiResult<Json<Item>> {
+    let mut fields = Fields::default();
+    let title = body
+        .title
+        .and_then(|t| fields.take(Title::parse("title", &t)));
+    fields.finish(|| Some(()))?;
+    let (authoring, current) = outline::item_for_update(&state, &auth, ids).await?;
+    let touches_content =
+        body.body.is_some() || body.url.is_some() || body.duration_seconds.is_some();
+    let mut fields = Fields::default();
+    let content = if touches_content {
+        // Fields not sent keep their current value, so a video's duration can change alone.
+        let raw = RawContent {
+            body: body.body.or_else(|| current.body.clone()),
+            url: body.url.or_else(|| current.url.clone()),
+            duration_seconds: match body.duration_seconds {
+                Some(d) => d,
+                None => current.duration_seconds.map(i64::from),
+            },
+        };
+        ItemContent::parse(current.kind(), &raw, &mut fields)
+    } else {
+        None
+    };
+    fields.finish(|| Some(()))?;
+    let changes = ItemChanges {
+        title,
+        required: body.required,
+        content,
+    };
+    Ok(Json(
+        outline::update_item(authoring, ip, current, changes).await?,
+    ))
+}
+
+/// Deletes an item; the items after it move up.
+#[utoipa::path(
+    delete, path = "/api/v1/courses/{id}/modules/{module_id}/items/{item_id}", tag = "courses",
+    params(
+        ("id" = String, Path, format = Uuid),
+        ("module_id" = String, Path, format = Uuid),
+        ("item_id" = String, Path, format = Uuid),
+    ),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_item(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(ids): ApiPath<(CourseId, ModuleId, ItemId)>,
+) -> ApiResult<StatusCode> {
+    outline::delete_item(&state, &auth, ip, ids).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ItemOrder {
+    /// Every item of the module, once each, in the new order.
+    item_ids: Vec<ItemId>,
+}
+
+/// Puts a module's items in a new order. The list must be exactly the module's current items
+/// (else 409 `stale_order`).
+#[utoipa::path(
+    put, path = "/api/v1/courses/{id}/modules/{module_id}/items/order", tag = "courses",
+    params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
+    request_body = ItemOrder,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Module),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`stale_order`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn reorder_items(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(ids): ApiPath<(CourseId, ModuleId)>,
+    ApiJson(body): ApiJson<ItemOrder>,
+) -> ApiResult<Json<Module>> {
+    if body.item_ids.len() > MAX_ORDER_LEN {
+        return Err(ApiError::validation(
+            "item_ids",
+            "too_many",
+            "too many items",
+        ));
+    }
+    Ok(Json(
+        outline::reorder_items(&state, &auth, ip, ids, body.item_ids).await?,
+    ))
+}
