@@ -56,7 +56,8 @@ pub fn login(options: &Options) -> Result<()> {
     // A fresh cluster each run, so every run measures the same thing.
     let data_dir = root().join("target/bench/lms");
     if data_dir.exists() {
-        std::fs::remove_dir_all(&data_dir).with_context(|| format!("removing {}", data_dir.display()))?;
+        std::fs::remove_dir_all(&data_dir)
+            .with_context(|| format!("removing {}", data_dir.display()))?;
     }
     std::fs::create_dir_all(&data_dir)?;
     let log = std::fs::File::create(root().join("target/bench/server.log"))?;

@@ -18,6 +18,7 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 struct Env {
     database_url: Option<String>,
     python: Option<PathBuf>,
+    plugin_artifacts: Option<PathBuf>,
 }
 
 type StepFn = fn(&mut Env) -> Result<()>;
@@ -33,6 +34,10 @@ const STEPS: &[(&str, StepFn)] = &[
         Ok(())
     }),
     ("Rust tools", |_| rust_tools()),
+    ("Plugins", |env| {
+        env.plugin_artifacts = Some(build_plugins()?);
+        Ok(())
+    }),
     ("Format", |_| {
         run(cargo().args(["fmt", "--all", "--", "--check"]))
     }),
@@ -131,7 +136,45 @@ fn rust_tools() -> Result<()> {
     Ok(())
 }
 
-/// Step 7: the doctests, then nextest for everything else.
+/// Step 5: the wasm plugins (`plugins/` is a workspace of its own), in release: small and fast
+/// to run; then the unit tests of the first-party graders' logic, on the host target. Returns the
+/// folder of `.wasm` files the host tests load.
+fn build_plugins() -> Result<PathBuf> {
+    let target_dir = root().join("target").join("plugins");
+    let manifest = root().join("plugins").join("Cargo.toml");
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            WASM_TARGET,
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir))?;
+    run(cargo()
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "lab-flag-grader",
+            "-p",
+            "numeric-grader",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir))?;
+    let artifacts = target_dir.join(WASM_TARGET).join("release");
+    if !artifacts.join("lab_flag_grader.wasm").is_file() {
+        bail!("no lab_flag_grader.wasm in {}", artifacts.display());
+    }
+    Ok(artifacts)
+}
+
+/// Step 8: the doctests, then nextest for everything else.
 fn tests(env: &mut Env) -> Result<()> {
     let database_url = env
         .database_url
@@ -141,9 +184,14 @@ fn tests(env: &mut Env) -> Result<()> {
         .python
         .clone()
         .context("the Python test peers step did not run")?;
+    let plugin_artifacts = env
+        .plugin_artifacts
+        .clone()
+        .context("the Plugins step did not run")?;
     println!(
-        "LMS_TEST_DATABASE_URL and LMS_TEST_PYTHON={} are set",
-        python.display()
+        "LMS_TEST_DATABASE_URL, LMS_TEST_PYTHON={} and LMS_PLUGIN_ARTIFACTS={} are set",
+        python.display(),
+        plugin_artifacts.display()
     );
 
     // Doctests first (nextest does not run them), so that nextest's summary
@@ -152,7 +200,8 @@ fn tests(env: &mut Env) -> Result<()> {
     let doctests = run(cargo()
         .args(["test", "--workspace", "--doc", "--locked"])
         .env("LMS_TEST_DATABASE_URL", &database_url)
-        .env("LMS_TEST_PYTHON", &python));
+        .env("LMS_TEST_PYTHON", &python)
+        .env("LMS_PLUGIN_ARTIFACTS", &plugin_artifacts));
     let nextest = run(cargo()
         .args([
             "nextest",
@@ -162,11 +211,12 @@ fn tests(env: &mut Env) -> Result<()> {
             "--no-fail-fast",
         ])
         .env("LMS_TEST_DATABASE_URL", &database_url)
-        .env("LMS_TEST_PYTHON", &python));
+        .env("LMS_TEST_PYTHON", &python)
+        .env("LMS_PLUGIN_ARTIFACTS", &plugin_artifacts));
     doctests.and(nextest)
 }
 
-/// Step 8: the committed OpenAPI document matches the code.
+/// Step 9: the committed OpenAPI document matches the code.
 fn openapi_fresh() -> Result<()> {
     let generated = generate_openapi()?;
     let path = root().join(OPENAPI_PATH);

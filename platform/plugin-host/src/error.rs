@@ -1,0 +1,121 @@
+//! The typed failures of the plugin sandbox.
+
+use crate::grader::GraderError;
+
+/// Why a plugin call or upload failed. The variants are stable; `code` gives a machine string.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PluginError {
+    /// The plugin trapped (panic, `unreachable`, out-of-bounds access, stack overflow...).
+    #[error("the plugin trapped: {reason}")]
+    Trap {
+        /// What the trap was.
+        reason: String,
+    },
+    /// The plugin ran past its world's wall-clock deadline.
+    #[error("the plugin ran past its {deadline_ms} ms deadline")]
+    DeadlineExceeded {
+        /// The deadline that was exceeded.
+        deadline_ms: u64,
+    },
+    /// The plugin used up its fuel budget.
+    #[error("the plugin used up its fuel budget of {budget}")]
+    OutOfFuel {
+        /// The budget that was used up.
+        budget: u64,
+    },
+    /// The plugin tried to grow its memory past the limit (and then failed).
+    #[error("the plugin exceeded its memory limit of {limit_bytes} bytes")]
+    MemoryLimit {
+        /// The memory limit per instance.
+        limit_bytes: usize,
+    },
+    /// The plugin's output is larger than allowed.
+    #[error("the plugin's output is {size} bytes, over the limit of {limit}")]
+    OutputTooLarge {
+        /// The size of the output's text.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The plugin returned a result that breaks the world's contract (e.g. points above maximum).
+    #[error("the plugin returned an invalid result: {reason}")]
+    InvalidOutput {
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The request was refused before reaching the plugin.
+    #[error("invalid plugin input: {reason}")]
+    InvalidInput {
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The plugin declined to grade, with its own reason (WIT `grade-error`).
+    #[error("the grader declined: {0}")]
+    Grader(GraderError),
+    /// The binary was refused at upload.
+    #[error("plugin rejected: {reason}")]
+    Rejected {
+        /// Why.
+        reason: RejectReason,
+    },
+    /// No plugin with that id and version is installed.
+    #[error("plugin {id}@{version} is not installed")]
+    NotInstalled {
+        /// The plugin id.
+        id: String,
+        /// The plugin version.
+        version: String,
+    },
+    /// Too many calls are in flight; try again later.
+    #[error("the plugin sandbox is overloaded")]
+    Overloaded,
+    /// The host itself failed (engine setup, instantiation); never the plugin's output.
+    #[error("plugin host failure: {0}")]
+    Internal(String),
+}
+
+impl PluginError {
+    /// A stable machine-readable code for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Trap { .. } => "trap",
+            Self::DeadlineExceeded { .. } => "deadline_exceeded",
+            Self::OutOfFuel { .. } => "out_of_fuel",
+            Self::MemoryLimit { .. } => "memory_limit",
+            Self::OutputTooLarge { .. } => "output_too_large",
+            Self::InvalidOutput { .. } => "invalid_output",
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::Grader(_) => "grader_declined",
+            Self::Rejected { .. } => "rejected",
+            Self::NotInstalled { .. } => "not_installed",
+            Self::Overloaded => "overloaded",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Why an uploaded binary was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    /// The binary is larger than the upload limit.
+    #[error("the binary is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The bytes are not a valid WebAssembly component.
+    #[error("not a valid WebAssembly component: {0}")]
+    Malformed(String),
+    /// The component imports something outside the plugin worlds.
+    #[error("the component imports {0:?}, which no plugin world provides")]
+    ForbiddenImport(String),
+    /// This plugin id and version is already installed with different bytes; versions are
+    /// immutable.
+    #[error("{0} is already installed with other bytes; versions are immutable")]
+    VersionConflict(String),
+    /// The component does not export a supported plugin world.
+    #[error("the component does not implement a supported plugin world: {0}")]
+    UnsupportedWorld(String),
+}

@@ -1,0 +1,463 @@
+//! [`PluginHost`]: install plugins and run them under limits.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+use crate::engine::{self, EpochTicker};
+use crate::error::{PluginError, RejectReason};
+use crate::grader::{Grade, GradeRequest};
+use crate::limits::Limiter;
+use crate::validate;
+use crate::wit::{self, GraderPre, WitVersion};
+
+/// A plugin's id, opaque to the host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginId(pub String);
+
+/// A plugin's release version; an installed version is immutable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginVersion(pub String);
+
+/// The tenant a call is made for, opaque to the host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(pub String);
+
+macro_rules! display_inner {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+display_inner!(PluginId, PluginVersion, TenantId);
+
+/// The sandbox's limits. [`HostConfig::default`] is the production setting.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Largest accepted upload (10 MiB).
+    pub max_upload_bytes: usize,
+    /// Linear memory per instance (64 MiB).
+    pub max_memory_bytes: usize,
+    /// Elements per table (20 000).
+    pub max_table_elements: usize,
+    /// Core and component instances per store.
+    pub max_instances: usize,
+    /// Tables per store.
+    pub max_tables: usize,
+    /// Memories per store.
+    pub max_memories: usize,
+    /// Native stack for wasm code (512 KiB).
+    pub max_wasm_stack_bytes: usize,
+    /// Component instances the pooling allocator holds (1000).
+    pub pooled_instances: u32,
+    /// Wall-clock deadline of a `grade` call (100 ms).
+    pub grader_deadline: Duration,
+    /// How often the epoch advances; the deadline's resolution (2 ms).
+    pub epoch_tick: Duration,
+    /// Fuel per call, for deterministic budgets; `None` runs without fuel metering.
+    pub fuel: Option<u64>,
+    /// Largest request text (128 KiB).
+    pub max_request_bytes: usize,
+    /// Largest feedback text in a grade (20 KiB).
+    pub max_output_bytes: usize,
+    /// Calls running at once (64).
+    pub max_concurrency: usize,
+    /// How long a call may wait for a free slot before [`PluginError::Overloaded`] (50 ms).
+    pub queue_wait: Duration,
+    /// Log lines kept per call; further lines are dropped.
+    pub max_log_lines: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 10 << 20,
+            max_memory_bytes: 64 << 20,
+            max_table_elements: 20_000,
+            max_instances: 32,
+            max_tables: 32,
+            max_memories: 4,
+            max_wasm_stack_bytes: 512 << 10,
+            pooled_instances: 1000,
+            grader_deadline: Duration::from_millis(100),
+            epoch_tick: Duration::from_millis(2),
+            fuel: None,
+            max_request_bytes: 128 << 10,
+            max_output_bytes: 20 << 10,
+            max_concurrency: 64,
+            queue_wait: Duration::from_millis(50),
+            max_log_lines: 100,
+        }
+    }
+}
+
+/// What the host knows about an installed plugin version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledPlugin {
+    /// Lowercase hex SHA-256 of the component bytes; the compiled artifact is pinned to it.
+    pub sha256: String,
+    /// The WIT version the plugin was built against.
+    pub wit_version: WitVersion,
+}
+
+/// How an invocation ended, for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The plugin returned a valid result.
+    Success,
+    /// The call failed; the code is [`PluginError::code`].
+    Failure(&'static str),
+}
+
+/// The audit record of one invocation, success or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationRecord {
+    /// The plugin called.
+    pub plugin: PluginId,
+    /// Its version.
+    pub version: PluginVersion,
+    /// The tenant the call was for.
+    pub tenant: TenantId,
+    /// The WIT version of the plugin, when it is installed.
+    pub wit_version: Option<WitVersion>,
+    /// Time from the call to its result, waiting included.
+    pub wall_time: Duration,
+    /// Fuel consumed, when fuel metering is on.
+    pub fuel_used: Option<u64>,
+    /// The largest linear memory the instance had, in bytes.
+    pub peak_memory_bytes: usize,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// A result with its record.
+#[derive(Debug)]
+pub struct Invocation<T> {
+    /// The plugin's result or the typed failure.
+    pub result: Result<T, PluginError>,
+    /// What happened, for metering and audit.
+    pub record: InvocationRecord,
+}
+
+/// The per-call store data.
+pub(crate) struct State {
+    limiter: Limiter,
+    deadline: Instant,
+    deadline_hit: bool,
+    plugin: String,
+    log_lines: usize,
+    max_log_lines: usize,
+}
+
+impl State {
+    pub(crate) fn log(&mut self, level: tracing::Level, message: &str) {
+        if self.log_lines >= self.max_log_lines {
+            return;
+        }
+        self.log_lines += 1;
+        let message: String = message.chars().take(1024).collect();
+        let plugin = self.plugin.as_str();
+        match level {
+            tracing::Level::ERROR => tracing::error!(plugin, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(plugin, "{message}"),
+        }
+    }
+}
+
+/// The marker error the epoch callback raises once the wall-clock deadline has passed.
+#[derive(Debug)]
+struct DeadlineHit;
+
+impl fmt::Display for DeadlineHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineHit {}
+
+struct InstalledGrader {
+    pre: GraderPre,
+    info: InstalledPlugin,
+}
+
+type PluginKey = (PluginId, PluginVersion);
+
+/// Installs and runs plugins. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<State>,
+    config: HostConfig,
+    compiled: Mutex<HashMap<[u8; 32], Component>>,
+    graders: RwLock<HashMap<PluginKey, Arc<InstalledGrader>>>,
+    permits: Arc<Semaphore>,
+    _ticker: EpochTicker,
+}
+
+impl PluginHost {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: HostConfig) -> Result<Self, PluginError> {
+        let engine = engine::build(&config)?;
+        let mut linker = Linker::new(&engine);
+        wit::add_to_linker(&mut linker)
+            .map_err(|e| PluginError::Internal(format!("linking host functions: {e:#}")))?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        // Never more calls in flight than the pool has instances.
+        let permits = config.max_concurrency.min(config.pooled_instances as usize);
+        Ok(Self {
+            engine,
+            linker,
+            compiled: Mutex::new(HashMap::new()),
+            graders: RwLock::new(HashMap::new()),
+            permits: Arc::new(Semaphore::new(permits)),
+            config,
+            _ticker: ticker,
+        })
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Validates and compiles `bytes` without installing them: size, well-formedness, imports
+    /// and the exported world. Returns what [`PluginHost::install_grader`] would record.
+    pub fn validate_grader(&self, bytes: &[u8]) -> Result<InstalledPlugin, PluginError> {
+        let (pre, info) = self.prepare_grader(bytes)?;
+        drop(pre);
+        Ok(info)
+    }
+
+    /// Installs a grader plugin version. Compilation is shared between versions with the same
+    /// bytes; installing the same id and version again with other bytes is rejected.
+    pub fn install_grader(
+        &self,
+        id: PluginId,
+        version: PluginVersion,
+        bytes: &[u8],
+    ) -> Result<InstalledPlugin, PluginError> {
+        let key = (id, version);
+        if let Some(existing) = self.installed(&key) {
+            if existing.info.sha256 == hex::encode(Sha256::digest(bytes)) {
+                return Ok(existing.info.clone());
+            }
+            return Err(PluginError::Rejected {
+                reason: RejectReason::VersionConflict(format!("{}@{}", key.0, key.1)),
+            });
+        }
+        let (pre, info) = self.prepare_grader(bytes)?;
+        self.graders
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                key,
+                Arc::new(InstalledGrader {
+                    pre,
+                    info: info.clone(),
+                }),
+            );
+        Ok(info)
+    }
+
+    fn installed(&self, key: &PluginKey) -> Option<Arc<InstalledGrader>> {
+        self.graders
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn prepare_grader(&self, bytes: &[u8]) -> Result<(GraderPre, InstalledPlugin), PluginError> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let cached = self
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component =
+                    validate::compile(&self.engine, bytes, self.config.max_upload_bytes)?;
+                self.compiled
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(digest, component.clone());
+                component
+            }
+        };
+        // Inert WASI imports (allowed by validation) become functions that trap if called.
+        let mut linker = self.linker.clone();
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| PluginError::Internal(format!("stubbing imports: {e:#}")))?;
+        let (pre, wit_version) =
+            GraderPre::new(&linker, &component).map_err(|e| PluginError::Rejected {
+                reason: RejectReason::UnsupportedWorld(e),
+            })?;
+        Ok((
+            pre,
+            InstalledPlugin {
+                sha256: hex::encode(digest),
+                wit_version,
+            },
+        ))
+    }
+
+    /// Grades one response with an installed grader. Never panics; every failure is in
+    /// `result`, and the record is filled either way.
+    pub async fn grade(
+        &self,
+        plugin: &PluginId,
+        version: &PluginVersion,
+        tenant: &TenantId,
+        request: &GradeRequest,
+    ) -> Invocation<Grade> {
+        let started = Instant::now();
+        let mut record = InvocationRecord {
+            plugin: plugin.clone(),
+            version: version.clone(),
+            tenant: tenant.clone(),
+            wit_version: None,
+            wall_time: Duration::ZERO,
+            fuel_used: None,
+            peak_memory_bytes: 0,
+            outcome: Outcome::Success,
+        };
+        let result = self
+            .grade_inner(plugin, version, request, &mut record)
+            .await;
+        record.wall_time = started.elapsed();
+        record.outcome = match &result {
+            Ok(_) => Outcome::Success,
+            Err(e) => Outcome::Failure(e.code()),
+        };
+        Invocation { result, record }
+    }
+
+    async fn grade_inner(
+        &self,
+        plugin: &PluginId,
+        version: &PluginVersion,
+        request: &GradeRequest,
+        record: &mut InvocationRecord,
+    ) -> Result<Grade, PluginError> {
+        request.check(self.config.max_request_bytes)?;
+        let key = (plugin.clone(), version.clone());
+        let grader = self
+            .installed(&key)
+            .ok_or_else(|| PluginError::NotInstalled {
+                id: plugin.0.clone(),
+                version: version.0.clone(),
+            })?;
+        record.wit_version = Some(grader.info.wit_version);
+
+        let _permit = tokio::time::timeout(
+            self.config.queue_wait,
+            Arc::clone(&self.permits).acquire_owned(),
+        )
+        .await
+        .map_err(|_| PluginError::Overloaded)?
+        .map_err(|_| PluginError::Internal("the concurrency limiter is closed".into()))?;
+
+        let deadline = self.config.grader_deadline;
+        let mut store = self.new_store(&key, deadline)?;
+        let outcome = grader.pre.grade(&mut store, request).await;
+
+        if let Some(budget) = self.config.fuel {
+            record.fuel_used = store
+                .get_fuel()
+                .ok()
+                .map(|left| budget.saturating_sub(left));
+        }
+        record.peak_memory_bytes = store.data().limiter.peak_memory_bytes;
+
+        let grade = match outcome {
+            Ok(Ok(grade)) => grade,
+            Ok(Err(declined)) => return Err(PluginError::Grader(declined)),
+            Err(error) => return Err(self.classify(&error, store.data(), deadline)),
+        };
+        grade.check(request.max_points, self.config.max_output_bytes)?;
+        Ok(grade)
+    }
+
+    fn new_store(&self, key: &PluginKey, deadline: Duration) -> Result<Store<State>, PluginError> {
+        let config = &self.config;
+        let state = State {
+            limiter: Limiter {
+                max_memory_bytes: config.max_memory_bytes,
+                max_table_elements: config.max_table_elements,
+                max_instances: config.max_instances,
+                max_tables: config.max_tables,
+                max_memories: config.max_memories,
+                peak_memory_bytes: 0,
+                memory_refused: false,
+            },
+            deadline: Instant::now() + deadline,
+            deadline_hit: false,
+            plugin: format!("{}@{}", key.0, key.1),
+            log_lines: 0,
+            max_log_lines: config.max_log_lines,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        if let Some(fuel) = config.fuel {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| PluginError::Internal(format!("setting fuel: {e:#}")))?;
+        }
+        // Every tick, yield to the executor so one plugin cannot starve other tasks; once the
+        // wall-clock deadline has passed, stop the plugin.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if Instant::now() >= state.deadline {
+                state.deadline_hit = true;
+                return Err(DeadlineHit.into());
+            }
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        });
+        Ok(store)
+    }
+
+    fn classify(&self, error: &wasmtime::Error, state: &State, deadline: Duration) -> PluginError {
+        let trap = error.downcast_ref::<Trap>().copied();
+        if state.deadline_hit || error.is::<DeadlineHit>() || trap == Some(Trap::Interrupt) {
+            return PluginError::DeadlineExceeded {
+                deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            };
+        }
+        if trap == Some(Trap::OutOfFuel) {
+            return PluginError::OutOfFuel {
+                budget: self.config.fuel.unwrap_or_default(),
+            };
+        }
+        if state.limiter.memory_refused {
+            return PluginError::MemoryLimit {
+                limit_bytes: self.config.max_memory_bytes,
+            };
+        }
+        PluginError::Trap {
+            reason: match trap {
+                Some(trap) => trap.to_string(),
+                None => format!("{error:#}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The WebAssembly plugin sandbox.
+//!
+//! Plugins are components built against the `lms:plugin` WIT package (frozen per release under
+//! `plugin-sdk/wit/since_vX.Y.Z/`). [`PluginHost`] validates and compiles a plugin once at upload
+//! (keyed by the SHA-256 of its bytes), keeps a pre-linked [`wasmtime::component::InstancePre`]
+//! per plugin version, and runs every call in a fresh store from the pooling allocator under hard
+//! limits: an epoch deadline, memory, tables, instances, stack, input and output size, optional
+//! fuel, and a concurrency cap. Every failure is a typed [`PluginError`]; the host never panics on
+//! a plugin's behalf.
+
+mod engine;
+mod error;
+mod grader;
+mod host;
+mod limits;
+mod validate;
+pub mod wit;
+
+pub use error::{PluginError, RejectReason};
+pub use grader::{Criterion, Grade, GradeRequest, GraderError};
+pub use host::{
+    HostConfig, InstalledPlugin, Invocation, InvocationRecord, Outcome, PluginHost, PluginId,
+    PluginVersion, TenantId,
+};
+pub use wit::WitVersion;

@@ -1,0 +1,8 @@
+//! Host tests against the real wasm plugins built by `cargo xtask test` (step "Plugins"), found
+//! through `LMS_PLUGIN_ARTIFACTS`. One binary, one module per concern.
+
+mod graders;
+mod helpers;
+mod hostile;
+mod limits;
+mod upload;
