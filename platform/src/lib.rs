@@ -3,11 +3,14 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
+pub mod cohorts;
 pub mod config;
 pub mod courses;
 pub mod db;
 pub mod demo;
 pub mod email;
+pub mod enrollments;
 pub mod error;
 pub mod health;
 pub mod http;

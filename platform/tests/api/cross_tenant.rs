@@ -23,6 +23,9 @@ struct Fixture {
     /// A draft course of each tenant with one module holding one item.
     a_course: CourseIds,
     b_course: CourseIds,
+    /// A cohort of each tenant with its learner as member.
+    a_cohort: String,
+    b_cohort: String,
 }
 
 /// The ids a course path can name.
@@ -352,6 +355,136 @@ fn suite() -> Vec<Endpoint> {
             Some(StatusCode::NOT_FOUND),
             StatusCode::UNAUTHORIZED,
         ),
+        // Catalog and enrollment: B's (draft) course is unknown on A, by id and in bodies.
+        ep(
+            Method::GET,
+            "/api/v1/catalog",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/catalog/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/enrollment",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/enrollments",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/enrollments",
+            AdminBearer,
+            Some(|fx| json!({ "user_ids": [fx.b.learner.id] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/courses/{id}/enrollments/{user_id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/cohort-enrollments",
+            AdminBearer,
+            Some(|fx| json!({ "cohort_id": fx.b_cohort })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/me/enrollments",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Cohorts: B's cohort id is unknown on A.
+        ep(
+            Method::GET,
+            "/api/v1/cohorts",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/cohorts",
+            AdminBearer,
+            Some(|_| json!({ "name": "Intruders" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/cohorts/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/api/v1/cohorts/{id}",
+            AdminBearer,
+            Some(|_| json!({ "name": "Renamed by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/cohorts/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/cohorts/{id}/members",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/cohorts/{id}/members",
+            AdminBearer,
+            Some(|fx| json!({ "user_ids": [fx.a.learner.id] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/cohorts/{id}/members",
+            AdminBearer,
+            Some(|fx| json!({ "user_ids": [fx.b.learner.id] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -580,6 +713,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     let a_invitation_token = app.token_from_last_email(invitee).await;
     let a_course = seed_course(app, &a).await;
     let b_course = seed_course(app, &b).await;
+    let a_cohort = seed_cohort(app, &a).await;
+    let b_cohort = seed_cohort(app, &b).await;
     Fixture {
         a,
         b,
@@ -587,7 +722,30 @@ async fn fixture(app: &TestApp) -> Fixture {
         a_invitation_token,
         a_course,
         b_course,
+        a_cohort,
+        b_cohort,
     }
+}
+
+/// A cohort of the tenant's admin with the tenant's learner in it.
+async fn seed_cohort(app: &TestApp, t: &TestTenant) -> String {
+    let cohort = app
+        .post("/api/v1/cohorts")
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .json(json!({ "name": format!("Cohort of {}", t.slug) }))
+        .send()
+        .await;
+    cohort.assert_status(StatusCode::CREATED);
+    let cohort = cohort.json()["id"].as_str().expect("cohort id").to_owned();
+    app.post(&format!("/api/v1/cohorts/{cohort}/members"))
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .json(json!({ "user_ids": [t.learner.id] }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    cohort
 }
 
 /// A draft course of the tenant's admin with one module holding one item.
@@ -648,7 +806,11 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         // (a) A's own host, B's ids in the path: as if they did not exist.
         if let Some(expected) = ep.foreign_id {
             let mut foreign = Vec::new();
-            if ep.path.starts_with("/api/v1/courses/") {
+            if ep.path.starts_with("/api/v1/cohorts/") {
+                foreign.push(PathIds::only(&fx.b_cohort));
+            } else if ep.path.starts_with("/api/v1/courses/")
+                || ep.path.starts_with("/api/v1/catalog/")
+            {
                 // B's course, and A's own course with B's module, item or instructor under it.
                 foreign.push(PathIds::course(&fx.b_course));
                 foreign.push(PathIds {
@@ -684,7 +846,10 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         }
 
         // (b) B's host with A's credentials (and with A's or B's ids where the path has one).
-        let ids = if ep.path.starts_with("/api/v1/courses/") {
+        let ids = if ep.path.starts_with("/api/v1/cohorts/") {
+            vec![PathIds::only(&fx.a_cohort), PathIds::only(&fx.b_cohort)]
+        } else if ep.path.starts_with("/api/v1/courses/") || ep.path.starts_with("/api/v1/catalog/")
+        {
             vec![PathIds::course(&fx.a_course), PathIds::course(&fx.b_course)]
         } else if ep.path.contains("{id}") {
             vec![
@@ -756,6 +921,13 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         "{}",
         b_profile.text
     );
+    // B's cohort is as B left it.
+    let b_cohort = b_admin(&format!("/api/v1/cohorts/{}", fx.b_cohort))
+        .send()
+        .await;
+    b_cohort.assert_status(StatusCode::OK);
+    assert_eq!(b_cohort.json()["name"], "Cohort of b");
+    assert_eq!(b_cohort.json()["member_count"], 1, "{}", b_cohort.text);
     // B's course is as B left it, and A's course did not take B's ids as references.
     let b_course = b_admin(&format!("/api/v1/courses/{}", fx.b_course.course))
         .send()

@@ -4,9 +4,12 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod catalog;
+mod cohorts;
 mod cookies;
 mod courses;
 mod cross_tenant;
+mod enrollments;
 mod errors;
 mod health;
 mod operator;

@@ -374,6 +374,9 @@ async fn the_migrated_schema_follows_every_isolation_rule() {
         "course_prerequisites",
         "course_modules",
         "course_items",
+        "enrollments",
+        "cohorts",
+        "cohort_members",
     ] {
         assert!(
             tenant_tables.iter().any(|t| t == table),
@@ -623,6 +626,41 @@ async fn seed_courses(app: &TestApp, t: &TestTenant) -> Uuid {
     .send()
     .await
     .assert_status(StatusCode::CREATED);
+    // The prerequisite is published with the learner enrolled, and the learner is in a cohort.
+    let second = &ids[1];
+    send(
+        Method::POST,
+        format!("/api/v1/courses/{second}/status"),
+        json!({ "status": "published" }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    send(
+        Method::POST,
+        format!("/api/v1/courses/{second}/enrollments"),
+        json!({ "user_ids": [t.learner.id] }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    let cohort = send(
+        Method::POST,
+        "/api/v1/cohorts".into(),
+        json!({ "name": "Cohort" }),
+    )
+    .send()
+    .await;
+    cohort.assert_status(StatusCode::CREATED);
+    let cohort = cohort.json()["id"].as_str().expect("id").to_owned();
+    send(
+        Method::POST,
+        format!("/api/v1/cohorts/{cohort}/members"),
+        json!({ "user_ids": [t.learner.id] }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
     course.parse().expect("uuid")
 }
 
@@ -723,6 +761,9 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "course_prerequisites",
         "course_modules",
         "course_items",
+        "enrollments",
+        "cohorts",
+        "cohort_members",
     ] {
         assert!(tables.iter().any(|t| t == table), "{table} not found");
         let sql = format!("select count(*) from {table} where tenant_id = $1");
@@ -876,6 +917,11 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "delete from course_instructors where tenant_id = $1",
         "delete from course_prerequisites where tenant_id = $1",
         "delete from courses where tenant_id = $1",
+        "update enrollments set status = 'dropped', dropped_at = now() where tenant_id = $1",
+        "delete from enrollments where tenant_id = $1",
+        "update cohorts set name = 'x' where tenant_id = $1",
+        "delete from cohort_members where tenant_id = $1",
+        "delete from cohorts where tenant_id = $1",
     ] {
         assert_eq!(
             attempt(&mut tx, sqlx::query(sql).bind(b_id)).await,
@@ -910,6 +956,36 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         Err("42501".to_owned()),
         "moving A's course into B"
     );
+
+    // Enrollments and cohorts: none can be created in B, nor A's moved there.
+    let a_learner: Uuid = a.learner.id.parse().expect("uuid");
+    for (sql, what) in [
+        (
+            "insert into enrollments (tenant_id, id, course_id, user_id, source, enrolled_by)
+             select $1, gen_random_uuid(), course_id, user_id, source, enrolled_by
+             from enrollments where user_id = $2",
+            "enrolling into B",
+        ),
+        (
+            "insert into cohorts (tenant_id, id, name)
+             select $1, gen_random_uuid(), 'forged' where $2::uuid is not null",
+            "creating a cohort in B",
+        ),
+        (
+            "update enrollments set tenant_id = $1 where user_id = $2",
+            "moving A's enrollment into B",
+        ),
+        (
+            "update cohort_members set tenant_id = $1 where user_id = $2",
+            "moving A's cohort membership into B",
+        ),
+    ] {
+        assert_eq!(
+            attempt(&mut tx, sqlx::query(sql).bind(b_id).bind(a_learner)).await,
+            Err("42501".to_owned()),
+            "{what}"
+        );
+    }
 
     // The registry: B's row is read-only to A; nobody on this role creates tenants or domains.
     assert_eq!(

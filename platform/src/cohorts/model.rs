@@ -1,0 +1,135 @@
+//! Cohorts as the API shows them, and the validated values they are made of.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::users::UserId;
+
+/// A cohort's identifier (UUIDv7), unique within its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+#[schema(value_type = String, format = Uuid)]
+pub struct CohortId(pub Uuid);
+
+impl Default for CohortId {
+    /// A fresh, time-ordered id.
+    fn default() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl std::fmt::Display for CohortId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A cohort's name: 1 to 200 characters on one line, unique in the organisation (ignoring case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortName(String);
+
+impl CohortName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "invalid_text",
+                "1 to 200 characters on one line",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A cohort's description: up to 1,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CohortDescription(String);
+
+impl CohortDescription {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        if raw.chars().count() > 1_000
+            || raw
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldError::new(
+                "description",
+                "invalid_text",
+                "at most 1000 characters, no control characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Cohort {
+    pub id: CohortId,
+    pub name: String,
+    pub description: String,
+    pub member_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A member of a cohort.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CohortMember {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub email: String,
+    pub added_at: DateTime<Utc>,
+}
+
+/// What adding or removing one user did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipOutcome {
+    Added,
+    AlreadyMember,
+    Removed,
+    NotMember,
+    /// No active user of this organisation has this id.
+    UnknownUser,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MembershipResult {
+    pub user_id: UserId,
+    pub result: MembershipOutcome,
+}
+
+/// The per-user results of a membership change, in the order the ids were given.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MembershipChange {
+    pub results: Vec<MembershipResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_single_lines() {
+        assert_eq!(
+            CohortName::parse("  Spring 2027 ").map(|n| n.0).ok(),
+            Some("Spring 2027".into())
+        );
+        assert!(CohortName::parse("   ").is_err());
+        assert!(CohortName::parse("a\nb").is_err());
+        assert!(CohortDescription::parse("two\nlines").is_ok());
+    }
+}

@@ -1,0 +1,281 @@
+//! `/api/v1/cohorts`: cohorts and their members.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::model::{
+    Cohort, CohortDescription, CohortId, CohortMember, CohortName, MembershipChange,
+};
+use super::service;
+use crate::auth::Authenticated;
+use crate::enrollments::bulk_ids;
+use crate::error::{ApiResult, Problem};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ClientIp, Page, PageParams};
+use crate::state::AppState;
+use crate::users::UserId;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_cohorts, create_cohort))
+        .routes(routes!(get_cohort, update_cohort, delete_cohort))
+        .routes(routes!(list_members, add_members, remove_members))
+}
+
+/// Cohorts, newest first (tenant admins, corporate managers and instructors).
+#[utoipa::path(
+    get, path = "/api/v1/cohorts", tag = "cohorts",
+    params(PageParams),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Page<Cohort>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_cohorts(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<Cohort>>> {
+    let (limit, cursor) = page.parse()?;
+    Ok(Json(service::list(&state, &auth, cursor, limit).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateCohort {
+    /// Unique within the organisation, ignoring case.
+    name: String,
+    description: Option<String>,
+}
+
+/// Creates a cohort (tenant admins and corporate managers).
+#[utoipa::path(
+    post, path = "/api/v1/cohorts", tag = "cohorts",
+    request_body = CreateCohort,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Cohort),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_cohort(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<CreateCohort>,
+) -> ApiResult<(StatusCode, Json<Cohort>)> {
+    let name = CohortName::parse(&body.name);
+    let description = CohortDescription::parse(body.description.as_deref().unwrap_or_default());
+    let (name, description) = match (name, description) {
+        (Ok(n), Ok(d)) => (n, d),
+        (n, d) => {
+            return Err(crate::error::ApiError::Validation(
+                [n.err(), d.err()].into_iter().flatten().collect(),
+            ));
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(service::create(&state, &auth, ip, name, description).await?),
+    ))
+}
+
+/// A cohort with its member count.
+#[utoipa::path(
+    get, path = "/api/v1/cohorts/{id}", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Cohort),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_cohort(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<CohortId>,
+) -> ApiResult<Json<Cohort>> {
+    Ok(Json(service::get(&state, &auth, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateCohort {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// Renames a cohort or changes its description.
+#[utoipa::path(
+    patch, path = "/api/v1/cohorts/{id}", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = UpdateCohort,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Cohort),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_cohort(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<CohortId>,
+    ApiJson(body): ApiJson<UpdateCohort>,
+) -> ApiResult<Json<Cohort>> {
+    let name = body.name.as_deref().map(CohortName::parse).transpose();
+    let description = body
+        .description
+        .as_deref()
+        .map(CohortDescription::parse)
+        .transpose();
+    let (name, description) = match (name, description) {
+        (Ok(n), Ok(d)) => (n, d),
+        (n, d) => {
+            return Err(crate::error::ApiError::Validation(
+                [n.err(), d.err()].into_iter().flatten().collect(),
+            ));
+        }
+    };
+    Ok(Json(
+        service::update(&state, &auth, ip, id, name, description).await?,
+    ))
+}
+
+/// Deletes a cohort and its memberships; enrollments made through it stay.
+#[utoipa::path(
+    delete, path = "/api/v1/cohorts/{id}", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_cohort(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<CohortId>,
+) -> ApiResult<StatusCode> {
+    service::delete(&state, &auth, ip, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A cohort's members.
+#[utoipa::path(
+    get, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid), PageParams),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Page<CohortMember>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_members(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<CohortId>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<CohortMember>>> {
+    let (limit, cursor) = page.parse()?;
+    Ok(Json(
+        service::members(&state, &auth, id, cursor, limit).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Members {
+    /// 1 to 500 user ids.
+    user_ids: Vec<UserId>,
+}
+
+/// Adds users to a cohort; each gets `added`, `already_member` or `unknown_user`.
+#[utoipa::path(
+    post, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = Members,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = MembershipChange),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn add_members(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<CohortId>,
+    ApiJson(body): ApiJson<Members>,
+) -> ApiResult<Json<MembershipChange>> {
+    let users = bulk_ids(body.user_ids)?;
+    Ok(Json(
+        service::change_members(&state, &auth, ip, id, users, true).await?,
+    ))
+}
+
+/// Removes users from a cohort; each gets `removed` or `not_member`. Their enrollments stay.
+#[utoipa::path(
+    delete, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = Members,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = MembershipChange),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn remove_members(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<CohortId>,
+    ApiJson(body): ApiJson<Members>,
+) -> ApiResult<Json<MembershipChange>> {
+    let users = bulk_ids(body.user_ids)?;
+    Ok(Json(
+        service::change_members(&state, &auth, ip, id, users, false).await?,
+    ))
+}

@@ -1,0 +1,12 @@
+//! Enrollments: learners enroll themselves into published courses (prerequisites and capacity
+//! permitting); a course's instructors and tenant admins enroll and unenroll learners in bulk and
+//! read the roster; everyone reads their own learning.
+
+mod model;
+mod routes;
+mod service;
+mod store;
+
+pub use model::{EnrollmentId, EnrollmentStatus};
+pub use routes::{bulk_ids, router};
+pub use store::active_users;

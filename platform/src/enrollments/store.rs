@@ -1,0 +1,240 @@
+//! All SQL on `enrollments`. Every function runs on the caller's tenant-scoped transaction;
+//! capacity checks rely on the caller holding the course's row lock.
+
+use chrono::{DateTime, Utc};
+use lms_tenants::TenantTx;
+use uuid::Uuid;
+
+use super::model::{Enrollment, EnrollmentId, EnrollmentSource, EnrollmentStatus, MyEnrollment};
+use crate::courses::CourseId;
+use crate::http::Cursor;
+use crate::users::UserId;
+
+#[derive(sqlx::FromRow)]
+pub struct EnrollmentRow {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub status: String,
+    pub source: String,
+    pub enrolled_by: Uuid,
+    pub enrolled_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub dropped_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+impl EnrollmentRow {
+    pub fn to_enrollment(&self) -> Enrollment {
+        Enrollment {
+            id: EnrollmentId(self.id),
+            course_id: CourseId(self.course_id),
+            user_id: UserId(self.user_id),
+            display_name: self.display_name.clone(),
+            status: EnrollmentStatus::from_db(&self.status),
+            source: EnrollmentSource::from_db(&self.source),
+            enrolled_by: UserId(self.enrolled_by),
+            enrolled_at: self.enrolled_at,
+            completed_at: self.completed_at,
+            dropped_at: self.dropped_at,
+            last_activity_at: self.last_activity_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "e.id, e.course_id, e.user_id, u.display_name, e.status, e.source,
+    e.enrolled_by, e.enrolled_at, e.completed_at, e.dropped_at, e.last_activity_at";
+
+/// Learners currently taking the course (what its capacity limits).
+pub async fn active_count(tx: &mut TenantTx, course: CourseId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from enrollments
+         where tenant_id = $1 and course_id = $2 and status = 'active'",
+    )
+    .bind(tx.tenant_id())
+    .bind(course)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Enrolls the user, or enrolls them again after they dropped. `None` when they already are
+/// active or completed in the course.
+pub async fn enroll(
+    tx: &mut TenantTx,
+    course: CourseId,
+    user: UserId,
+    source: EnrollmentSource,
+    by: UserId,
+) -> Result<Option<EnrollmentId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into enrollments (tenant_id, id, course_id, user_id, source, enrolled_by)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (tenant_id, user_id, course_id) do update
+             set status = 'active', source = excluded.source, enrolled_by = excluded.enrolled_by,
+                 enrolled_at = now(), dropped_at = null
+             where enrollments.status = 'dropped'
+         returning id",
+    )
+    .bind(tx.tenant_id())
+    .bind(EnrollmentId::default())
+    .bind(course)
+    .bind(user)
+    .bind(source.as_str())
+    .bind(by)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn by_id(
+    tx: &mut TenantTx,
+    id: EnrollmentId,
+) -> Result<Option<EnrollmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from enrollments e
+         join users u on u.tenant_id = e.tenant_id and u.id = e.user_id
+         where e.tenant_id = $1 and e.id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Marks the user's active enrollment dropped; false when they had none.
+pub async fn drop_active(
+    tx: &mut TenantTx,
+    course: CourseId,
+    user: UserId,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update enrollments set status = 'dropped', dropped_at = now()
+         where tenant_id = $1 and course_id = $2 and user_id = $3 and status = 'active'",
+    )
+    .bind(tx.tenant_id())
+    .bind(course)
+    .bind(user)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Courses among the course's prerequisites the user has not completed, as (id, title).
+pub async fn unmet_prerequisites(
+    tx: &mut TenantTx,
+    course: CourseId,
+    user: UserId,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select c.id, c.title from course_prerequisites p
+         join courses c on c.tenant_id = p.tenant_id and c.id = p.prerequisite_id
+         where p.tenant_id = $1 and p.course_id = $2
+           and not exists (
+               select 1 from enrollments e
+               where e.tenant_id = $1 and e.course_id = p.prerequisite_id and e.user_id = $3
+                 and e.status = 'completed')
+         order by c.title, c.id",
+    )
+    .bind(tx.tenant_id())
+    .bind(course)
+    .bind(user)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Those of `ids` that are active users of this tenant.
+pub async fn active_users(tx: &mut TenantTx, ids: &[UserId]) -> Result<Vec<UserId>, sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_scalar(
+        "select id from users where tenant_id = $1 and id = any($2) and status = 'active'",
+    )
+    .bind(tx.tenant_id())
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The course's enrollments, newest first.
+pub async fn list(
+    tx: &mut TenantTx,
+    course: CourseId,
+    status: Option<EnrollmentStatus>,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<EnrollmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from enrollments e
+         join users u on u.tenant_id = e.tenant_id and u.id = e.user_id
+         where e.tenant_id = $1 and e.course_id = $2
+           and ($3::text is null or e.status = $3)
+           and ($4::uuid is null or e.id < $4)
+         order by e.id desc
+         limit $5"
+    ))
+    .bind(tx.tenant_id())
+    .bind(course)
+    .bind(status.map(EnrollmentStatus::as_str))
+    .bind(cursor.map(|c| c.0))
+    .bind(limit + 1)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+pub struct MyEnrollmentRow {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub course_slug: String,
+    pub course_title: String,
+    pub status: String,
+    pub source: String,
+    pub enrolled_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub dropped_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+impl MyEnrollmentRow {
+    pub fn to_enrollment(&self) -> MyEnrollment {
+        MyEnrollment {
+            id: EnrollmentId(self.id),
+            course_id: CourseId(self.course_id),
+            course_slug: self.course_slug.clone(),
+            course_title: self.course_title.clone(),
+            status: EnrollmentStatus::from_db(&self.status),
+            source: EnrollmentSource::from_db(&self.source),
+            enrolled_at: self.enrolled_at,
+            completed_at: self.completed_at,
+            dropped_at: self.dropped_at,
+            last_activity_at: self.last_activity_at,
+        }
+    }
+}
+
+/// The user's enrollments, newest first.
+pub async fn of_user(
+    tx: &mut TenantTx,
+    user: UserId,
+    status: Option<EnrollmentStatus>,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<MyEnrollmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select e.id, e.course_id, c.slug as course_slug, c.title as course_title, e.status,
+                e.source, e.enrolled_at, e.completed_at, e.dropped_at, e.last_activity_at
+         from enrollments e
+         join courses c on c.tenant_id = e.tenant_id and c.id = e.course_id
+         where e.tenant_id = $1 and e.user_id = $2
+           and ($3::text is null or e.status = $3)
+           and ($4::uuid is null or e.id < $4)
+         order by e.id desc
+         limit $5",
+    )
+    .bind(tx.tenant_id())
+    .bind(user)
+    .bind(status.map(EnrollmentStatus::as_str))
+    .bind(cursor.map(|c| c.0))
+    .bind(limit + 1)
+    .fetch_all(&mut **tx)
+    .await
+}
