@@ -154,17 +154,7 @@ pub async fn delete_module(
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "update course_modules m set position = r.rn - 1
-         from (select id, row_number() over (order by position) as rn from course_modules
-               where tenant_id = $1 and course_id = $2) r
-         where m.tenant_id = $1 and m.id = r.id and m.position <> r.rn - 1",
-    )
-    .bind(tx.tenant_id())
-    .bind(course)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    Siblings::Modules.close_gaps(tx, course.0).await
 }
 
 /// Gives the modules positions 0..n in the order of `ids` (which the caller checked is exactly
@@ -175,17 +165,7 @@ pub async fn reorder_modules(
     ids: &[ModuleId],
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-    sqlx::query(
-        "update course_modules m set position = o.ord - 1
-         from unnest($3::uuid[]) with ordinality as o(id, ord)
-         where m.tenant_id = $1 and m.course_id = $2 and m.id = o.id and m.position <> o.ord - 1",
-    )
-    .bind(tx.tenant_id())
-    .bind(course)
-    .bind(ids)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    Siblings::Modules.apply_order(tx, course.0, &ids).await
 }
 
 pub async fn module_items(
@@ -283,36 +263,72 @@ pub async fn delete_item(
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "update course_items i set position = r.rn - 1
-         from (select id, row_number() over (order by position) as rn from course_items
-               where tenant_id = $1 and module_id = $2) r
-         where i.tenant_id = $1 and i.id = r.id and i.position <> r.rn - 1",
-    )
-    .bind(tx.tenant_id())
-    .bind(module)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    Siblings::Items.close_gaps(tx, module.0).await
 }
 
+/// Gives the module's items positions 0..n in the order of `ids` (checked by the caller).
 pub async fn reorder_items(
     tx: &mut TenantTx,
     module: ModuleId,
     ids: &[ItemId],
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-    sqlx::query(
-        "update course_items i set position = o.ord - 1
-         from unnest($3::uuid[]) with ordinality as o(id, ord)
-         where i.tenant_id = $1 and i.module_id = $2 and i.id = o.id and i.position <> o.ord - 1",
-    )
-    .bind(tx.tenant_id())
-    .bind(module)
-    .bind(ids)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    Siblings::Items.apply_order(tx, module.0, &ids).await
+}
+
+/// The two ordered lists of an outline: a course's modules and a module's items. Positions are
+/// contiguous 0..n within their parent.
+#[derive(Clone, Copy)]
+enum Siblings {
+    Modules,
+    Items,
+}
+
+impl Siblings {
+    /// (table, parent column); fixed strings, never input.
+    fn table_and_parent(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Modules => ("course_modules", "course_id"),
+            Self::Items => ("course_items", "module_id"),
+        }
+    }
+
+    /// Renumbers the parent's rows 0..n keeping their order (after a delete).
+    async fn close_gaps(self, tx: &mut TenantTx, parent: Uuid) -> Result<(), sqlx::Error> {
+        let (table, parent_column) = self.table_and_parent();
+        sqlx::query(&format!(
+            "update {table} s set position = r.rn - 1
+             from (select id, row_number() over (order by position) as rn from {table}
+                   where tenant_id = $1 and {parent_column} = $2) r
+             where s.tenant_id = $1 and s.id = r.id and s.position <> r.rn - 1"
+        ))
+        .bind(tx.tenant_id())
+        .bind(parent)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+    }
+
+    /// Sets positions 0..n in the order of `ids`.
+    async fn apply_order(
+        self,
+        tx: &mut TenantTx,
+        parent: Uuid,
+        ids: &[Uuid],
+    ) -> Result<(), sqlx::Error> {
+        let (table, parent_column) = self.table_and_parent();
+        sqlx::query(&format!(
+            "update {table} s set position = o.ord - 1
+             from unnest($3::uuid[]) with ordinality as o(id, ord)
+             where s.tenant_id = $1 and s.{parent_column} = $2 and s.id = o.id and s.position <> o.ord - 1"
+        ))
+        .bind(tx.tenant_id())
+        .bind(parent)
+        .bind(ids)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+    }
 }
 
 /// Copies the outline of `from` into the new course `to` with fresh ids.
