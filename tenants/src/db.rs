@@ -25,12 +25,17 @@ impl TenantDb {
     ///
     /// `app.tenant_id` is set with `is_local = true`, so it ends with the transaction and a pooled
     /// connection (or PgBouncer in transaction mode) never carries it into another request.
+    ///
+    /// `BEGIN` and the setting travel in one simple-protocol round trip. The tenant id is a UUID
+    /// formatted by us (hex digits and dashes), so inlining it cannot inject SQL.
     #[allow(clippy::disallowed_methods)] // the one sanctioned place that opens a transaction
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
+        let tx = self
+            .pool
+            .begin_with(format!(
+                "begin; select set_config('app.tenant_id', '{}', true)",
+                tenant.as_uuid().as_hyphenated()
+            ))
             .await?;
         Ok(TenantTx { tx, tenant })
     }
