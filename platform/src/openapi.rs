@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "courses", description = "Course authoring: settings, workflow, instructors, prerequisites, modules and items"),
         (name = "catalog", description = "Published courses for learners: filters, search and public outlines"),
         (name = "enrollments", description = "Enrolling into courses: self-enrollment, bulk and cohort enrollment, rosters, my learning"),
+        (name = "progress", description = "Learner progress: item completion, viewing time, course completion, progress tables and CSV export"),
         (name = "cohorts", description = "Groups of learners enrolled together (tenant admins and corporate managers)"),
         (name = "tenant", description = "The current tenant's branding and settings"),
         (name = "audit", description = "The audit trail"),

@@ -4,14 +4,14 @@
 mod model;
 mod outline;
 mod outline_routes;
-mod outline_store;
+pub(crate) mod outline_store;
 mod routes;
 pub mod service;
 pub mod store;
-mod values;
+pub(crate) mod values;
 
 pub use model::{
-    Course, CourseDetail, CourseId, CourseStatus, Difficulty, InstructorRole, Item, ItemId,
-    ItemKind, Module, ModuleId,
+    Course, CourseDetail, CourseId, CourseStatus, Difficulty, InstructorRole, Item, ItemContent,
+    ItemId, ItemKind, Module, ModuleId, RawContent,
 };
 pub use routes::router;

@@ -9,4 +9,5 @@ mod store;
 
 pub use model::{EnrollmentId, EnrollmentStatus};
 pub use routes::{bulk_ids, router};
-pub use store::active_users;
+pub(crate) use service::Staff;
+pub use store::{active_users, of_user_in};

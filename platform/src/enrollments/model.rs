@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::courses::CourseId;
+use crate::progress::{ContinueItem, CourseProgress};
 use crate::users::UserId;
 
 /// An enrollment's identifier (UUIDv7), unique within its tenant.
@@ -95,7 +96,7 @@ pub struct Enrollment {
     pub last_activity_at: Option<DateTime<Utc>>,
 }
 
-/// One of the caller's enrollments with the course it is in.
+/// One of the caller's enrollments with the course it is in and their progress ("my learning").
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MyEnrollment {
     pub id: EnrollmentId,
@@ -108,6 +109,10 @@ pub struct MyEnrollment {
     pub completed_at: Option<DateTime<Utc>>,
     pub dropped_at: Option<DateTime<Utc>>,
     pub last_activity_at: Option<DateTime<Utc>>,
+    pub progress: CourseProgress,
+    /// The item last opened if it is not complete, else the first incomplete item; `null` when
+    /// every item is complete.
+    pub continue_item: Option<ContinueItem>,
 }
 
 /// What enrolling one of a bulk call's users did.

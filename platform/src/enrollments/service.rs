@@ -119,16 +119,16 @@ pub async fn enroll_self(
 }
 
 /// A transaction in which the actor manages the course's learners (the course locked).
-struct Staff {
-    tx: TenantTx,
-    actor: Actor,
-    course: CourseRow,
+pub(crate) struct Staff {
+    pub tx: TenantTx,
+    pub actor: Actor,
+    pub course: CourseRow,
 }
 
 impl Staff {
     /// Tenant admins and the course's (co-)instructors. Others get 403 for a published course
     /// and 404 for one they cannot see. Writers (`lock`) take the course's row lock.
-    async fn begin(
+    pub async fn begin(
         state: &AppState,
         auth: &Authenticated,
         id: CourseId,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::model::{Enrollment, EnrollmentId, EnrollmentSource, EnrollmentStatus, MyEnrollment};
 use crate::courses::CourseId;
 use crate::http::Cursor;
+use crate::progress::{self, CONTINUE_ITEM, COUNTS, CourseProgress};
 use crate::users::UserId;
 
 #[derive(sqlx::FromRow)]
@@ -101,6 +102,25 @@ pub async fn by_id(
     .await
 }
 
+/// The user's enrollment in the course, whatever its status.
+pub async fn of_user_in(
+    tx: &mut TenantTx,
+    course: CourseId,
+    user: UserId,
+) -> Result<Option<Enrollment>, sqlx::Error> {
+    let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
+        "select {COLUMNS} from enrollments e
+         join users u on u.tenant_id = e.tenant_id and u.id = e.user_id
+         where e.tenant_id = $1 and e.course_id = $2 and e.user_id = $3"
+    ))
+    .bind(tx.tenant_id())
+    .bind(course)
+    .bind(user)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.as_ref().map(EnrollmentRow::to_enrollment))
+}
+
 /// Marks the user's active enrollment dropped; false when they had none.
 pub async fn drop_active(
     tx: &mut TenantTx,
@@ -192,6 +212,12 @@ pub struct MyEnrollmentRow {
     pub completed_at: Option<DateTime<Utc>>,
     pub dropped_at: Option<DateTime<Utc>>,
     pub last_activity_at: Option<DateTime<Utc>>,
+    pub done: i64,
+    pub total: i64,
+    pub continue_id: Option<Uuid>,
+    pub continue_module_id: Option<Uuid>,
+    pub continue_title: Option<String>,
+    pub continue_kind: Option<String>,
 }
 
 impl MyEnrollmentRow {
@@ -207,11 +233,18 @@ impl MyEnrollmentRow {
             completed_at: self.completed_at,
             dropped_at: self.dropped_at,
             last_activity_at: self.last_activity_at,
+            progress: CourseProgress::new(self.done, self.total, self.completed_at),
+            continue_item: progress::continue_item(
+                self.continue_id,
+                self.continue_module_id,
+                self.continue_title.clone(),
+                self.continue_kind.as_deref(),
+            ),
         }
     }
 }
 
-/// The user's enrollments, newest first.
+/// The user's enrollments with their progress and the item to continue with, newest first.
 pub async fn of_user(
     tx: &mut TenantTx,
     user: UserId,
@@ -219,17 +252,21 @@ pub async fn of_user(
     cursor: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<MyEnrollmentRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "select e.id, e.course_id, c.slug as course_slug, c.title as course_title, e.status,
-                e.source, e.enrolled_at, e.completed_at, e.dropped_at, e.last_activity_at
+                e.source, e.enrolled_at, e.completed_at, e.dropped_at, e.last_activity_at,
+                n.done, n.total, k.id as continue_id, k.module_id as continue_module_id,
+                k.title as continue_title, k.kind as continue_kind
          from enrollments e
          join courses c on c.tenant_id = e.tenant_id and c.id = e.course_id
+         cross join lateral ({COUNTS}) n
+         left join lateral ({CONTINUE_ITEM}) k on true
          where e.tenant_id = $1 and e.user_id = $2
            and ($3::text is null or e.status = $3)
            and ($4::uuid is null or e.id < $4)
          order by e.id desc
-         limit $5",
-    )
+         limit $5"
+    ))
     .bind(tx.tenant_id())
     .bind(user)
     .bind(status.map(EnrollmentStatus::as_str))

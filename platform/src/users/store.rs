@@ -118,21 +118,23 @@ pub struct ListFilter<'a> {
     pub status: Option<&'a str>,
 }
 
+/// An ILIKE pattern matching any text that contains `text`; its own wildcards are escaped.
+pub fn substring_pattern(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 pub async fn list(
     tx: &mut TenantTx,
     filter: &ListFilter<'_>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<UserRow>, sqlx::Error> {
-    // Search matches a substring of the email or name; the pattern's own wildcards are escaped.
-    let pattern = filter.search.map(|s| {
-        format!(
-            "%{}%",
-            s.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = filter.search.map(substring_pattern);
     sqlx::query_as(&format!(
         "select {COLUMNS} from users
          where tenant_id = $1

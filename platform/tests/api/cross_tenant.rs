@@ -420,6 +420,39 @@ fn suite() -> Vec<Endpoint> {
             None,
             StatusCode::UNAUTHORIZED,
         ),
+        // Progress: B's course and item ids are unknown on A.
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/items/{item_id}/progress",
+            AdminBearer,
+            Some(|_| json!({ "complete": true })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/progress/me",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/progress",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/progress.csv",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // Cohorts: B's cohort id is unknown on A.
         ep(
             Method::GET,

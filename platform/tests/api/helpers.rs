@@ -257,6 +257,14 @@ impl TestApp {
 
     /// Starts the server with a configuration adjusted by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_seeded(adjust, |_| async {}).await
+    }
+
+    /// Starts the server after `seed` ran on the built application (as `serve --demo` seeds).
+    pub async fn spawn_seeded<F: Future<Output = ()>>(
+        adjust: impl FnOnce(&mut Config),
+        seed: impl FnOnce(lms_platform::state::AppState) -> F,
+    ) -> Self {
         lms_platform::telemetry::init(false);
         let db = TestDb::create().await;
         let mut config = test_config(&db);
@@ -264,6 +272,7 @@ impl TestApp {
         let app = Application::build(config)
             .await
             .expect("application builds");
+        seed(app.state().clone()).await;
         let address = format!("http://{}", app.local_addr().expect("address"));
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let client = reqwest::Client::builder()

@@ -10,6 +10,8 @@ use lms_tenants::registry;
 use lms_tenants::{Branding, Slug, Tenant, TenantSettings};
 use secrecy::{ExposeSecret, SecretString};
 
+mod courses;
+
 use crate::auth::Password;
 use crate::operator::{CreateTenant, create_tenant};
 use crate::state::AppState;
@@ -95,9 +97,11 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
         .map_err(|e| anyhow::anyhow!("LMS_DEMO_PASSWORD: {e}"))?;
     let hash = state.passwords.hash(&password).await?;
     let mut tx = state.db.begin(tenant.id).await?;
+    let mut instructor = None;
+    let mut learners = Vec::new();
     for (email, name, role) in USERS {
         let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
-        match users::by_email(&mut tx, &email).await? {
+        let id = match users::by_email(&mut tx, &email).await? {
             Some(row) => {
                 if !state
                     .passwords
@@ -106,6 +110,7 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
                 {
                     users::set_password(&mut tx, row.id(), &hash).await?;
                 }
+                row.id()
             }
             None => {
                 let display_name = DisplayName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -119,9 +124,18 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
                         status: UserStatus::Active,
                     },
                 )
-                .await?;
+                .await?
+                .id()
             }
+        };
+        match role {
+            Role::Instructor => instructor = Some(id),
+            Role::Learner => learners.push(id),
+            _ => {}
         }
+    }
+    if let Some(instructor) = instructor {
+        courses::seed(&mut tx, instructor, &learners).await?;
     }
     tx.commit().await?;
     Ok(tenant)

@@ -1,0 +1,13 @@
+//! Learner progress: item completion, viewing time and video position reported by learners,
+//! course progress and completion, the learner's own view and the course staff's progress table
+//! (paginated or as CSV).
+
+mod export;
+mod model;
+mod routes;
+mod service;
+mod store;
+
+pub use model::{ContinueItem, CourseProgress};
+pub use routes::router;
+pub use store::{CONTINUE_ITEM, COUNTS, continue_item};

@@ -1,0 +1,310 @@
+//! Progress rules.
+//!
+//! Learners report progress on items of courses they are enrolled in (active or completed;
+//! dropped learners are refused) while the course is published or archived. A report may mark the
+//! item complete, carry the viewing session's running time and, for videos, the playback position
+//! (the session rules are in the `progress` migration). A video also completes once watched to
+//! 90% of its duration. In a sequential course an item is locked until every required item of
+//! the modules before it is complete. When the last counted item is complete the enrollment
+//! becomes `completed` and a `course.completed` event is recorded, once.
+//!
+//! A course's instructors and tenant admins read every learner's progress (a page at a time,
+//! filtered, or all of it as CSV).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{
+    CourseProgress, LearnerProgress, ModuleProgress, MyCourseProgress, OutlineItemProgress,
+    ProgressReport, ProgressUpdate,
+};
+use super::store::{self, Report, RosterFilter, RosterRow};
+use crate::auth::{Actor, Authenticated};
+use crate::courses::{CourseId, ItemId, ItemKind, ModuleId};
+use crate::enrollments::{EnrollmentId, EnrollmentStatus, Staff};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::{Cursor, Page};
+use crate::state::AppState;
+
+/// Enrollments read per batch by the CSV export.
+const EXPORT_BATCH: i64 = 1_000;
+
+fn not_enrolled() -> ApiError {
+    ApiError::Forbidden {
+        code: "not_enrolled",
+        detail: "enroll in the course to record progress in it",
+    }
+}
+
+/// Checks a report's fields against the item's kind.
+fn validate(report: &ProgressReport, kind: ItemKind) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    if report.session.is_none()
+        && (report.time_spent_seconds.is_some() || report.position_seconds.is_some())
+    {
+        errors.push(FieldError::new(
+            "session",
+            "required",
+            "time and position are reported per viewing session",
+        ));
+    }
+    if report
+        .time_spent_seconds
+        .is_some_and(|t| t > super::model::MAX_SESSION_SECONDS)
+    {
+        errors.push(FieldError::new(
+            "time_spent_seconds",
+            "out_of_range",
+            "at most 86400 seconds per session",
+        ));
+    }
+    if let Some(position) = report.position_seconds {
+        if kind != ItemKind::Video {
+            errors.push(FieldError::new(
+                "position_seconds",
+                "not_applicable",
+                "only video items have a playback position",
+            ));
+        } else if position > super::model::MAX_POSITION_SECONDS {
+            errors.push(FieldError::new(
+                "position_seconds",
+                "out_of_range",
+                "at most 86400 seconds",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Records the caller's report on one item of a course.
+pub async fn report(
+    state: &AppState,
+    auth: &Authenticated,
+    course: CourseId,
+    item: ItemId,
+    report: ProgressReport,
+) -> ApiResult<ProgressUpdate> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    let Some(context) = store::report_context(&mut tx, course, item, actor.user_id).await? else {
+        return Err(match crate::courses::store::by_id(&mut tx, course).await? {
+            Some(row) if row.status() != crate::courses::CourseStatus::Draft => not_enrolled(),
+            _ => ApiError::NotFound,
+        });
+    };
+    if context.status() == EnrollmentStatus::Dropped {
+        return Err(not_enrolled());
+    }
+    if context.course_status == "draft" {
+        return Err(ApiError::Conflict {
+            code: "course_not_published",
+            detail: "the course is a draft again; progress resumes when it is published".into(),
+        });
+    }
+    let kind = ItemKind::from_db(context.item_kind.as_deref().ok_or(ApiError::NotFound)?);
+    validate(&report, kind)?;
+    if context.blocking > 0 {
+        return Err(ApiError::Conflict {
+            code: "module_locked",
+            detail: format!(
+                "complete the {} required item(s) of the earlier modules first",
+                context.blocking
+            ),
+        });
+    }
+    let row = store::record(
+        &mut tx,
+        &Report {
+            course,
+            enrollment: EnrollmentId(context.enrollment_id),
+            item,
+            session: report.session,
+            time_seconds: report.time_spent_seconds.map(seconds),
+            position_seconds: report.position_seconds.map(seconds),
+            complete: report.complete,
+            video_seconds: if kind == ItemKind::Video {
+                context.duration_seconds
+            } else {
+                None
+            },
+            was_active: context.status() == EnrollmentStatus::Active,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ProgressUpdate {
+        item: row.item(),
+        course: row.course(),
+    })
+}
+
+/// Seconds already checked against the limits (at most a day) as the database's integer.
+fn seconds(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// The caller's progress through a course they are enrolled in, item by item, with the items'
+/// content (except in locked modules).
+pub async fn mine(
+    state: &AppState,
+    auth: &Authenticated,
+    course: CourseId,
+) -> ApiResult<MyCourseProgress> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    let enrollment = crate::enrollments::of_user_in(&mut tx, course, actor.user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let course_row = crate::courses::store::by_id(&mut tx, course)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let rows = store::outline(&mut tx, course, enrollment.id).await?;
+    let (done, total) = store::counts(&mut tx, course, enrollment.id).await?;
+    tx.commit().await?;
+
+    let mut modules: Vec<ModuleProgress> = Vec::new();
+    // Required items not complete in the modules before the current one.
+    let mut blocking = 0usize;
+    for row in &rows {
+        if modules.last().is_none_or(|m| m.id.0 != row.module_id) {
+            if let Some(previous) = modules.last() {
+                blocking += incomplete_required(previous);
+            }
+            modules.push(ModuleProgress {
+                id: ModuleId(row.module_id),
+                title: row.module_title.clone(),
+                position: row.module_position,
+                locked: course_row.sequential && blocking > 0,
+                items: Vec::new(),
+            });
+        }
+        if let (Some(id), Some(module)) = (row.item_id, modules.last_mut()) {
+            let id = ItemId(id);
+            // A locked module shows what is ahead, not its content.
+            let open = !module.locked;
+            module.items.push(OutlineItemProgress {
+                id,
+                title: row.item_title.clone().unwrap_or_default(),
+                kind: row.kind(),
+                required: row.required.unwrap_or(true),
+                body: row.body.clone().filter(|_| open),
+                url: row.url.clone().filter(|_| open),
+                duration_seconds: row.duration_seconds,
+                progress: row.progress(id),
+            });
+        }
+    }
+    let continue_item = continue_with(&modules);
+    Ok(MyCourseProgress {
+        enrollment_id: enrollment.id,
+        status: enrollment.status,
+        course: CourseProgress::new(done, total, enrollment.completed_at),
+        last_activity_at: enrollment.last_activity_at,
+        continue_item,
+        sequential: course_row.sequential,
+        modules,
+    })
+}
+
+fn incomplete_required(module: &ModuleProgress) -> usize {
+    module
+        .items
+        .iter()
+        .filter(|i| i.required && i.progress.completed_at.is_none())
+        .count()
+}
+
+/// The item last opened if it is not complete, else the first incomplete one.
+fn continue_with(modules: &[ModuleProgress]) -> Option<super::model::ContinueItem> {
+    let items = || {
+        modules
+            .iter()
+            .flat_map(|m| m.items.iter().map(move |i| (m, i)))
+    };
+    let last_opened = items()
+        .filter(|(_, i)| i.progress.last_accessed_at.is_some())
+        .max_by_key(|(_, i)| i.progress.last_accessed_at);
+    let (module, item) = match last_opened {
+        Some((m, i)) if i.progress.completed_at.is_none() => Some((m, i)),
+        _ => items().find(|(_, i)| i.progress.completed_at.is_none()),
+    }?;
+    Some(super::model::ContinueItem {
+        item_id: item.id,
+        module_id: module.id,
+        title: item.title.clone(),
+        kind: item.kind,
+    })
+}
+
+/// A page of the course's progress table (its instructors and tenant admins).
+pub async fn roster(
+    state: &AppState,
+    auth: &Authenticated,
+    course: CourseId,
+    filter: &RosterFilter,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> ApiResult<Page<LearnerProgress>> {
+    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let rows = store::roster(
+        &mut staff.tx,
+        course,
+        filter,
+        cursor.map(|c| c.0),
+        limit + 1,
+    )
+    .await?;
+    staff.tx.commit().await?;
+    let items = rows.iter().map(learner_progress).collect();
+    Ok(Page::from_rows(items, limit, |l: &LearnerProgress| {
+        l.enrollment_id.0
+    }))
+}
+
+/// Every row of the course's progress table that matches `filter`, read in batches in one
+/// transaction (one consistent snapshot).
+pub async fn roster_all(
+    state: &AppState,
+    auth: &Authenticated,
+    course: CourseId,
+    filter: &RosterFilter,
+) -> ApiResult<Vec<LearnerProgress>> {
+    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut all = Vec::new();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let rows = store::roster(&mut staff.tx, course, filter, after, EXPORT_BATCH).await?;
+        let full = rows.len() as i64 == EXPORT_BATCH;
+        after = rows.last().map(|r| r.enrollment_id);
+        all.extend(rows.iter().map(learner_progress));
+        if !full {
+            break;
+        }
+    }
+    staff.tx.commit().await?;
+    Ok(all)
+}
+
+fn learner_progress(row: &RosterRow) -> LearnerProgress {
+    LearnerProgress {
+        enrollment_id: EnrollmentId(row.enrollment_id),
+        user_id: crate::users::UserId(row.user_id),
+        display_name: row.display_name.clone(),
+        email: row.email.clone(),
+        status: EnrollmentStatus::from_db(&row.status),
+        enrolled_at: row.enrolled_at,
+        last_activity_at: row.last_activity_at,
+        progress: CourseProgress::new(row.done, row.total, row.completed_at),
+        time_spent_seconds: row.time_spent_seconds,
+    }
+}
+
+/// An instant as RFC 3339 (CSV cells).
+pub fn rfc3339(at: Option<DateTime<Utc>>) -> String {
+    at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
