@@ -13,21 +13,16 @@ use crate::{command, output_text};
 const ACTOR_QUERY: &str = "select tenant_id, id, email, display_name, password_hash, roles, \
      status, session_epoch, last_login_at, created_at from users where tenant_id = :tenant and id = :user";
 
-/// `catalog::store::newest` (platform/src/catalog/store.rs) without filters or cursor: the
-/// unused filter parameters are SQL nulls there, literal nulls here (pgbench cannot bind NULL).
-const CATALOG_QUERY: &str = "select c.id, c.slug, c.title, c.summary, c.description, c.category, c.tags, \
+/// `catalog::store::newest` (platform/src/catalog/store.rs) without filters or cursor, as the
+/// server builds it.
+const CATALOG_QUERY: &str = "select c.id, c.slug, c.title, c.summary, c.category, c.tags, \
      c.difficulty, c.language, c.estimated_minutes, c.thumbnail_url, c.price_minor, c.currency, \
      c.self_enrollment, c.capacity, c.sequential, c.published_at, \
      case when c.capacity is null then null else greatest(c.capacity - ( \
          select count(*) from enrollments e \
          where e.tenant_id = c.tenant_id and e.course_id = c.id and e.status = 'active'), 0) \
-     end as seats_left, 0::real as rank from courses c \
+     end as seats_left, ''::text as description, 0::real as rank from courses c \
      where c.tenant_id = :tenant and c.status = 'published' \
-       and (null::text is null or c.category = null::text) \
-       and (null::text is null or null::text = any(c.tags)) \
-       and (null::text is null or c.difficulty = null::text) \
-       and (null::text is null or c.language = null::text) \
-       and (null::timestamptz is null or (c.published_at, c.id) < (null::timestamptz, null::uuid)) \
      order by c.published_at desc, c.id desc \
      limit :limit";
 
