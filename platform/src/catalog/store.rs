@@ -14,6 +14,7 @@ pub struct CatalogRow {
     pub slug: String,
     pub title: String,
     pub summary: String,
+    /// Empty in listings, which do not show it.
     pub description: String,
     pub category: Option<String>,
     pub tags: Vec<String>,
@@ -55,7 +56,7 @@ impl CatalogRow {
     }
 }
 
-const COLUMNS: &str = "c.id, c.slug, c.title, c.summary, c.description, c.category, c.tags,
+const COLUMNS: &str = "c.id, c.slug, c.title, c.summary, c.category, c.tags,
     c.difficulty, c.language, c.estimated_minutes, c.thumbnail_url, c.price_minor, c.currency,
     c.self_enrollment, c.capacity, c.sequential, c.published_at,
     case when c.capacity is null then null else greatest(c.capacity - (
@@ -85,7 +86,7 @@ pub async fn newest(
     limit: i64,
 ) -> Result<Vec<CatalogRow>, sqlx::Error> {
     let mut query = QueryBuilder::<Postgres>::new(format!(
-        "select {COLUMNS}, 0::real as rank from courses c
+        "select {COLUMNS}, ''::text as description, 0::real as rank from courses c
          where c.tenant_id = "
     ));
     query.push_bind(tx.tenant_id());
@@ -116,7 +117,7 @@ pub async fn search(
 ) -> Result<Vec<CatalogRow>, sqlx::Error> {
     let mut query = QueryBuilder::<Postgres>::new(format!(
         "select * from (
-             select {COLUMNS},
+             select {COLUMNS}, ''::text as description,
                     ts_rank(c.search, websearch_to_tsquery('simple', "
     ));
     query.push_bind(text);
@@ -167,7 +168,7 @@ pub async fn published(
     slug: &str,
 ) -> Result<Option<CatalogRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, 0::real as rank from courses c
+        "select {COLUMNS}, c.description, 0::real as rank from courses c
          where c.tenant_id = $1 and c.status = 'published'
            and (c.id = $2 or ($2 is null and c.slug = $3))"
     ))
