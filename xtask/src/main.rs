@@ -3,7 +3,8 @@
 //! `cargo xtask test` prepares everything the test suite needs (PostgreSQL,
 //! Redis, the Python test peers, the Rust tools) and then runs format, lint,
 //! tests and the generated-artifact freshness check. `cargo xtask openapi`
-//! regenerates `platform/openapi.json`.
+//! regenerates `platform/openapi.json`. `cargo xtask bench …` prints figures of
+//! the release server under load.
 #![allow(clippy::print_stdout)]
 
 mod bench;
@@ -27,6 +28,10 @@ commands:
   openapi   regenerate platform/openapi.json from `lms openapi`
   bench login [--connections N] [--seconds S]
             login throughput and p50/p99 latency of the release server (wrk)
+  bench courses [--connections N] [--seconds S] [--other-tenants T] [--pool-size P]
+            catalog, course detail, my learning and progress updates against a
+            seeded tenant (wrk), lost-update check, and pgbench's ceiling for the
+            catalog's statements
 ";
 
 fn main() -> ExitCode {
@@ -39,7 +44,12 @@ fn main() -> ExitCode {
     {
         ["test"] => test::all(),
         ["openapi"] => openapi(),
-        ["bench", "login", rest @ ..] => bench::Options::parse(rest).and_then(|o| bench::login(&o)),
+        ["bench", "login", rest @ ..] => {
+            bench::login::Options::parse(rest).and_then(|o| bench::login::run(&o))
+        }
+        ["bench", "courses", rest @ ..] => {
+            bench::courses::Options::parse(rest).and_then(|o| bench::courses::run(&o))
+        }
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use lms_tenants::TenantTx;
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::model::{CatalogCourse, OutlineItem, OutlineModule, Prerequisite};
@@ -13,6 +14,7 @@ pub struct CatalogRow {
     pub slug: String,
     pub title: String,
     pub summary: String,
+    /// Empty in listings, which do not show it.
     pub description: String,
     pub category: Option<String>,
     pub tags: Vec<String>,
@@ -54,7 +56,7 @@ impl CatalogRow {
     }
 }
 
-const COLUMNS: &str = "c.id, c.slug, c.title, c.summary, c.description, c.category, c.tags,
+const COLUMNS: &str = "c.id, c.slug, c.title, c.summary, c.category, c.tags,
     c.difficulty, c.language, c.estimated_minutes, c.thumbnail_url, c.price_minor, c.currency,
     c.self_enrollment, c.capacity, c.sequential, c.published_at,
     case when c.capacity is null then null else greatest(c.capacity - (
@@ -72,72 +74,91 @@ pub struct Filters<'a> {
 
 /// Published courses matching the filters, newest published first, from after `cursor`.
 /// Fetches `limit + 1` rows so the caller knows whether another page exists.
+///
+/// Only the filters in use are in the statement: with `$n is null or ...` for absent filters,
+/// PostgreSQL's generic plan for the prepared statement (chosen after five executions) cannot
+/// see which filters are absent and scans and sorts every published course of the tenant
+/// instead of reading the first rows of `courses_catalog`.
 pub async fn newest(
     tx: &mut TenantTx,
     f: &Filters<'_>,
     cursor: Option<(DateTime<Utc>, CourseId)>,
     limit: i64,
 ) -> Result<Vec<CatalogRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS}, 0::real as rank from courses c
-         where c.tenant_id = $1 and c.status = 'published'
-           and ($2::text is null or c.category = $2)
-           and ($3::text is null or $3 = any(c.tags))
-           and ($4::text is null or c.difficulty = $4)
-           and ($5::text is null or c.language = $5)
-           and ($6::timestamptz is null or (c.published_at, c.id) < ($6, $7::uuid))
-         order by c.published_at desc, c.id desc
-         limit $8"
-    ))
-    .bind(tx.tenant_id())
-    .bind(f.category)
-    .bind(f.tag)
-    .bind(f.difficulty.map(Difficulty::as_str))
-    .bind(f.language)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut **tx)
-    .await
+    let mut query = QueryBuilder::<Postgres>::new(format!(
+        "select {COLUMNS}, ''::text as description, 0::real as rank from courses c
+         where c.tenant_id = "
+    ));
+    query.push_bind(tx.tenant_id());
+    query.push(" and c.status = 'published'");
+    push_filters(&mut query, f);
+    if let Some((published_at, id)) = cursor {
+        query.push(" and (c.published_at, c.id) < (");
+        query.push_bind(published_at);
+        query.push(", ");
+        query.push_bind(id);
+        query.push(")");
+    }
+    query.push(" order by c.published_at desc, c.id desc limit ");
+    query.push_bind(limit + 1);
+    query.build_query_as().fetch_all(&mut **tx).await
 }
 
 /// Published courses matching the filters and the query, best first: full text
 /// (`websearch_to_tsquery` on the weighted `search` document), ranked by `ts_rank`, a `real` the
 /// cursor carries exactly. A course's rank depends only on its own text, so pages stay stable.
+/// Like [`newest`], only the filters in use are in the statement.
 pub async fn search(
     tx: &mut TenantTx,
     f: &Filters<'_>,
-    query: &str,
+    text: &str,
     cursor: Option<(f32, CourseId)>,
     limit: i64,
 ) -> Result<Vec<CatalogRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let mut query = QueryBuilder::<Postgres>::new(format!(
         "select * from (
-             select {COLUMNS},
-                    ts_rank(c.search, websearch_to_tsquery('simple', $6)) as rank
-             from courses c
-             where c.tenant_id = $1 and c.status = 'published'
-               and ($2::text is null or c.category = $2)
-               and ($3::text is null or $3 = any(c.tags))
-               and ($4::text is null or c.difficulty = $4)
-               and ($5::text is null or c.language = $5)
-               and c.search @@ websearch_to_tsquery('simple', $6)
-         ) found
-         where $7::real is null or (rank, id) < ($7, $8::uuid)
-         order by rank desc, id desc
-         limit $9"
-    ))
-    .bind(tx.tenant_id())
-    .bind(f.category)
-    .bind(f.tag)
-    .bind(f.difficulty.map(Difficulty::as_str))
-    .bind(f.language)
-    .bind(query)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut **tx)
-    .await
+             select {COLUMNS}, ''::text as description,
+                    ts_rank(c.search, websearch_to_tsquery('simple', "
+    ));
+    query.push_bind(text);
+    query.push(")) as rank from courses c where c.tenant_id = ");
+    query.push_bind(tx.tenant_id());
+    query.push(" and c.status = 'published'");
+    push_filters(&mut query, f);
+    query.push(" and c.search @@ websearch_to_tsquery('simple', ");
+    query.push_bind(text);
+    query.push(")) found");
+    if let Some((rank, id)) = cursor {
+        query.push(" where (rank, id) < (");
+        query.push_bind(rank);
+        query.push(", ");
+        query.push_bind(id);
+        query.push(")");
+    }
+    query.push(" order by rank desc, id desc limit ");
+    query.push_bind(limit + 1);
+    query.build_query_as().fetch_all(&mut **tx).await
+}
+
+/// `and` clauses for the filters that are set.
+fn push_filters<'a>(query: &mut QueryBuilder<'a, Postgres>, f: &Filters<'a>) {
+    if let Some(category) = f.category {
+        query.push(" and c.category = ");
+        query.push_bind(category);
+    }
+    if let Some(tag) = f.tag {
+        query.push(" and ");
+        query.push_bind(tag);
+        query.push(" = any(c.tags)");
+    }
+    if let Some(difficulty) = f.difficulty {
+        query.push(" and c.difficulty = ");
+        query.push_bind(difficulty.as_str());
+    }
+    if let Some(language) = f.language {
+        query.push(" and c.language = ");
+        query.push_bind(language);
+    }
 }
 
 /// A published course by id or by slug.
@@ -147,7 +168,7 @@ pub async fn published(
     slug: &str,
 ) -> Result<Option<CatalogRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select {COLUMNS}, 0::real as rank from courses c
+        "select {COLUMNS}, c.description, 0::real as rank from courses c
          where c.tenant_id = $1 and c.status = 'published'
            and (c.id = $2 or ($2 is null and c.slug = $3))"
     ))

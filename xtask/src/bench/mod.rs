@@ -1,0 +1,18 @@
+//! `cargo xtask bench …`: commands that print figures of the release server under load.
+//!
+//! - [`login`]: login throughput and latency (argon2id dominates by design);
+//! - [`courses`]: the catalog, course detail, my learning and progress updates against a seeded
+//!   tenant, next to what PostgreSQL alone achieves for the same catalog work (pgbench).
+//!
+//! Both start the release binary on a free loopback port with its private PostgreSQL cluster
+//! under `target/bench/` and drive it with wrk (Debian package `wrk`, installed on demand when
+//! running as root).
+
+mod cluster;
+pub mod courses;
+pub mod login;
+mod pgbench;
+mod scenarios;
+mod seed;
+mod server;
+mod wrk;
