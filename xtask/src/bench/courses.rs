@@ -357,6 +357,9 @@ fn progress_probe(
 struct ProgressCheck {
     acknowledged: i64,
     stored: i64,
+    /// Enrollments whose status disagrees with a recount of their items, plus the difference
+    /// between completed enrollments and `course.completed` events.
+    inconsistent: i64,
 }
 
 impl ProgressCheck {
@@ -375,9 +378,34 @@ fn check_progress(
         .number("acknowledged_seconds")
         .context("the progress script reported no acknowledged_seconds")?;
     let after = stored_seconds(cluster, tenant)?.context("item_progress disappeared")?;
+    // Recount every enrollment from its item rows: completion must match exactly, and every
+    // completion must have produced exactly one event (the seed completes nothing).
+    let inconsistent = cluster.query(&format!(
+        "with counted as (
+             select e.id, e.status, count(p.completed_at) as done, count(*) as total
+             from enrollments e
+             join course_items i on i.tenant_id = e.tenant_id and i.course_id = e.course_id
+                 and i.required
+             left join item_progress p on p.tenant_id = e.tenant_id and p.enrollment_id = e.id
+                 and p.item_id = i.id
+             where e.tenant_id = '{id}'
+             group by e.id, e.status
+         )
+         select (select count(*) from counted
+                 where (status = 'completed') <> (done = total))
+              + abs((select count(*) from enrollments
+                     where tenant_id = '{id}' and status = 'completed')
+                  - (select count(*) from domain_events
+                     where tenant_id = '{id}' and kind = 'course.completed'))",
+        id = tenant.id
+    ))?;
     Ok(ProgressCheck {
         acknowledged,
         stored: after - before,
+        inconsistent: inconsistent
+            .trim()
+            .parse()
+            .context("the consistency recount")?,
     })
 }
 
@@ -426,6 +454,10 @@ fn print_summary(
             "   progress         acknowledged {} s, stored {} s",
             p.acknowledged, p.stored
         );
+        println!(
+            "   completion       {} enrollment(s) or event(s) disagree with a recount",
+            p.inconsistent
+        );
         if p.lost() == 0 {
             println!("   lost updates: 0");
         } else {
@@ -457,6 +489,7 @@ fn print_summary(
         (Some(m), Some(p)) => {
             let met = m.report.requests_per_second >= 3000.0
                 && p.lost() == 0
+                && p.inconsistent == 0
                 && m.report.number("failed") == Some(0);
             println!(
                 "   {:<58} {:<28} {}",
