@@ -13,6 +13,7 @@ mod enrollments;
 mod errors;
 mod health;
 mod operator;
+mod plugins;
 mod rate_limits;
 mod rls;
 mod smtp;
