@@ -148,7 +148,7 @@ async fn uploads_are_validated_hashed_and_immutable() {
     changed.assert_problem(StatusCode::CONFLICT, "rejected");
     assert_eq!(
         field_codes(&changed),
-        [("component".into(), "version_conflict".into())]
+        [("component".to_owned(), "version_conflict".to_owned())]
     );
 
     // Hostile or broken components never enter the registry.
@@ -820,7 +820,7 @@ async fn grading_failures_are_typed_problems() {
     declined.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "grader_declined");
     assert_eq!(
         field_codes(&declined),
-        [("response".into(), "invalid_response".into())]
+        [("response".to_owned(), "invalid_response".to_owned())]
     );
     let mut negative = numeric_request("9.8");
     negative["max_points"] = json!(-1.0);
