@@ -362,7 +362,10 @@ mod tests {
         assert_eq!(too_large.code(), "rejected");
         let host = ApiError::Plugin(PluginError::Internal("engine exploded".into()));
         assert_eq!(host.detail(), None);
-        assert_eq!(host.into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            host.into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

@@ -246,7 +246,8 @@ async fn uploads_are_validated_hashed_and_immutable() {
     assert_eq!(detail.json()["manifest"]["capabilities"], json!(["log"]));
     let listed = as_admin(&app, &t, Method::GET, "/api/v1/plugins", None).await;
     listed.assert_status(StatusCode::OK);
-    let names: Vec<&str> = listed.json()["items"]
+    let listed = listed.json();
+    let names: Vec<&str> = listed["items"]
         .as_array()
         .map(|items| items.iter().filter_map(|p| p["name"].as_str()).collect())
         .unwrap_or_default();
