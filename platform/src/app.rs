@@ -41,6 +41,7 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
         .merge(crate::enrollments::router())
         .merge(crate::cohorts::router())
         .merge(crate::progress::router())
+        .merge(crate::plugins::router())
         .merge(crate::tenant_profile::router())
         .merge(crate::audit::router())
         .merge(crate::operator::router())

@@ -27,6 +27,15 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub tenant_cache_ttl: Duration,
     pub log_json: bool,
+    pub plugins: PluginConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// Where the first-party plugins' built `.wasm` files are; `None`: no catalog registration.
+    pub artifacts_dir: Option<PathBuf>,
+    /// Invocation records kept per tenant.
+    pub invocations_kept: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +106,15 @@ impl Config {
             trust_proxy_headers: var("LMS_TRUST_PROXY_HEADERS")?.unwrap_or(false),
             tenant_cache_ttl: Duration::from_secs(var("LMS_TENANT_CACHE_SECONDS")?.unwrap_or(5)),
             log_json: var::<String>("LMS_LOG_FORMAT")?.is_none_or(|f| f != "pretty"),
+            plugins: PluginConfig {
+                artifacts_dir: var::<PathBuf>("LMS_PLUGIN_ARTIFACTS")?.or_else(|| {
+                    // Where `cargo xtask test` and the plugins' README build them.
+                    let built = PathBuf::from("target/plugins/wasm32-wasip2/release");
+                    built.is_dir().then_some(built)
+                }),
+                invocations_kept: var("LMS_PLUGIN_INVOCATIONS_KEPT")?
+                    .unwrap_or(crate::plugins::DEFAULT_INVOCATIONS_KEPT),
+            },
         })
     }
 }

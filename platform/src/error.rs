@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lms_plugin_host::{GraderError, PluginError, RejectReason};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -78,6 +79,12 @@ pub enum ApiError {
     NotFound,
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Well-formed, but refused by a rule that is not about one field (e.g. a bad signature).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// A plugin upload was refused or a plugin call failed; the code is [`PluginError::code`].
+    #[error("{0}")]
+    Plugin(PluginError),
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
     #[error("the request body is too large")]
@@ -122,6 +129,8 @@ impl ApiError {
             Self::Forbidden { .. } | Self::TenantSuspended => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Plugin(err) => plugin_status(err),
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -138,7 +147,9 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Unauthenticated { code, .. }
             | Self::Forbidden { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
+            Self::Plugin(err) => err.code(),
             Self::NotFound => "not_found",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
@@ -153,7 +164,7 @@ impl ApiError {
 
     fn detail(&self) -> Option<String> {
         match self {
-            Self::Internal(_) => None,
+            Self::Internal(_) | Self::Plugin(PluginError::Internal(_)) => None,
             Self::Unauthenticated { detail, .. } | Self::Forbidden { detail, .. } => {
                 Some((*detail).to_owned())
             }
@@ -177,6 +188,7 @@ impl IntoResponse for ApiError {
             code: self.code().to_owned(),
             errors: match &self {
                 Self::Validation(errors) => errors.clone(),
+                Self::Plugin(err) => plugin_field_errors(err),
                 _ => Vec::new(),
             },
         };
@@ -193,6 +205,18 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            Self::Plugin(PluginError::Overloaded | PluginError::NotInstalled { .. }) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
+            }
+            Self::Plugin(PluginError::Internal(cause)) => {
+                response
+                    .extensions_mut()
+                    .insert(InternalCause(Arc::new(anyhow::anyhow!(
+                        "plugin host: {cause}"
+                    ))));
+            }
             Self::Internal(cause) => {
                 response
                     .extensions_mut()
@@ -201,6 +225,57 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// Refused uploads are client errors (413 when too large, 409 for a changed version, 422 for
+/// anything else); a plugin failing on a request is 422 (the request cannot be graded as it is),
+/// an overloaded sandbox 503 with Retry-After. Only the host's own failures are 500.
+fn plugin_status(err: &PluginError) -> StatusCode {
+    match err {
+        PluginError::Rejected {
+            reason: RejectReason::TooLarge { .. },
+        } => StatusCode::PAYLOAD_TOO_LARGE,
+        PluginError::Rejected {
+            reason: RejectReason::VersionConflict(_),
+        } => StatusCode::CONFLICT,
+        PluginError::Overloaded | PluginError::NotInstalled { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        PluginError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        PluginError::Rejected { .. }
+        | PluginError::Trap { .. }
+        | PluginError::DeadlineExceeded { .. }
+        | PluginError::OutOfFuel { .. }
+        | PluginError::MemoryLimit { .. }
+        | PluginError::OutputTooLarge { .. }
+        | PluginError::InvalidOutput { .. }
+        | PluginError::InvalidInput { .. }
+        | PluginError::Grader(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// The finer reason of a refused upload or a grader's refusal, as a field error.
+fn plugin_field_errors(err: &PluginError) -> Vec<FieldError> {
+    match err {
+        PluginError::Rejected { reason } => {
+            vec![FieldError::new(
+                "component",
+                reason.code(),
+                reason.to_string(),
+            )]
+        }
+        PluginError::Grader(GraderError::InvalidConfig(message)) => {
+            vec![FieldError::new("config", "invalid_config", message.clone())]
+        }
+        PluginError::Grader(GraderError::InvalidResponse(message)) => {
+            vec![FieldError::new(
+                "response",
+                "invalid_response",
+                message.clone(),
+            )]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -270,6 +345,27 @@ mod tests {
         let response = err.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(response.extensions().get::<InternalCause>().is_some());
+    }
+
+    #[test]
+    fn plugin_failures_are_typed_client_errors_and_overload_is_retryable() {
+        let overloaded = ApiError::Plugin(PluginError::Overloaded).into_response();
+        assert_eq!(overloaded.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(overloaded.headers()[header::RETRY_AFTER], "1");
+        let deadline = ApiError::Plugin(PluginError::DeadlineExceeded { deadline_ms: 100 });
+        assert_eq!(deadline.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(deadline.code(), "deadline_exceeded");
+        let too_large = ApiError::Plugin(PluginError::Rejected {
+            reason: RejectReason::TooLarge { size: 2, limit: 1 },
+        });
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(too_large.code(), "rejected");
+        let host = ApiError::Plugin(PluginError::Internal("engine exploded".into()));
+        assert_eq!(host.detail(), None);
+        assert_eq!(
+            host.into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,13 +26,37 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide metrics recorder once (tests build several apps per process).
 pub fn install_metrics_recorder() {
-    PROMETHEUS.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(handle),
-        Err(err) => {
-            tracing::warn!(error = %err, "metrics recorder not installed");
-            None
-        }
-    });
+    PROMETHEUS.get_or_init(
+        || match prometheus_builder().and_then(|b| Ok(b.install_recorder()?)) {
+            Ok(handle) => Some(handle),
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics recorder not installed");
+                None
+            }
+        },
+    );
+}
+
+/// Histograms (not summaries) for plugin wall time and memory, so they aggregate across replicas.
+fn prometheus_builder() -> anyhow::Result<PrometheusBuilder> {
+    Ok(PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(crate::plugins::DURATION_METRIC.to_owned()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(crate::plugins::MEMORY_METRIC.to_owned()),
+            &[
+                65_536.0,
+                262_144.0,
+                1_048_576.0,
+                4_194_304.0,
+                16_777_216.0,
+                67_108_864.0,
+            ],
+        )?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

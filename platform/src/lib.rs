@@ -17,6 +17,7 @@ pub mod http;
 pub mod openapi;
 pub mod operator;
 pub mod pg_cluster;
+pub mod plugins;
 pub mod progress;
 pub mod startup;
 pub mod state;

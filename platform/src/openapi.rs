@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "enrollments", description = "Enrolling into courses: self-enrollment, bulk and cohort enrollment, rosters, my learning"),
         (name = "progress", description = "Learner progress: item completion, viewing time, course completion, progress tables and CSV export"),
         (name = "cohorts", description = "Groups of learners enrolled together (tenant admins and corporate managers)"),
+        (name = "plugins", description = "The plugin registry: uploads, installs, capability grants, signatures, the first-party catalog, grading and invocation records (tenant admins; grading also instructors)"),
         (name = "tenant", description = "The current tenant's branding and settings"),
         (name = "audit", description = "The audit trail"),
         (name = "operator", description = "Platform operator: tenants, domains, signing keys"),

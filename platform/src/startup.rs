@@ -82,6 +82,13 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.bind))?;
         let local = listener.local_addr()?;
+        let plugins = crate::plugins::Plugins::new(config.plugins.invocations_kept)?;
+        crate::plugins::register_catalog(
+            &databases.operator,
+            config.plugins.artifacts_dir.as_deref(),
+        )
+        .await
+        .context("registering the first-party plugin catalog")?;
         let mailer = Mailer::from_config(config.email.smtp_url.as_ref(), &config.email.from)?;
         let state = AppState {
             db: databases.app.clone(),
@@ -107,6 +114,7 @@ impl Application {
                 base_domain: config.base_domain.clone(),
                 trust_proxy_headers: config.trust_proxy_headers,
             }),
+            plugins,
         };
         let router = crate::app::build(
             state.clone(),

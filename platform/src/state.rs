@@ -23,6 +23,8 @@ pub struct AppState {
     pub backoff: LoginBackoff,
     pub email: Dispatcher,
     pub settings: Arc<Settings>,
+    /// The plugin sandbox and registry settings.
+    pub plugins: crate::plugins::Plugins,
 }
 
 pub struct Settings {

@@ -119,3 +119,16 @@ pub enum RejectReason {
     #[error("the component does not implement a supported plugin world: {0}")]
     UnsupportedWorld(String),
 }
+
+impl RejectReason {
+    /// A stable machine-readable code for this reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Malformed(_) => "malformed",
+            Self::ForbiddenImport(_) => "forbidden_import",
+            Self::VersionConflict(_) => "version_conflict",
+            Self::UnsupportedWorld(_) => "unsupported_world",
+        }
+    }
+}

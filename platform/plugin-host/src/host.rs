@@ -271,6 +271,16 @@ impl PluginHost {
         Ok(info)
     }
 
+    /// What the host knows about an installed version, if it is installed (since start-up).
+    pub fn installed_grader(
+        &self,
+        id: &PluginId,
+        version: &PluginVersion,
+    ) -> Option<InstalledPlugin> {
+        self.installed(&(id.clone(), version.clone()))
+            .map(|grader| grader.info.clone())
+    }
+
     fn installed(&self, key: &PluginKey) -> Option<Arc<InstalledGrader>> {
         self.graders
             .read()
@@ -326,6 +336,20 @@ impl PluginHost {
         tenant: &TenantId,
         request: &GradeRequest,
     ) -> Invocation<Grade> {
+        self.grade_with_log(plugin, version, tenant, request, true)
+            .await
+    }
+
+    /// [`PluginHost::grade`] for an install that may or may not have been granted the `log`
+    /// capability: without it, the plugin's log lines are dropped.
+    pub async fn grade_with_log(
+        &self,
+        plugin: &PluginId,
+        version: &PluginVersion,
+        tenant: &TenantId,
+        request: &GradeRequest,
+        log_granted: bool,
+    ) -> Invocation<Grade> {
         let started = Instant::now();
         let mut record = InvocationRecord {
             plugin: plugin.clone(),
@@ -338,7 +362,7 @@ impl PluginHost {
             outcome: Outcome::Success,
         };
         let result = self
-            .grade_inner(plugin, version, request, &mut record)
+            .grade_inner(plugin, version, request, log_granted, &mut record)
             .await;
         record.wall_time = started.elapsed();
         record.outcome = match &result {
@@ -353,6 +377,7 @@ impl PluginHost {
         plugin: &PluginId,
         version: &PluginVersion,
         request: &GradeRequest,
+        log_granted: bool,
         record: &mut InvocationRecord,
     ) -> Result<Grade, PluginError> {
         request.check(self.config.max_request_bytes)?;
@@ -375,6 +400,9 @@ impl PluginHost {
 
         let deadline = self.config.grader_deadline;
         let mut store = self.new_store(&key, deadline)?;
+        if !log_granted {
+            store.data_mut().max_log_lines = 0;
+        }
         let outcome = grader.pre.grade(&mut store, request).await;
 
         if let Some(budget) = self.config.fuel {

@@ -26,6 +26,19 @@ struct Fixture {
     /// A cohort of each tenant with its learner as member.
     a_cohort: String,
     b_cohort: String,
+    /// An installed, enabled plugin of each tenant (named for it), and a trusted publisher key.
+    a_plugin: PluginIds,
+    b_plugin: PluginIds,
+    /// An upload body for A's registry.
+    a_plugin_upload: Value,
+}
+
+/// The names and ids a plugin path can carry.
+#[derive(Clone)]
+struct PluginIds {
+    name: String,
+    version: String,
+    key: String,
 }
 
 /// The ids a course path can name.
@@ -44,6 +57,8 @@ struct PathIds<'a> {
     module_id: &'a str,
     item_id: &'a str,
     user_id: &'a str,
+    name: &'a str,
+    version: &'a str,
 }
 
 impl<'a> PathIds<'a> {
@@ -53,6 +68,19 @@ impl<'a> PathIds<'a> {
             module_id: id,
             item_id: id,
             user_id: id,
+            name: id,
+            version: id,
+        }
+    }
+
+    fn plugin(p: &'a PluginIds) -> Self {
+        Self {
+            id: &p.key,
+            module_id: &p.key,
+            item_id: &p.key,
+            user_id: &p.key,
+            name: &p.name,
+            version: &p.version,
         }
     }
 
@@ -62,6 +90,8 @@ impl<'a> PathIds<'a> {
             module_id: &c.module,
             item_id: &c.item,
             user_id: &c.instructor,
+            name: &c.course,
+            version: &c.course,
         }
     }
 }
@@ -518,6 +548,156 @@ fn suite() -> Vec<Endpoint> {
             Some(StatusCode::NOT_FOUND),
             StatusCode::UNAUTHORIZED,
         ),
+        // The plugin registry: B's plugin names, versions and keys are unknown on A.
+        ep(
+            Method::GET,
+            "/api/v1/plugins",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugins",
+            AdminBearer,
+            Some(|fx| fx.a_plugin_upload.clone()),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/plugins/{name}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/plugins/{name}/versions",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/plugins/{name}/versions/{version}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugins/{name}/versions/{version}/install",
+            AdminBearer,
+            Some(|_| json!({ "granted_capabilities": ["log"] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugins/{name}/enable",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugins/{name}/disable",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugins/{name}/rollback",
+            AdminBearer,
+            Some(|_| json!({ "version": "0.0.1" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugins/{name}/grade",
+            AdminBearer,
+            Some(
+                |_| json!({ "question_kind": "numeric", "prompt": "", "config": { "answer": 1.0 }, "max_points": 1.0, "response_text": "1" }),
+            ),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/plugin-registry",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/plugin-registry",
+            AdminBearer,
+            Some(|_| json!({ "require_signatures": true })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/plugin-registry/publisher-keys",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugin-registry/publisher-keys",
+            AdminBearer,
+            Some(
+                |_| json!({ "name": "Intruder", "public_key": "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=" }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/plugin-registry/publisher-keys/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // The catalog is platform-wide; a tenant's own plugin name is not in it.
+        ep(
+            Method::GET,
+            "/api/v1/plugin-catalog",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/plugin-catalog/{name}/install",
+            AdminBearer,
+            Some(|_| json!({ "granted_capabilities": ["log"] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/plugin-invocations",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -698,7 +878,9 @@ async fn call(
         .replace("{id}", ids.id)
         .replace("{module_id}", ids.module_id)
         .replace("{item_id}", ids.item_id)
-        .replace("{user_id}", ids.user_id);
+        .replace("{user_id}", ids.user_id)
+        .replace("{name}", ids.name)
+        .replace("{version}", ids.version);
     let mut request = app.call(ep.method.clone(), &path);
     request = match to {
         Address::Header(slug) => request.tenant(slug),
@@ -748,6 +930,14 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_course = seed_course(app, &b).await;
     let a_cohort = seed_cohort(app, &a).await;
     let b_cohort = seed_cohort(app, &b).await;
+    let a_plugin = seed_plugin(app, &a, "1.0.0").await;
+    // B's version differs from A's, so A's plugin with B's version is unknown too.
+    let b_plugin = seed_plugin(app, &b, "2.0.0").await;
+    let a_plugin_upload = crate::helpers::plugin_upload(
+        "intruder-plugin",
+        "1.0.0",
+        &crate::helpers::plugin_wasm("numeric_grader"),
+    );
     Fixture {
         a,
         b,
@@ -757,6 +947,65 @@ async fn fixture(app: &TestApp) -> Fixture {
         b_course,
         a_cohort,
         b_cohort,
+        a_plugin,
+        b_plugin,
+        a_plugin_upload,
+    }
+}
+
+/// An installed and enabled plugin named for the tenant, and a trusted publisher key.
+async fn seed_plugin(app: &TestApp, t: &TestTenant, version: &str) -> PluginIds {
+    let name = format!("grader-of-{}", t.slug);
+    let post = |path: String, body: Value| {
+        app.post(&path)
+            .tenant(&t.slug)
+            .bearer(&t.admin.access_token)
+            .json(body)
+    };
+    post(
+        "/api/v1/plugins".into(),
+        crate::helpers::plugin_upload(
+            &name,
+            version,
+            &crate::helpers::plugin_wasm("numeric_grader"),
+        ),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::CREATED);
+    post(
+        format!("/api/v1/plugins/{name}/versions/{version}/install"),
+        json!({ "granted_capabilities": ["log"] }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    app.post(&format!("/api/v1/plugins/{name}/enable"))
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    let seed = if t.slug == "a" { [1u8; 32] } else { [2u8; 32] };
+    let public_key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+                .verifying_key()
+                .to_bytes(),
+        )
+    };
+    let key = post(
+        "/api/v1/plugin-registry/publisher-keys".into(),
+        json!({ "name": format!("Publisher of {}", t.slug), "public_key": public_key }),
+    )
+    .send()
+    .await;
+    key.assert_status(StatusCode::CREATED);
+    PluginIds {
+        name,
+        version: version.to_owned(),
+        key: key.json()["id"].as_str().expect("key id").to_owned(),
     }
 }
 
@@ -861,6 +1110,15 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                         || ep.path.contains("{item_id}")
                         || ep.path.contains("{user_id}")
                 });
+            } else if ep.path.starts_with("/api/v1/plugin") {
+                // B's plugin and key; and A's plugin with B's version where the path has one.
+                foreign.push(PathIds::plugin(&fx.b_plugin));
+                if ep.path.contains("{version}") {
+                    foreign.push(PathIds {
+                        name: &fx.a_plugin.name,
+                        ..PathIds::plugin(&fx.b_plugin)
+                    });
+                }
             } else {
                 foreign.extend(
                     [&fx.b.learner.id, &fx.b.admin.id, &fx.b.id].map(|id| PathIds::only(id)),
@@ -884,6 +1142,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         } else if ep.path.starts_with("/api/v1/courses/") || ep.path.starts_with("/api/v1/catalog/")
         {
             vec![PathIds::course(&fx.a_course), PathIds::course(&fx.b_course)]
+        } else if ep.path.starts_with("/api/v1/plugin") {
+            vec![PathIds::plugin(&fx.a_plugin), PathIds::plugin(&fx.b_plugin)]
         } else if ep.path.contains("{id}") {
             vec![
                 PathIds::only(&fx.a.learner.id),
@@ -953,6 +1213,27 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         b_profile.json()["branding"]["primary_color"].is_null(),
         "{}",
         b_profile.text
+    );
+    // B's plugin and registry are as B left them.
+    let b_plugin = b_admin(&format!("/api/v1/plugins/{}", fx.b_plugin.name))
+        .send()
+        .await;
+    b_plugin.assert_status(StatusCode::OK);
+    assert_eq!(b_plugin.json()["enabled"], true, "{}", b_plugin.text);
+    assert_eq!(b_plugin.json()["active_version"], "2.0.0");
+    assert_eq!(b_plugin.json()["version_count"], 1);
+    let b_registry = b_admin("/api/v1/plugin-registry").send().await;
+    assert_eq!(b_registry.json()["require_signatures"], false);
+    let b_keys = b_admin("/api/v1/plugin-registry/publisher-keys")
+        .send()
+        .await;
+    assert_eq!(b_keys.json().as_array().map(Vec::len), Some(1));
+    let b_plugins = b_admin("/api/v1/plugins").send().await;
+    assert_eq!(
+        b_plugins.json()["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        b_plugins.text
     );
     // B's cohort is as B left it.
     let b_cohort = b_admin(&format!("/api/v1/cohorts/{}", fx.b_cohort))

@@ -96,6 +96,12 @@ pub fn test_config(db: &TestDb) -> Config {
         trust_proxy_headers: false,
         tenant_cache_ttl: Duration::from_secs(5),
         log_json: false,
+        plugins: lms_platform::config::PluginConfig {
+            artifacts_dir: std::env::var_os("LMS_PLUGIN_ARTIFACTS")
+                .filter(|dir| !dir.is_empty())
+                .map(std::path::PathBuf::from),
+            invocations_kept: lms_platform::plugins::DEFAULT_INVOCATIONS_KEPT,
+        },
     }
 }
 
@@ -457,4 +463,33 @@ pub fn token_in(body: &str) -> String {
         .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '&').next())
         .unwrap_or_else(|| panic!("no token in email: {body}"))
         .to_owned()
+}
+
+/// The bytes of a built plugin from `LMS_PLUGIN_ARTIFACTS`, e.g. `plugin_wasm("numeric_grader")`.
+#[track_caller]
+pub fn plugin_wasm(file: &str) -> Vec<u8> {
+    let dir = std::env::var_os("LMS_PLUGIN_ARTIFACTS")
+        .filter(|d| !d.is_empty())
+        .expect(
+            "LMS_PLUGIN_ARTIFACTS is unset: run `cargo xtask test`, or build the plugins \
+             (plugins/README.md) and point it at target/plugins/wasm32-wasip2/release",
+        );
+    let path = std::path::PathBuf::from(dir).join(format!("{file}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A plugin upload body: a grader manifest asking for `log`, with an open config schema.
+pub fn plugin_upload(name: &str, version: &str, component: &[u8]) -> Value {
+    use base64::Engine;
+    json!({
+        "manifest": {
+            "name": name,
+            "version": version,
+            "world": "grader",
+            "capabilities": ["log"],
+            "config_schema": {},
+            "description": format!("{name} for tests"),
+        },
+        "component": base64::engine::general_purpose::STANDARD.encode(component),
+    })
 }

@@ -14,6 +14,7 @@ mod enrollments;
 mod errors;
 mod health;
 mod operator;
+mod plugins;
 mod progress;
 mod rate_limits;
 mod rls;

@@ -18,7 +18,13 @@ const REFERENCE_TABLES: &[&str] = &["tenant_domains"];
 
 /// Tables without a `tenant_id` column: platform-global, never tenant data. A new table must either
 /// carry `tenant_id` (and then follows every tenant-owned rule) or be declared here.
-const GLOBAL_TABLES: &[&str] = &["_sqlx_migrations", "tenants", "signing_keys"];
+const GLOBAL_TABLES: &[&str] = &[
+    "_sqlx_migrations",
+    "tenants",
+    "signing_keys",
+    // The first-party plugin catalog: reference data every tenant reads, only the operator writes.
+    "plugin_catalog",
+];
 
 const APP_ROLE: &str = "lms_app";
 const OPERATOR_ROLE: &str = "lms_operator";
@@ -316,6 +322,13 @@ async fn reference_table_privilege_violations(
         ("tenants", "DELETE"),
         ("audit_events", "UPDATE"),
         ("audit_events", "DELETE"),
+        // Plugin components and versions are immutable once uploaded.
+        ("plugin_components", "UPDATE"),
+        ("plugin_components", "DELETE"),
+        ("plugin_versions", "DELETE"),
+        ("plugin_catalog", "INSERT"),
+        ("plugin_catalog", "UPDATE"),
+        ("plugin_catalog", "DELETE"),
     ];
     for (table, privilege) in table_checks {
         let granted: bool = sqlx::query_scalar("select has_table_privilege($1, $2, $3)")
@@ -327,6 +340,21 @@ async fn reference_table_privilege_violations(
             .expect("privilege check");
         if granted {
             violations.push(format!("{table}: {APP_ROLE} has {privilege} privilege"));
+        }
+    }
+    // A version's content is fixed at upload; install only records the grant.
+    for column in ["manifest", "sha256", "capabilities", "version", "plugin_id"] {
+        let granted: bool =
+            sqlx::query_scalar("select has_column_privilege($1, 'plugin_versions', $2, 'UPDATE')")
+                .bind(APP_ROLE)
+                .bind(column)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("column privilege check");
+        if granted {
+            violations.push(format!(
+                "plugin_versions.{column}: {APP_ROLE} may update it"
+            ));
         }
     }
     // Status, slug and id are the operator's; the app role edits only the tenant's profile.
@@ -377,6 +405,12 @@ async fn the_migrated_schema_follows_every_isolation_rule() {
         "enrollments",
         "cohorts",
         "cohort_members",
+        "plugins",
+        "plugin_versions",
+        "plugin_components",
+        "plugin_publisher_keys",
+        "plugin_registry_settings",
+        "plugin_invocations",
     ] {
         assert!(
             tenant_tables.iter().any(|t| t == table),

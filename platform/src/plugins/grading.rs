@@ -1,0 +1,190 @@
+//! Running a tenant's grader on one request: the enabled plugin's active version, the config
+//! checked against the plugin's schema first, every call recorded (metrics and the tenant's
+//! bounded invocation log) whatever its outcome.
+
+use std::sync::Arc;
+
+use lms_plugin_host::{Grade, GradeRequest, Invocation, Outcome};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::model::{Manifest, PluginId, PluginName};
+use super::{config_schema, host_id, host_version, invocations, service, store};
+use crate::auth::{Actor, Authenticated};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::users::Role;
+
+/// One response to grade, as a question would send it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradeInput {
+    /// The question kind, e.g. `lab-flag` or `numeric`.
+    pub question_kind: String,
+    /// The question's prompt as the learner saw it.
+    #[serde(default)]
+    pub prompt: String,
+    /// The question's plugin configuration; must satisfy the plugin's `config_schema`.
+    #[schema(value_type = Object)]
+    pub config: Value,
+    /// The most points the response can earn (finite, >= 0).
+    pub max_points: f64,
+    /// A free-text response.
+    pub response_text: Option<String>,
+    /// A structured response.
+    #[schema(value_type = Option<Object>)]
+    pub response_json: Option<Value>,
+}
+
+/// The score on one criterion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CriterionView {
+    pub name: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub message: String,
+}
+
+/// A grade, checked by the host (0 <= points <= max_points).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GradeView {
+    pub plugin: String,
+    pub version: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub passed: bool,
+    pub feedback: Vec<CriterionView>,
+}
+
+fn may_grade(actor: &Actor) -> bool {
+    actor.roles.contains(Role::TenantAdmin) || actor.roles.contains(Role::Instructor)
+}
+
+pub async fn grade(
+    state: &AppState,
+    auth: &Authenticated,
+    name: &PluginName,
+    input: GradeInput,
+) -> ApiResult<GradeView> {
+    let tenant = auth.tenant.id;
+    let mut tx = state.db.begin(tenant).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    if !may_grade(&actor) {
+        return Err(ApiError::Forbidden {
+            code: "forbidden",
+            detail: "only instructors and tenant admins run graders",
+        });
+    }
+    let plugin = store::plugin_by_name(&mut tx, name, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let Some(active) = plugin.active_version_id else {
+        return Err(ApiError::Conflict {
+            code: "not_installed",
+            detail: format!("{name} has no installed version"),
+        });
+    };
+    if !plugin.enabled {
+        return Err(ApiError::Conflict {
+            code: "plugin_disabled",
+            detail: format!("{name} is disabled"),
+        });
+    }
+    let version = store::version_by_id(&mut tx, active)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let manifest: Manifest = serde_json::from_value(version.manifest.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored manifest unreadable: {e}")))?;
+    let validator = config_schema::compile(&manifest.config_schema)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored config schema: {e}")))?;
+    let errors = config_schema::violations(&validator, &input.config);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let (id, host_ver) = (
+        host_id(tenant, name.as_str()),
+        host_version(&version.version),
+    );
+    // After a restart the host starts empty: compile the stored component on first use.
+    let missing = state
+        .plugins
+        .host
+        .installed_grader(&id, &host_ver)
+        .is_none();
+    let component = if missing {
+        store::component(&mut tx, &version.sha256).await?
+    } else {
+        None
+    };
+    tx.commit().await?;
+    if let Some(bytes) = component {
+        service::load_into_host(
+            &state.plugins.host,
+            tenant,
+            name.as_str(),
+            &version.version,
+            Arc::new(bytes),
+        )
+        .await?;
+    }
+
+    let request = GradeRequest {
+        question_kind: input.question_kind,
+        prompt: input.prompt,
+        config: input.config.to_string(),
+        max_points: input.max_points,
+        response_text: input.response_text,
+        response_json: input.response_json.map(|v| v.to_string()),
+        // An opaque id, never personal data.
+        learner: actor.user_id.to_string(),
+    };
+    let log_granted = version
+        .granted_capabilities
+        .as_deref()
+        .is_some_and(|g| g.iter().any(|c| c == "log"));
+    let Invocation { result, record } = state
+        .plugins
+        .host
+        .grade_with_log(
+            &id,
+            &host_ver,
+            &lms_plugin_host::TenantId(tenant.to_string()),
+            &request,
+            log_granted,
+        )
+        .await;
+    let outcome = match record.outcome {
+        Outcome::Success => "success",
+        Outcome::Failure(code) => code,
+    };
+    invocations::observe(name.as_str(), outcome, &record);
+    invocations::record(
+        state,
+        tenant,
+        PluginId(plugin.id),
+        name.as_str(),
+        outcome,
+        actor.user_id,
+        &record,
+    )
+    .await?;
+    let grade: Grade = result.map_err(ApiError::Plugin)?;
+    Ok(GradeView {
+        plugin: name.to_string(),
+        version: version.version,
+        points: grade.points,
+        max_points: request.max_points,
+        passed: grade.passed,
+        feedback: grade
+            .feedback
+            .into_iter()
+            .map(|c| CriterionView {
+                name: c.name,
+                points: c.points,
+                max_points: c.max_points,
+                message: c.message,
+            })
+            .collect(),
+    })
+}
