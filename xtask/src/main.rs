@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod grader_bench;
 mod peers;
 mod services;
 mod test;
@@ -27,6 +28,9 @@ commands:
   openapi   regenerate platform/openapi.json from `lms openapi`
   bench login [--connections N] [--seconds S]
             login throughput and p50/p99 latency of the release server (wrk)
+  bench grader [--iterations N]
+            hosted grader call latency (instantiation included) against native
+            code and Extism, and how fast a runaway plugin is stopped
 ";
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         ["test"] => test::all(),
         ["openapi"] => openapi(),
         ["bench", "login", rest @ ..] => bench::Options::parse(rest).and_then(|o| bench::login(&o)),
+        ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
