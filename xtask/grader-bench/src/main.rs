@@ -67,15 +67,18 @@ impl Options {
 fn main() -> Result<()> {
     let options = Options::parse()?;
     let n = options.iterations;
-    let read = |path: PathBuf| {
-        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
-    };
+    let read =
+        |path: PathBuf| std::fs::read(&path).with_context(|| format!("reading {}", path.display()));
     let numeric = read(options.plugins.join("numeric_grader.wasm"))?;
     let runaway = read(options.plugins.join("infinite_loop.wasm"))?;
     let extism_wasm = read(options.extism.clone())?;
 
     let request = request();
-    ensure!(request.size() == REQUEST_BYTES, "request is {} bytes", request.size());
+    ensure!(
+        request.size() == REQUEST_BYTES,
+        "request is {} bytes",
+        request.size()
+    );
     let limits = HostConfig::default();
     println!("grader benchmark: numeric-grader, one {REQUEST_BYTES}-byte request (a long prompt)");
     println!(
@@ -112,7 +115,10 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let points = current.block_on(call(request.clone()))?;
-    ensure!(points == request.max_points, "expected full credit, got {points}");
+    ensure!(
+        points == request.max_points,
+        "expected full credit, got {points}"
+    );
 
     let hosted_single = current.block_on(async {
         for _ in 0..n / 10 {
@@ -201,7 +207,10 @@ fn main() -> Result<()> {
     let native_points = NumericGrader::grade(sdk_request.clone())
         .map_err(|e| anyhow::anyhow!("native grade: {e:?}"))?
         .points;
-    ensure!(native_points == request.max_points, "native gave {native_points}");
+    ensure!(
+        native_points == request.max_points,
+        "native gave {native_points}"
+    );
     let native = Latencies::measure(n, || {
         black_box(NumericGrader::grade(black_box(sdk_request.clone())))
             .map(drop)
@@ -237,8 +246,14 @@ fn main() -> Result<()> {
     };
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
     println!("grade call, instantiation included (targets p50 <= 50 µs, p99 <= 500 µs):");
-    println!("  host, 1 thread           {hosted_single}  {}", verdict(&hosted_single));
-    println!("  host, 2 concurrent       {hosted_two}  {}", verdict(&hosted_two));
+    println!(
+        "  host, 1 thread           {hosted_single}  {}",
+        verdict(&hosted_single)
+    );
+    println!(
+        "  host, 2 concurrent       {hosted_two}  {}",
+        verdict(&hosted_two)
+    );
     println!("breakdown on a bare engine with the host's settings:");
     println!("  instantiation alone      {instantiation}");
     println!("  instantiation + call     {raw_call}");

@@ -4,7 +4,7 @@
 //! instantiation plus the call without the host's bookkeeping. The host keeps its engine private,
 //! so these settings are copied here from [`HostConfig::default`].
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lms_plugin_host::HostConfig;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -48,12 +48,14 @@ impl RawGrader {
             .memory_reservation_for_growth(0)
             .memory_guard_size(64 << 10)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).context("building the engine")?;
-        let component = Component::new(&engine, wasm).context("compiling the grader")?;
+        let engine = wt(Engine::new(&config))?;
+        let component = wt(Component::new(&engine, wasm))?;
         let mut linker = Linker::new(&engine);
         // The numeric grader never logs; its log import may trap.
-        linker.define_unknown_imports_as_traps(&component)?;
-        let pre = bindings::GraderPre::new(linker.instantiate_pre(&component)?)?;
+        wt(linker.define_unknown_imports_as_traps(&component))?;
+        let pre = wt(bindings::GraderPre::new(wt(
+            linker.instantiate_pre(&component)
+        )?))?;
         Ok(Self { engine, pre })
     }
 
@@ -66,17 +68,22 @@ impl RawGrader {
     /// A fresh store and instance, dropped at once.
     pub async fn instantiate(&self) -> Result<()> {
         let mut store = self.store();
-        self.pre.instantiate_async(&mut store).await?;
+        wt(self.pre.instantiate_async(&mut store).await)?;
         Ok(())
     }
 
     /// A fresh store and instance, and one `grade` call; the points, or the grader's error.
     pub async fn grade(&self, request: &GradeRequest) -> Result<f64> {
         let mut store = self.store();
-        let grader = self.pre.instantiate_async(&mut store).await?;
-        match grader.call_grade(&mut store, request).await? {
+        let grader = wt(self.pre.instantiate_async(&mut store).await)?;
+        match wt(grader.call_grade(&mut store, request).await)? {
             Ok(grade) => Ok(grade.points),
             Err(e) => anyhow::bail!("the grader declined: {e:?}"),
         }
     }
+}
+
+/// wasmtime 48's error as an `anyhow` error, with its causes.
+fn wt<T>(result: wasmtime::Result<T>) -> Result<T> {
+    result.map_err(|e| anyhow::anyhow!("{e:#}"))
 }
