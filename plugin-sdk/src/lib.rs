@@ -29,7 +29,10 @@ mod grading;
 pub mod log;
 
 pub use grading::{Criterion, Grade, GradeError, GradeRequest};
+/// The serde the SDK parses configurations with. Derive through it with
+/// `#[serde(crate = "lms_plugin_sdk::serde")]`, or depend on `serde` directly.
 pub use serde;
+/// The JSON parser behind [`GradeRequest::parse_config`], for plugins that read JSON themselves.
 pub use serde_json;
 
 /// The WIT version this SDK builds plugins against.

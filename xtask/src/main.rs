@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod grader_bench;
 mod peers;
 mod services;
 mod test;
@@ -32,6 +33,9 @@ commands:
             catalog, course detail, my learning and progress updates against a
             seeded tenant (wrk), lost-update check, and pgbench's ceiling for the
             catalog's statements
+  bench grader [--iterations N]
+            hosted grader call latency (instantiation included) against native
+            code and Extism, and how fast a runaway plugin is stopped
 ";
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         ["bench", "courses", rest @ ..] => {
             bench::courses::Options::parse(rest).and_then(|o| bench::courses::run(&o))
         }
+        ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

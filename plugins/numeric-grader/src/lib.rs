@@ -183,6 +183,7 @@ impl Grader for NumericGrader {
     }
 }
 
+#[cfg(feature = "component")]
 export_grader!(NumericGrader);
 
 #[cfg(test)]
