@@ -41,6 +41,8 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
         .merge(crate::enrollments::router())
         .merge(crate::cohorts::router())
         .merge(crate::progress::router())
+        .merge(crate::question_banks::router())
+        .merge(crate::quizzes::router())
         .merge(crate::plugins::router())
         .merge(crate::tenant_profile::router())
         .merge(crate::audit::router())

@@ -3,7 +3,8 @@
 //! Three roles, three purposes: the owner applies migrations (and nothing else); the application
 //! role (`lms_app`) serves every request through [`TenantDb`]; the operator role (`lms_operator`,
 //! BYPASSRLS) is confined to [`OperatorDb`], which only the operator API, signing-key management,
-//! the email dispatcher and the demo seeding use.
+//! the email dispatcher, the quiz deadline sweep (which only finds attempts; it closes each as the
+//! app role) and the demo seeding use.
 
 use std::time::Duration;
 

@@ -1,5 +1,8 @@
 //! The LMS server: HTTP API, domain services, SQL and background jobs.
 
+#[macro_use]
+mod ids;
+
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -19,6 +22,8 @@ pub mod operator;
 pub mod pg_cluster;
 pub mod plugins;
 pub mod progress;
+pub mod question_banks;
+pub mod quizzes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         (name = "catalog", description = "Published courses for learners: filters, search and public outlines"),
         (name = "enrollments", description = "Enrolling into courses: self-enrollment, bulk and cohort enrollment, rosters, my learning"),
         (name = "progress", description = "Learner progress: item completion, viewing time, course completion, progress tables and CSV export"),
+        (name = "question banks", description = "Question banks, categories and versioned questions of every kind (instructors and tenant admins)"),
+        (name = "quizzes", description = "Quiz settings, attempts with frozen questions and deadlines, autosaved answers, grading by rule, plugin and person, the grading queue"),
         (name = "cohorts", description = "Groups of learners enrolled together (tenant admins and corporate managers)"),
         (name = "plugins", description = "The plugin registry: uploads, installs, capability grants, signatures, the first-party catalog, grading and invocation records (tenant admins; grading also instructors)"),
         (name = "tenant", description = "The current tenant's branding and settings"),

@@ -150,6 +150,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let dispatcher = tokio::spawn(self.state.email.clone().run());
         let key_reloader = tokio::spawn(self.state.keys.clone().reload_periodically());
+        let quiz_sweep = tokio::spawn(crate::quizzes::sweep::run(self.state.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -158,6 +159,7 @@ impl Application {
             .await;
         dispatcher.abort();
         key_reloader.abort();
+        quiz_sweep.abort();
         if let Some(cluster) = self.cluster {
             tracing::info!("stopping the private PostgreSQL cluster");
             cluster.stop().await?;

@@ -1,39 +1,12 @@
 //! Courses and their outline (modules and items) as the API shows them, and the enums they use.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::values::{Fields, Markdown, WebUrl, bounded};
 use crate::error::FieldError;
 use crate::users::UserId;
-
-macro_rules! entity_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]
-        #[sqlx(transparent)]
-        #[serde(transparent)]
-        #[schema(value_type = String, format = Uuid)]
-        pub struct $name(pub Uuid);
-
-        impl Default for $name {
-            /// A fresh, time-ordered id.
-            fn default() -> Self {
-                Self(Uuid::now_v7())
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
 
 entity_id!(
     /// A course's identifier (UUIDv7), unique within its tenant.

@@ -275,3 +275,17 @@ pub async fn of_user(
     .fetch_all(&mut **tx)
     .await
 }
+
+/// The enrollment's status; `None` when there is no such enrollment.
+pub async fn status_of(
+    tx: &mut TenantTx,
+    id: EnrollmentId,
+) -> Result<Option<EnrollmentStatus>, sqlx::Error> {
+    let status: Option<String> =
+        sqlx::query_scalar("select status from enrollments where tenant_id = $1 and id = $2")
+            .bind(tx.tenant_id())
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(status.as_deref().map(EnrollmentStatus::from_db))
+}

@@ -61,22 +61,31 @@ fn may_grade(actor: &Actor) -> bool {
     actor.roles.contains(Role::TenantAdmin) || actor.roles.contains(Role::Instructor)
 }
 
+/// The grading endpoint: instructors and tenant admins run a grader on a request.
 pub async fn grade(
     state: &AppState,
     auth: &Authenticated,
     name: &PluginName,
     input: GradeInput,
 ) -> ApiResult<GradeView> {
-    let tenant = auth.tenant.id;
-    let mut tx = state.db.begin(tenant).await?;
+    let mut tx = state.db.begin(auth.tenant.id).await?;
     let actor = Actor::load(&mut tx, auth).await?;
+    tx.commit().await?;
     if !may_grade(&actor) {
         return Err(ApiError::Forbidden {
             code: "forbidden",
             detail: "only instructors and tenant admins run graders",
         });
     }
-    let plugin = store::plugin_by_name(&mut tx, name, false)
+    run(state, auth.tenant.id, actor.user_id, name, input).await
+}
+
+/// The enabled plugin's active version with its manifest, read in the caller's transaction.
+async fn active_version(
+    tx: &mut lms_tenants::TenantTx,
+    name: &PluginName,
+) -> ApiResult<(store::PluginRow, store::VersionRow, Manifest)> {
+    let plugin = store::plugin_by_name(tx, name, false)
         .await?
         .ok_or(ApiError::NotFound)?;
     let Some(active) = plugin.active_version_id else {
@@ -91,11 +100,65 @@ pub async fn grade(
             detail: format!("{name} is disabled"),
         });
     }
-    let version = store::version_by_id(&mut tx, active)
+    let version = store::version_by_id(tx, active)
         .await?
         .ok_or(ApiError::NotFound)?;
     let manifest: Manifest = serde_json::from_value(version.manifest.clone())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored manifest unreadable: {e}")))?;
+    Ok((plugin, version, manifest))
+}
+
+/// Checks a question's grader and its configuration as an author sets them: the plugin must be
+/// installed and enabled, a grader, and the configuration must satisfy its `config_schema`.
+/// Errors name fields under `prefix` (e.g. `spec.plugin`, `spec.config.answer`).
+pub async fn check_grader_config(
+    tx: &mut lms_tenants::TenantTx,
+    name: &str,
+    config: &Value,
+    prefix: &str,
+) -> ApiResult<()> {
+    let unknown = || {
+        ApiError::validation(
+            &format!("{prefix}.plugin"),
+            "unknown_plugin",
+            "no installed and enabled grader plugin of the organisation has this name",
+        )
+    };
+    let name = PluginName::parse(name).map_err(|_| unknown())?;
+    let (_, _, manifest) = active_version(tx, &name).await.map_err(|e| match e {
+        ApiError::NotFound | ApiError::Conflict { .. } => unknown(),
+        other => other,
+    })?;
+    if manifest.world != super::model::World::Grader {
+        return Err(unknown());
+    }
+    let validator = config_schema::compile(&manifest.config_schema)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored config schema: {e}")))?;
+    let errors: Vec<_> = config_schema::violations(&validator, config)
+        .into_iter()
+        .map(|mut e| {
+            e.field = format!("{prefix}.{}", e.field);
+            e
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Runs the tenant's enabled grader `name` on `input` for `caller`, recording the invocation
+/// whatever its outcome. Plugin failures are [`ApiError::Plugin`].
+pub async fn run(
+    state: &AppState,
+    tenant: lms_tenants::TenantId,
+    caller: crate::users::UserId,
+    name: &PluginName,
+    input: GradeInput,
+) -> ApiResult<GradeView> {
+    let mut tx = state.db.begin(tenant).await?;
+    let (plugin, version, manifest) = active_version(&mut tx, name).await?;
     let validator = config_schema::compile(&manifest.config_schema)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored config schema: {e}")))?;
     let errors = config_schema::violations(&validator, &input.config);
@@ -137,7 +200,7 @@ pub async fn grade(
         response_text: input.response_text,
         response_json: input.response_json.map(|v| v.to_string()),
         // An opaque id, never personal data.
-        learner: actor.user_id.to_string(),
+        learner: caller.to_string(),
     };
     let log_granted = version
         .granted_capabilities
@@ -165,7 +228,7 @@ pub async fn grade(
         PluginId(plugin.id),
         name.as_str(),
         outcome,
-        actor.user_id,
+        caller,
         &record,
     )
     .await?;

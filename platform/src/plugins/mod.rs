@@ -26,7 +26,9 @@ use std::sync::Arc;
 use lms_plugin_host::{HostConfig, PluginHost};
 
 pub use catalog::register as register_catalog;
+pub use grading::{GradeInput, GradeView, check_grader_config, run as run_grader};
 pub use invocations::{DURATION_METRIC, MEMORY_METRIC};
+pub use model::PluginName;
 pub use routes::router;
 
 /// Records kept per tenant by default.

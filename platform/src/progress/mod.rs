@@ -10,4 +10,5 @@ mod store;
 
 pub use model::{ContinueItem, CourseProgress};
 pub use routes::router;
-pub use store::{CONTINUE_ITEM, COUNTS, continue_item};
+pub use service::complete_by_assessment;
+pub use store::{CONTINUE_ITEM, COUNTS, ReportContext, continue_item, report_context};

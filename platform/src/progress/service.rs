@@ -107,6 +107,12 @@ pub async fn report(
     }
     let kind = ItemKind::from_db(context.item_kind.as_deref().ok_or(ApiError::NotFound)?);
     validate(&report, kind)?;
+    if report.complete && matches!(kind, ItemKind::Quiz | ItemKind::Assignment) {
+        return Err(ApiError::Conflict {
+            code: "completed_by_assessment",
+            detail: "a quiz or assignment is completed by passing it, not by a report".into(),
+        });
+    }
     if context.blocking > 0 {
         return Err(ApiError::Conflict {
             code: "module_locked",
@@ -140,6 +146,35 @@ pub async fn report(
         item: row.item(),
         course: row.course(),
     })
+}
+
+/// Completes an assessment item (a quiz passed, an assignment passed) for the enrollment, with
+/// the course's completion when it was the last counted item. Sticky like every completion. The
+/// caller holds the enrollment's row lock.
+pub async fn complete_by_assessment(
+    tx: &mut lms_tenants::TenantTx,
+    course: CourseId,
+    enrollment: EnrollmentId,
+    item: ItemId,
+) -> Result<(), sqlx::Error> {
+    let was_active =
+        crate::enrollments::status_of(tx, enrollment).await? == Some(EnrollmentStatus::Active);
+    store::record(
+        tx,
+        &Report {
+            course,
+            enrollment,
+            item,
+            session: None,
+            time_seconds: None,
+            position_seconds: None,
+            complete: true,
+            video_seconds: None,
+            was_active,
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Seconds already checked against the limits (at most a day) as the database's integer.

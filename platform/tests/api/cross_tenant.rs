@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
+use crate::quizzes::{QuizIds, seed_quiz};
 
 /// The two tenants and the secrets of A's that the suite tries on B.
 struct Fixture {
@@ -31,6 +32,10 @@ struct Fixture {
     b_plugin: PluginIds,
     /// An upload body for A's registry.
     a_plugin_upload: Value,
+    /// A shared question bank of each tenant with a category and a question, and an attempt of
+    /// the tenant's learner at a quiz asking it.
+    a_quiz: QuizIds,
+    b_quiz: QuizIds,
 }
 
 /// The names and ids a plugin path can carry.
@@ -59,6 +64,7 @@ struct PathIds<'a> {
     user_id: &'a str,
     name: &'a str,
     version: &'a str,
+    category_id: &'a str,
 }
 
 impl<'a> PathIds<'a> {
@@ -70,6 +76,14 @@ impl<'a> PathIds<'a> {
             user_id: id,
             name: id,
             version: id,
+            category_id: id,
+        }
+    }
+
+    fn bank(q: &'a QuizIds) -> Self {
+        Self {
+            category_id: &q.category,
+            ..Self::only(&q.bank)
         }
     }
 
@@ -81,6 +95,7 @@ impl<'a> PathIds<'a> {
             user_id: &p.key,
             name: &p.name,
             version: &p.version,
+            category_id: &p.key,
         }
     }
 
@@ -92,6 +107,7 @@ impl<'a> PathIds<'a> {
             user_id: &c.instructor,
             name: &c.course,
             version: &c.course,
+            category_id: &c.course,
         }
     }
 }
@@ -698,6 +714,188 @@ fn suite() -> Vec<Endpoint> {
             None,
             StatusCode::UNAUTHORIZED,
         ),
+        // Question banks and quizzes: B's banks, categories, questions and attempts are unknown
+        // on A, and A's admin is nobody on B.
+        ep(
+            Method::GET,
+            "/api/v1/question-banks",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/question-banks",
+            AdminBearer,
+            Some(|_| json!({ "title": "Intruder bank" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/question-banks/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/api/v1/question-banks/{id}",
+            AdminBearer,
+            Some(|_| json!({ "title": "Renamed by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/question-banks/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/question-banks/{id}/categories",
+            AdminBearer,
+            Some(|_| json!({ "name": "Added by A" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/question-banks/{id}/categories/{category_id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/question-banks/{id}/questions",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/question-banks/{id}/questions",
+            AdminBearer,
+            Some(
+                |_| json!({ "prompt": "Planted", "points": 1, "spec": { "type": "true_false", "correct": true } }),
+            ),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/questions/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/questions/{id}",
+            AdminBearer,
+            Some(
+                |_| json!({ "prompt": "Edited by A", "points": 1, "spec": { "type": "true_false", "correct": false } }),
+            ),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/questions/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/questions/{id}/versions",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/items/{item_id}/quiz",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/items/{item_id}/quiz",
+            AdminBearer,
+            Some(|fx| json!({ "questions": [{ "question_id": fx.b_quiz.question }] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/items/{item_id}/quiz/attempts",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/items/{item_id}/quiz/attempts",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/quiz-attempts/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/quiz-attempts/{id}/answers/{position}",
+            AdminBearer,
+            Some(|_| json!({ "answer": { "value": false } })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/quiz-attempts/{id}/submit",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/quiz-attempts/{id}/answers/{position}/grade",
+            AdminBearer,
+            Some(|_| json!({ "points": 1 })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/grading-queue",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -880,7 +1078,9 @@ async fn call(
         .replace("{item_id}", ids.item_id)
         .replace("{user_id}", ids.user_id)
         .replace("{name}", ids.name)
-        .replace("{version}", ids.version);
+        .replace("{version}", ids.version)
+        .replace("{category_id}", ids.category_id)
+        .replace("{position}", "0");
     let mut request = app.call(ep.method.clone(), &path);
     request = match to {
         Address::Header(slug) => request.tenant(slug),
@@ -938,7 +1138,11 @@ async fn fixture(app: &TestApp) -> Fixture {
         "1.0.0",
         &crate::helpers::plugin_wasm("numeric_grader"),
     );
+    let a_quiz = seed_quiz(app, &a).await;
+    let b_quiz = seed_quiz(app, &b).await;
     Fixture {
+        a_quiz,
+        b_quiz,
         a,
         b,
         a_reset_token,
@@ -1090,6 +1294,19 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             let mut foreign = Vec::new();
             if ep.path.starts_with("/api/v1/cohorts/") {
                 foreign.push(PathIds::only(&fx.b_cohort));
+            } else if ep.path.starts_with("/api/v1/question-banks/") {
+                // B's bank, and A's own bank with B's category under it.
+                foreign.push(PathIds::bank(&fx.b_quiz));
+                if ep.path.contains("{category_id}") {
+                    foreign.push(PathIds {
+                        category_id: &fx.b_quiz.category,
+                        ..PathIds::bank(&fx.a_quiz)
+                    });
+                }
+            } else if ep.path.starts_with("/api/v1/questions/") {
+                foreign.push(PathIds::only(&fx.b_quiz.question));
+            } else if ep.path.starts_with("/api/v1/quiz-attempts/") {
+                foreign.push(PathIds::only(&fx.b_quiz.attempt));
             } else if ep.path.starts_with("/api/v1/courses/")
                 || ep.path.starts_with("/api/v1/catalog/")
             {
@@ -1139,6 +1356,18 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         // (b) B's host with A's credentials (and with A's or B's ids where the path has one).
         let ids = if ep.path.starts_with("/api/v1/cohorts/") {
             vec![PathIds::only(&fx.a_cohort), PathIds::only(&fx.b_cohort)]
+        } else if ep.path.starts_with("/api/v1/question-banks/") {
+            vec![PathIds::bank(&fx.a_quiz), PathIds::bank(&fx.b_quiz)]
+        } else if ep.path.starts_with("/api/v1/questions/") {
+            vec![
+                PathIds::only(&fx.a_quiz.question),
+                PathIds::only(&fx.b_quiz.question),
+            ]
+        } else if ep.path.starts_with("/api/v1/quiz-attempts/") {
+            vec![
+                PathIds::only(&fx.a_quiz.attempt),
+                PathIds::only(&fx.b_quiz.attempt),
+            ]
         } else if ep.path.starts_with("/api/v1/courses/") || ep.path.starts_with("/api/v1/catalog/")
         {
             vec![PathIds::course(&fx.a_course), PathIds::course(&fx.b_course)]
@@ -1235,6 +1464,37 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         "{}",
         b_plugins.text
     );
+    // B's bank, question and attempt are as B left them.
+    let b_bank = b_admin(&format!("/api/v1/question-banks/{}", fx.b_quiz.bank))
+        .send()
+        .await;
+    b_bank.assert_status(StatusCode::OK);
+    assert_eq!(b_bank.json()["title"], "Bank of b", "{}", b_bank.text);
+    assert_eq!(
+        b_bank.json()["categories"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(b_bank.json()["question_count"], 1);
+    let b_question = b_admin(&format!("/api/v1/questions/{}", fx.b_quiz.question))
+        .send()
+        .await;
+    b_question.assert_status(StatusCode::OK);
+    assert_eq!(b_question.json()["version"], 1, "{}", b_question.text);
+    assert_eq!(b_question.json()["archived_at"], Value::Null);
+    let b_attempt = b_admin(&format!("/api/v1/quiz-attempts/{}", fx.b_quiz.attempt))
+        .send()
+        .await;
+    b_attempt.assert_status(StatusCode::OK);
+    assert_eq!(
+        b_attempt.json()["status"],
+        "in_progress",
+        "{}",
+        b_attempt.text
+    );
+    assert_eq!(
+        b_attempt.json()["questions"][0]["answer"],
+        json!({ "value": true })
+    );
     // B's cohort is as B left it.
     let b_cohort = b_admin(&format!("/api/v1/cohorts/{}", fx.b_cohort))
         .send()
@@ -1259,11 +1519,12 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         b_course["modules"][0]["items"].as_array().map(Vec::len),
         Some(1)
     );
+    // B's draft course and its quiz course.
     let b_courses = b_admin("/api/v1/courses").send().await;
     b_courses.assert_status(StatusCode::OK);
     assert_eq!(
         b_courses.json()["items"].as_array().map(Vec::len),
-        Some(1),
+        Some(2),
         "{}",
         b_courses.text
     );

@@ -16,6 +16,7 @@ mod health;
 mod operator;
 mod plugins;
 mod progress;
+mod quizzes;
 mod rate_limits;
 mod rls;
 mod smtp;

@@ -777,6 +777,9 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
     // And both tenants author a course with an outline, a co-instructor and a prerequisite.
     let a_course = seed_courses(&app, &a).await;
     seed_courses(&app, &b).await;
+    // And a quiz with a bank, a question and an open attempt.
+    crate::quizzes::seed_quiz(&app, &a).await;
+    crate::quizzes::seed_quiz(&app, &b).await;
     let a_id: Uuid = a.id.parse().expect("uuid");
     let b_id: Uuid = b.id.parse().expect("uuid");
     let a_user: Uuid = a.learner.id.parse().expect("uuid");
@@ -798,6 +801,14 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "enrollments",
         "cohorts",
         "cohort_members",
+        "question_banks",
+        "question_categories",
+        "questions",
+        "question_versions",
+        "quizzes",
+        "quiz_slots",
+        "quiz_attempts",
+        "attempt_questions",
     ] {
         assert!(tables.iter().any(|t| t == table), "{table} not found");
         let sql = format!("select count(*) from {table} where tenant_id = $1");

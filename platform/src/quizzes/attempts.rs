@@ -1,0 +1,499 @@
+//! Attempt rules.
+//!
+//! An enrolled learner starts an attempt at a configured quiz inside its availability window (a
+//! sequential course's later modules stay locked). Starting freezes the questions (named ones at
+//! their current version, draws at random, never the same question twice), their order and
+//! their option order, and computes the deadline: the time limit or the window's end, whichever
+//! is first. While one attempt is open, starting again answers it. Answers are saved one at a
+//! time (saving again replaces the answer) until the deadline; submitting (or the deadline, by
+//! the sweep or the next request) closes the attempt and grades it ([`super::grading`]).
+//!
+//! Every write locks the learner's enrollment row and then the attempt's: racing starts cannot
+//! exceed the quiz's maximum and two tabs submitting produce one submission.
+
+use chrono::{DateTime, Duration, Utc};
+use lms_tenants::TenantTx;
+use rand::seq::SliceRandom;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::attempt_store::{self, AttemptQuestionRow, AttemptRow, GivenQuestion, NewAttempt};
+use super::grading;
+use super::model::{
+    Attempt, AttemptGrading, AttemptId, AttemptQuestion, AttemptStatus, Grading, MyAttempts,
+    QuestionResult, QuizSettings, ShowCorrectAnswers, Slot,
+};
+use super::store::{self, Candidate, QuizRow};
+use crate::auth::{Actor, Authenticated};
+use crate::courses::{CourseId, CourseStatus, ItemId};
+use crate::enrollments::{EnrollmentId, EnrollmentStatus};
+use crate::error::{ApiError, ApiResult};
+use crate::question_banks::is_course_staff;
+use crate::question_banks::kinds::{Presentation, QuestionSpec};
+use crate::state::AppState;
+
+fn not_enrolled() -> ApiError {
+    ApiError::Forbidden {
+        code: "not_enrolled",
+        detail: "enroll in the course to take its quizzes",
+    }
+}
+
+fn closed() -> ApiError {
+    ApiError::Conflict {
+        code: "attempt_closed",
+        detail: "the attempt is submitted or past its deadline; answers are no longer accepted"
+            .into(),
+    }
+}
+
+/// The learner's enrollment, locked, with the quiz; every refusal a learner can meet on the way.
+async fn enter(
+    tx: &mut TenantTx,
+    actor: &Actor,
+    course: CourseId,
+    item: ItemId,
+) -> ApiResult<(EnrollmentId, QuizRow)> {
+    let Some(context) = crate::progress::report_context(tx, course, item, actor.user_id).await?
+    else {
+        return Err(match crate::courses::store::by_id(tx, course).await? {
+            Some(row) if row.status() != CourseStatus::Draft => not_enrolled(),
+            _ => ApiError::NotFound,
+        });
+    };
+    if context.status() == EnrollmentStatus::Dropped {
+        return Err(not_enrolled());
+    }
+    if context.course_status == "draft" {
+        return Err(ApiError::NotFound);
+    }
+    if context.item_kind.as_deref() != Some("quiz") {
+        return Err(ApiError::NotFound);
+    }
+    if context.blocking > 0 {
+        return Err(ApiError::Conflict {
+            code: "module_locked",
+            detail: format!(
+                "complete the {} required item(s) of the earlier modules first",
+                context.blocking
+            ),
+        });
+    }
+    let quiz = store::quiz(tx, course, item)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((EnrollmentId(context.enrollment_id), quiz))
+}
+
+/// Starts an attempt, or answers the open one. `true` when a new attempt was started.
+pub async fn start(
+    state: &AppState,
+    auth: &Authenticated,
+    course: CourseId,
+    item: ItemId,
+) -> ApiResult<(bool, Attempt)> {
+    // At most twice: an open attempt found past its deadline is closed and committed first.
+    for _ in 0..2 {
+        let mut tx = state.db.begin(auth.tenant.id).await?;
+        let actor = Actor::load(&mut tx, auth).await?;
+        let (enrollment, quiz) = enter(&mut tx, &actor, course, item).await?;
+        if !quiz.configured {
+            return Err(not_ready());
+        }
+        let settings = quiz.settings();
+        let now = Utc::now();
+        if settings.available_from.is_some_and(|from| now < from) {
+            return Err(ApiError::Conflict {
+                code: "quiz_not_open",
+                detail: "the quiz is not open yet".into(),
+            });
+        }
+        let attempts = attempt_store::attempts_of(&mut tx, item, actor.user_id).await?;
+        if let Some(open) = attempts
+            .iter()
+            .find(|a| a.status() == AttemptStatus::InProgress)
+        {
+            if open.expired(now) {
+                let jobs = grading::close(&mut tx, open, &settings, true).await?;
+                tx.commit().await?;
+                grading::run_plugins(state, auth.tenant.id, open, &settings, jobs).await?;
+                continue;
+            }
+            let view = view(&mut tx, open, &settings, &attempts, false).await?;
+            tx.commit().await?;
+            return Ok((false, view));
+        }
+        if settings.available_until.is_some_and(|until| now >= until) {
+            return Err(ApiError::Conflict {
+                code: "quiz_closed",
+                detail: "the quiz's window has closed".into(),
+            });
+        }
+        let used = i32::try_from(attempts.len()).unwrap_or(i32::MAX);
+        if settings.max_attempts.is_some_and(|max| used >= max) {
+            return Err(ApiError::Conflict {
+                code: "no_attempts_left",
+                detail: format!("all {used} attempts are used"),
+            });
+        }
+        let slots = store::slots(&mut tx, item).await?;
+        let candidates = draw(&mut tx, &slots).await?;
+        if candidates.is_empty() {
+            return Err(not_ready());
+        }
+        let given = present(candidates, &settings)?;
+        let deadline_at = deadline(now, &settings);
+        let row = NewAttempt {
+            id: AttemptId::default(),
+            item,
+            course,
+            enrollment,
+            user: actor.user_id,
+            number: used + 1,
+            deadline_at,
+            max_score: given.iter().map(|q| q.points).sum(),
+        };
+        attempt_store::insert_attempt(&mut tx, &row, &given).await?;
+        let attempt = attempt_store::attempt(&mut tx, row.id, false)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let view = view(&mut tx, &attempt, &settings, &attempts, false).await?;
+        tx.commit().await?;
+        return Ok((true, view));
+    }
+    Err(ApiError::Conflict {
+        code: "attempt_closing",
+        detail: "the previous attempt is being closed; try again".into(),
+    })
+}
+
+fn not_ready() -> ApiError {
+    ApiError::Conflict {
+        code: "quiz_not_ready",
+        detail: "the quiz has no questions yet".into(),
+    }
+}
+
+/// The deadline: the time limit from now or the window's end, whichever is first.
+fn deadline(now: DateTime<Utc>, settings: &QuizSettings) -> Option<DateTime<Utc>> {
+    let limit = settings
+        .time_limit_seconds
+        .map(|s| now + Duration::seconds(i64::from(s)));
+    match (limit, settings.available_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The questions for a new attempt, in the quiz's order: named questions at their current
+/// version (archived ones are skipped), then each draw at random among the questions not asked
+/// yet.
+async fn draw(tx: &mut TenantTx, slots: &[Slot]) -> ApiResult<Vec<Candidate>> {
+    let named: Vec<Uuid> = slots
+        .iter()
+        .filter_map(|s| match s {
+            Slot::Question { question_id } => Some(question_id.0),
+            Slot::Draw { .. } => None,
+        })
+        .collect();
+    let mut by_id: std::collections::HashMap<Uuid, Candidate> = store::named_questions(tx, &named)
+        .await?
+        .into_iter()
+        .map(|c| (c.question_id, c))
+        .collect();
+    let mut asked: Vec<Uuid> = by_id.keys().copied().collect();
+    let mut out = Vec::new();
+    for slot in slots {
+        match *slot {
+            Slot::Question { question_id } => out.extend(by_id.remove(&question_id.0)),
+            Slot::Draw {
+                bank_id,
+                category_id,
+                count,
+            } => {
+                let drawn = store::draw(tx, bank_id, category_id, count, &asked).await?;
+                asked.extend(drawn.iter().map(|c| c.question_id));
+                out.extend(drawn);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Freezes what the learner is shown: the question order (shuffled when the quiz says so) and
+/// each question's presentation with its option order.
+fn present(
+    mut candidates: Vec<Candidate>,
+    settings: &QuizSettings,
+) -> ApiResult<Vec<GivenQuestion>> {
+    let mut rng = rand::thread_rng();
+    if settings.shuffle_questions {
+        candidates.shuffle(&mut rng);
+    }
+    candidates
+        .into_iter()
+        .map(|c| {
+            let spec: QuestionSpec = serde_json::from_value(c.spec).map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "stored question {} unreadable: {e}",
+                    c.question_id
+                ))
+            })?;
+            let presented = serde_json::to_value(spec.present(settings.shuffle_options, &mut rng))
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            Ok(GivenQuestion {
+                question_id: c.question_id,
+                version: c.version,
+                points: c.points,
+                presented,
+            })
+        })
+        .collect()
+}
+
+/// The quiz score by the quiz's attempt grading over the graded attempts (per cent).
+pub fn quiz_score(attempts: &[AttemptRow], grading: AttemptGrading) -> Option<f64> {
+    let graded: Vec<f64> = attempts
+        .iter()
+        .filter(|a| a.status() == AttemptStatus::Graded)
+        .filter_map(|a| a.percent)
+        .collect();
+    match grading {
+        AttemptGrading::Highest => graded.iter().copied().reduce(f64::max),
+        AttemptGrading::Latest => graded.last().copied(),
+        AttemptGrading::Average if graded.is_empty() => None,
+        AttemptGrading::Average => {
+            Some((graded.iter().sum::<f64>() / graded.len() as f64 * 100.0).round() / 100.0)
+        }
+    }
+}
+
+/// Whether the learner has passed the quiz.
+pub fn passed(attempts: &[AttemptRow], settings: &QuizSettings) -> bool {
+    quiz_score(attempts, settings.attempt_grading).is_some_and(|s| s >= settings.passing_percent)
+}
+
+/// Whether correct answers may be shown for a closed attempt now.
+fn reveal(settings: &QuizSettings, attempts: &[AttemptRow], now: DateTime<Utc>) -> bool {
+    match settings.show_correct_answers {
+        ShowCorrectAnswers::Never => false,
+        ShowCorrectAnswers::AfterSubmission => true,
+        ShowCorrectAnswers::AfterWindow => settings.available_until.is_some_and(|u| now >= u),
+        ShowCorrectAnswers::AfterPassing => passed(attempts, settings),
+    }
+}
+
+/// The attempt as its learner (or, with `staff`, the course's staff) sees it. `attempts` are
+/// the learner's attempts at the quiz (for the passing rule).
+pub(super) async fn view(
+    tx: &mut TenantTx,
+    attempt: &AttemptRow,
+    settings: &QuizSettings,
+    attempts: &[AttemptRow],
+    staff: bool,
+) -> ApiResult<Attempt> {
+    let rows = attempt_store::questions(tx, attempt.id(), None).await?;
+    let now = Utc::now();
+    let open = attempt.status() == AttemptStatus::InProgress;
+    let show_key = staff || (!open && reveal(settings, attempts, now));
+    let questions = rows
+        .iter()
+        .map(|row| question_view(row, open, show_key))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Attempt {
+        summary: attempt.summary(),
+        seconds_left: attempt
+            .deadline_at
+            .filter(|_| open)
+            .map(|d| (d - now).num_seconds().max(0)),
+        questions,
+    })
+}
+
+pub(super) fn question_view(
+    row: &AttemptQuestionRow,
+    open: bool,
+    show_key: bool,
+) -> ApiResult<AttemptQuestion> {
+    let presentation: Presentation = serde_json::from_value(row.presented.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored presentation unreadable: {e}")))?;
+    let result = if open {
+        None
+    } else {
+        let correct_answer = if show_key {
+            serde_json::from_value::<QuestionSpec>(row.spec.clone())
+                .ok()
+                .and_then(|s| s.answer_key())
+        } else {
+            None
+        };
+        Some(QuestionResult {
+            grading: row.grading(),
+            awarded: row
+                .awarded
+                .filter(|_| matches!(row.grading(), Grading::Auto | Grading::Manual)),
+            feedback: row.feedback.clone(),
+            review_reason: row.review_reason.clone(),
+            correct_answer,
+        })
+    };
+    Ok(AttemptQuestion {
+        position: row.position,
+        points: row.points,
+        prompt: row.prompt.clone(),
+        presentation,
+        answer: row.answer.clone(),
+        answered_at: row.answered_at,
+        result,
+    })
+}
+
+/// The caller's attempts at a quiz with the quiz and where they stand.
+pub async fn mine(
+    state: &AppState,
+    auth: &Authenticated,
+    course: CourseId,
+    item: ItemId,
+) -> ApiResult<MyAttempts> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    let quiz = super::settings::read(&mut tx, &actor, course, item).await?;
+    let attempts = attempt_store::attempts_of(&mut tx, item, actor.user_id).await?;
+    tx.commit().await?;
+    let settings = &quiz.settings;
+    let used = i32::try_from(attempts.len()).unwrap_or(i32::MAX);
+    Ok(MyAttempts {
+        attempts_left: settings.max_attempts.map(|m| (m - used).max(0)),
+        score_percent: quiz_score(&attempts, settings.attempt_grading),
+        passed: passed(&attempts, settings),
+        attempts: attempts.iter().map(AttemptRow::summary).collect(),
+        quiz,
+    })
+}
+
+/// An attempt, its quiz's settings and the learner's attempts at it, for its learner or the
+/// course's staff (`true`); anyone else: 404.
+async fn open_attempt(
+    tx: &mut TenantTx,
+    actor: &Actor,
+    id: AttemptId,
+) -> ApiResult<(AttemptRow, QuizSettings, bool)> {
+    let attempt = attempt_store::attempt(tx, id, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let staff = if attempt.user_id == actor.user_id.0 {
+        false
+    } else if is_course_staff(tx, actor, attempt.course()).await? {
+        true
+    } else {
+        return Err(ApiError::NotFound);
+    };
+    let quiz = store::quiz(tx, attempt.course(), attempt.item())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((attempt, quiz.settings(), staff))
+}
+
+/// Closes the attempt if it is open and past its deadline (the sweep may not have come by yet).
+async fn close_if_expired(
+    state: &AppState,
+    auth: &Authenticated,
+    actor: &Actor,
+    id: AttemptId,
+) -> ApiResult<()> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let (attempt, settings, _) = open_attempt(&mut tx, actor, id).await?;
+    if attempt.status() == AttemptStatus::InProgress && attempt.expired(Utc::now()) {
+        let jobs = grading::close(&mut tx, &attempt, &settings, true).await?;
+        tx.commit().await?;
+        grading::run_plugins(state, auth.tenant.id, &attempt, &settings, jobs).await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+pub async fn get(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
+    let actor = {
+        let mut tx = state.db.begin(auth.tenant.id).await?;
+        let actor = Actor::load(&mut tx, auth).await?;
+        tx.commit().await?;
+        actor
+    };
+    close_if_expired(state, auth, &actor, id).await?;
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let (attempt, settings, staff) = open_attempt(&mut tx, &actor, id).await?;
+    let attempts = attempt_store::attempts_of(
+        &mut tx,
+        attempt.item(),
+        crate::users::UserId(attempt.user_id),
+    )
+    .await?;
+    let view = view(&mut tx, &attempt, &settings, &attempts, staff).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Saves (or replaces) the caller's answer to one question of their open attempt.
+pub async fn save_answer(
+    state: &AppState,
+    auth: &Authenticated,
+    id: AttemptId,
+    position: i32,
+    answer: Value,
+) -> ApiResult<AttemptQuestion> {
+    let mut tx = state.db.begin(auth.tenant.id).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    let attempt = attempt_store::attempt(&mut tx, id, true)
+        .await?
+        .filter(|a| a.user_id == actor.user_id.0)
+        .ok_or(ApiError::NotFound)?;
+    if attempt.status() != AttemptStatus::InProgress {
+        return Err(closed());
+    }
+    if attempt.expired(Utc::now()) {
+        tx.commit().await?;
+        close_if_expired(state, auth, &actor, id).await?;
+        return Err(closed());
+    }
+    let mut row = attempt_store::questions(&mut tx, id, Some(position))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    let spec: QuestionSpec = serde_json::from_value(row.spec.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored question unreadable: {e}")))?;
+    // Checked now, kept as the learner sent it, and read again against the same version when
+    // the attempt is graded.
+    spec.parse_response(&answer).map_err(ApiError::Validation)?;
+    row.answered_at = Some(attempt_store::save_answer(&mut tx, id, position, &answer).await?);
+    row.answer = Some(answer);
+    tx.commit().await?;
+    question_view(&row, true, false)
+}
+
+/// Submits the caller's attempt and grades it. Submitting a closed attempt answers it as it is,
+/// so a second tab's submission changes nothing.
+pub async fn submit(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
+    let actor = {
+        let mut tx = state.db.begin(auth.tenant.id).await?;
+        let actor = Actor::load(&mut tx, auth).await?;
+        tx.commit().await?;
+        actor
+    };
+    {
+        let mut tx = state.db.begin(auth.tenant.id).await?;
+        let (attempt, settings, staff) = open_attempt(&mut tx, &actor, id).await?;
+        if staff {
+            return Err(ApiError::NotFound);
+        }
+        if attempt.status() == AttemptStatus::InProgress {
+            let auto = attempt.expired(Utc::now());
+            let jobs = grading::close(&mut tx, &attempt, &settings, auto).await?;
+            tx.commit().await?;
+            grading::run_plugins(state, auth.tenant.id, &attempt, &settings, jobs).await?;
+        } else {
+            tx.commit().await?;
+        }
+    }
+    get(state, auth, id).await
+}
