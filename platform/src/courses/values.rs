@@ -29,7 +29,7 @@ impl Fields {
 }
 
 /// Trimmed single-line text of bounded length (titles, categories).
-fn line(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+pub(crate) fn line(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     let text = raw.trim();
     if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(FieldError::new(
@@ -42,7 +42,7 @@ fn line(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
 }
 
 /// Markdown or plain multi-line text of bounded length (may be empty).
-fn prose(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+pub(crate) fn prose(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     if raw.chars().count() > max
         || raw
             .chars()

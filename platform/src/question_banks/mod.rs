@@ -8,6 +8,6 @@ mod routes;
 mod service;
 mod store;
 
-pub use model::{BankId, CategoryId, QuestionId};
+pub use model::{BankId, CategoryId, QuestionId, in_hundredths};
 pub use routes::router;
 pub(crate) use service::is_course_staff;

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::kinds::{QuestionKind, QuestionSpec};
 use crate::courses::CourseId;
+use crate::courses::values::{line, prose};
 use crate::error::FieldError;
 use crate::users::UserId;
 
@@ -73,41 +74,40 @@ pub struct Question {
 
 /// A bank's title: 1 to 200 characters on one line.
 pub fn bank_title(raw: &str) -> Result<String, FieldError> {
-    one_line("title", raw, 200)
+    line("title", raw, 200)
 }
 
 /// A category's name: 1 to 100 characters on one line, unique in its bank ignoring case.
 pub fn category_name(raw: &str) -> Result<String, FieldError> {
-    one_line("name", raw, 100)
+    line("name", raw, 100)
 }
 
 /// A bank's description: up to 5,000 characters.
 pub fn bank_description(raw: &str) -> Result<String, FieldError> {
-    if raw.chars().count() > 5_000 || has_control(raw) {
-        return Err(FieldError::new(
-            "description",
-            "invalid_text",
-            "at most 5000 characters, no control characters",
-        ));
-    }
-    Ok(raw.to_owned())
+    prose("description", raw, 5_000)
 }
 
 /// A question's prompt: 1 to 20,000 characters of Markdown.
 pub fn prompt(raw: &str) -> Result<String, FieldError> {
-    if raw.trim().is_empty() || raw.chars().count() > 20_000 || has_control(raw) {
+    if raw.trim().is_empty() {
         return Err(FieldError::new(
             "prompt",
             "invalid_text",
-            "1 to 20000 characters, no control characters",
+            "1 to 20000 characters",
         ));
     }
-    Ok(raw.to_owned())
+    prose("prompt", raw, 20_000)
+}
+
+/// Whether a number of points is a whole number of hundredths (as the database keeps them).
+pub fn in_hundredths(points: f64) -> bool {
+    let cents = points * 100.0;
+    points.is_finite() && (cents - cents.round()).abs() < 1e-6
 }
 
 /// A question's points: more than 0, at most 1,000, in hundredths.
 pub fn points(raw: f64) -> Result<f64, FieldError> {
-    if !raw.is_finite() || raw <= 0.0 || raw > 1_000.0 || (raw * 100.0).fract().abs() > 1e-9 {
+    if !in_hundredths(raw) || raw <= 0.0 || raw > 1_000.0 {
         return Err(FieldError::new(
             "points",
             "out_of_range",
@@ -115,23 +115,6 @@ pub fn points(raw: f64) -> Result<f64, FieldError> {
         ));
     }
     Ok(raw)
-}
-
-fn one_line(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    let text = raw.trim();
-    if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            "invalid_text",
-            format!("1 to {max} characters on one line"),
-        ));
-    }
-    Ok(text.to_owned())
-}
-
-fn has_control(raw: &str) -> bool {
-    raw.chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 #[cfg(test)]
@@ -143,6 +126,10 @@ mod tests {
         assert!(points(0.5).is_ok());
         assert!(points(1000.0).is_ok());
         assert!(points(2.25).is_ok());
+        assert!(
+            points(0.29).is_ok(),
+            "0.29 * 100 is 28.999999999999996 in binary"
+        );
         for bad in [0.0, -1.0, 1000.01, 0.001, f64::NAN, f64::INFINITY] {
             assert!(points(bad).is_err(), "{bad}");
         }

@@ -25,7 +25,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{Cursor, Page};
 use crate::plugins::{GradeInput, PluginName};
 use crate::question_banks::kinds::{AutoGrade, QuestionSpec};
-use crate::question_banks::{QuestionId, is_course_staff};
+use crate::question_banks::{QuestionId, in_hundredths, is_course_staff};
 use crate::state::AppState;
 use crate::users::{Role, UserId};
 
@@ -255,11 +255,7 @@ pub async fn grade_answer(
         .pop()
         .ok_or(ApiError::NotFound)?;
     let mut errors = Vec::new();
-    if !grade.points.is_finite()
-        || grade.points < 0.0
-        || grade.points > row.points
-        || (grade.points * 100.0).fract().abs() > 1e-9
-    {
+    if !in_hundredths(grade.points) || grade.points < 0.0 || grade.points > row.points {
         errors.push(FieldError::new(
             "points",
             "out_of_range",
