@@ -4,15 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::PluginError;
 use crate::host::HostConfig;
 
-/// Builds the engine: component model, async, epoch interruption, optional fuel, NaN
+/// The engine's settings: component model, async, epoch interruption, optional fuel, NaN
 /// canonicalisation (the same float results on every CPU), and a pooling allocator sized for
-/// plugins rather than wasmtime's 4 GiB-per-memory defaults.
-pub(crate) fn build(config: &HostConfig) -> Result<Engine, PluginError> {
+/// plugins rather than wasmtime's 4 GiB-per-memory defaults. Public so that measurements of a
+/// bare engine use exactly the production settings.
+pub fn settings(config: &HostConfig) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     let instances = config.pooled_instances;
     pool.total_component_instances(instances)
@@ -22,7 +23,15 @@ pub(crate) fn build(config: &HostConfig) -> Result<Engine, PluginError> {
         .total_tables(instances.saturating_mul(2))
         .total_stacks(instances)
         .max_memory_size(config.max_memory_bytes)
-        .table_elements(config.max_table_elements);
+        .table_elements(config.max_table_elements)
+        // Returning a slot to the pool would otherwise madvise its pages away and fault them
+        // back on the next call: page-table changes that stall every other core with TLB
+        // shootdowns. Instead the pages a call wrote (found with PAGEMAP_SCAN where the kernel
+        // has it) are zeroed in place, up to these sizes.
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto)
+        .decommit_batch_size(16);
 
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
@@ -35,7 +44,13 @@ pub(crate) fn build(config: &HostConfig) -> Result<Engine, PluginError> {
         .memory_reservation_for_growth(0)
         .memory_guard_size(64 << 10)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&wasm).map_err(|e| PluginError::Internal(format!("building the engine: {e:#}")))
+    wasm
+}
+
+/// Builds the engine with [`settings`].
+pub(crate) fn build(config: &HostConfig) -> Result<Engine, PluginError> {
+    Engine::new(&settings(config))
+        .map_err(|e| PluginError::Internal(format!("building the engine: {e:#}")))
 }
 
 /// Increments the engine's epoch every tick until dropped.

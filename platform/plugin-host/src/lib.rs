@@ -16,6 +16,7 @@ mod limits;
 mod validate;
 pub mod wit;
 
+pub use engine::settings as engine_settings;
 pub use error::{PluginError, RejectReason};
 pub use grader::{Criterion, Grade, GradeRequest, GraderError};
 pub use host::{

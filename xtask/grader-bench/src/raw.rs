@@ -1,13 +1,12 @@
-//! The grader component on a bare wasmtime engine configured like the platform's host
-//! (`platform/plugin-host/src/engine.rs`: pooling allocator, epoch interruption, NaN
-//! canonicalisation, the same memory and stack limits), to time instantiation on its own and
-//! instantiation plus the call without the host's bookkeeping. The host keeps its engine private,
-//! so these settings are copied here from [`HostConfig::default`].
+//! The grader component on a bare wasmtime engine with the platform host's own settings
+//! (`lms_plugin_host::engine_settings` for [`HostConfig::default`]: pooling allocator, epoch
+//! interruption, NaN canonicalisation, the same memory and stack limits), to time instantiation
+//! on its own and instantiation plus the call without the host's bookkeeping.
 
 use anyhow::Result;
 use lms_plugin_host::HostConfig;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Engine, Store};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -26,28 +25,9 @@ pub struct RawGrader {
 }
 
 impl RawGrader {
-    /// Compiles `wasm` on an engine with the production settings.
+    /// Compiles `wasm` on an engine with the production settings (the host's own).
     pub fn new(wasm: &[u8]) -> Result<Self> {
-        let limits = HostConfig::default();
-        let instances = limits.pooled_instances;
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(instances)
-            .total_core_instances(instances.saturating_mul(4))
-            .total_memories(instances)
-            .total_tables(instances.saturating_mul(2))
-            .total_stacks(instances)
-            .max_memory_size(limits.max_memory_bytes)
-            .table_elements(limits.max_table_elements);
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .cranelift_nan_canonicalization(true)
-            .max_wasm_stack(limits.max_wasm_stack_bytes)
-            .memory_reservation(limits.max_memory_bytes as u64)
-            .memory_reservation_for_growth(0)
-            .memory_guard_size(64 << 10)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let config = lms_plugin_host::engine_settings(&HostConfig::default());
         let engine = wt(Engine::new(&config))?;
         let component = wt(Component::new(&engine, wasm))?;
         let mut linker = Linker::new(&engine);
