@@ -171,11 +171,16 @@ pub async fn list(
         }
     };
     let rows = store::banks(&mut tx, course, cursor.map(|c| c.0), limit + 1).await?;
-    let mut banks = Vec::with_capacity(rows.len());
-    for row in &rows {
-        banks.push(row.to_bank(store::categories(&mut tx, BankId(row.id)).await?));
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut categories: std::collections::HashMap<uuid::Uuid, Vec<_>> = Default::default();
+    for (bank, category) in store::categories_of(&mut tx, &ids).await? {
+        categories.entry(bank).or_default().push(category);
     }
     tx.commit().await?;
+    let banks = rows
+        .iter()
+        .map(|row| row.to_bank(categories.remove(&row.id).unwrap_or_default()))
+        .collect();
     Ok(Page::from_rows(banks, limit, |b: &Bank| b.id.0))
 }
 

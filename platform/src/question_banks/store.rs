@@ -142,23 +142,42 @@ pub async fn delete_bank(tx: &mut TenantTx, id: BankId) -> Result<(), sqlx::Erro
         .map(|_| ())
 }
 
+/// A bank's categories by name.
 pub async fn categories(tx: &mut TenantTx, bank: BankId) -> Result<Vec<Category>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "select c.id, c.name, (select count(*) from questions q where q.tenant_id = c.tenant_id
-                and q.category_id = c.id and q.bank_id = c.bank_id and q.archived_at is null)
-         from question_categories c where c.tenant_id = $1 and c.bank_id = $2
-         order by lower(c.name)",
+    Ok(categories_of(tx, &[bank.0])
+        .await?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect())
+}
+
+/// The categories of several banks in one query, by bank and then name.
+pub async fn categories_of(
+    tx: &mut TenantTx,
+    banks: &[Uuid],
+) -> Result<Vec<(Uuid, Category)>, sqlx::Error> {
+    let rows: Vec<(Uuid, Uuid, String, i64)> = sqlx::query_as(
+        "select c.bank_id, c.id, c.name, (select count(*) from questions q
+                where q.tenant_id = c.tenant_id and q.category_id = c.id
+                  and q.bank_id = c.bank_id and q.archived_at is null)
+         from question_categories c where c.tenant_id = $1 and c.bank_id = any($2)
+         order by c.bank_id, lower(c.name)",
     )
     .bind(tx.tenant_id())
-    .bind(bank)
+    .bind(banks)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, question_count)| Category {
-            id: CategoryId(id),
-            name,
-            question_count,
+        .map(|(bank, id, name, question_count)| {
+            (
+                bank,
+                Category {
+                    id: CategoryId(id),
+                    name,
+                    question_count,
+                },
+            )
         })
         .collect())
 }

@@ -394,35 +394,30 @@ async fn open_attempt(
     Ok((attempt, quiz.settings(), staff))
 }
 
-/// Closes the attempt if it is open and past its deadline (the sweep may not have come by yet).
-async fn close_if_expired(
+/// The attempt as the caller sees it, closed (and graded) first when `submit` asks for it or
+/// when it is open past its deadline (the sweep may not have come by yet). One transaction
+/// unless it has to close the attempt.
+async fn closing_view(
     state: &AppState,
     auth: &Authenticated,
-    actor: &Actor,
     id: AttemptId,
-) -> ApiResult<()> {
+    submit: bool,
+) -> ApiResult<Attempt> {
     let mut tx = state.db.begin(auth.tenant.id).await?;
-    let (attempt, settings, _) = open_attempt(&mut tx, actor, id).await?;
-    if attempt.status() == AttemptStatus::InProgress && attempt.expired(Utc::now()) {
-        let jobs = grading::close(&mut tx, &attempt, &settings, true).await?;
+    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut attempt, mut settings, staff) = open_attempt(&mut tx, &actor, id).await?;
+    if submit && staff {
+        // Only the learner submits their attempt.
+        return Err(ApiError::NotFound);
+    }
+    let expired = attempt.expired(Utc::now());
+    if attempt.status() == AttemptStatus::InProgress && (submit || expired) {
+        let jobs = grading::close(&mut tx, &attempt, &settings, expired).await?;
         tx.commit().await?;
         grading::run_plugins(state, auth.tenant.id, &attempt, &settings, jobs).await?;
-    } else {
-        tx.commit().await?;
+        tx = state.db.begin(auth.tenant.id).await?;
+        (attempt, settings, _) = open_attempt(&mut tx, &actor, id).await?;
     }
-    Ok(())
-}
-
-pub async fn get(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
-    let actor = {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
-        tx.commit().await?;
-        actor
-    };
-    close_if_expired(state, auth, &actor, id).await?;
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let (attempt, settings, staff) = open_attempt(&mut tx, &actor, id).await?;
     let attempts = attempt_store::attempts_of(
         &mut tx,
         attempt.item(),
@@ -432,6 +427,10 @@ pub async fn get(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiRe
     let view = view(&mut tx, &attempt, &settings, &attempts, staff).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+pub async fn get(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
+    closing_view(state, auth, id, false).await
 }
 
 /// Saves (or replaces) the caller's answer to one question of their open attempt.
@@ -452,8 +451,9 @@ pub async fn save_answer(
         return Err(closed());
     }
     if attempt.expired(Utc::now()) {
+        // Closed in a transaction of its own: closing locks the enrollment before the attempt.
         tx.commit().await?;
-        close_if_expired(state, auth, &actor, id).await?;
+        closing_view(state, auth, id, false).await?;
         return Err(closed());
     }
     let mut row = attempt_store::questions(&mut tx, id, Some(position))
@@ -474,26 +474,5 @@ pub async fn save_answer(
 /// Submits the caller's attempt and grades it. Submitting a closed attempt answers it as it is,
 /// so a second tab's submission changes nothing.
 pub async fn submit(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
-    let actor = {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
-        tx.commit().await?;
-        actor
-    };
-    {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let (attempt, settings, staff) = open_attempt(&mut tx, &actor, id).await?;
-        if staff {
-            return Err(ApiError::NotFound);
-        }
-        if attempt.status() == AttemptStatus::InProgress {
-            let auto = attempt.expired(Utc::now());
-            let jobs = grading::close(&mut tx, &attempt, &settings, auto).await?;
-            tx.commit().await?;
-            grading::run_plugins(state, auth.tenant.id, &attempt, &settings, jobs).await?;
-        } else {
-            tx.commit().await?;
-        }
-    }
-    get(state, auth, id).await
+    closing_view(state, auth, id, true).await
 }
