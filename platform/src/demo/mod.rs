@@ -1,6 +1,10 @@
 //! `lms serve --demo`: a demo tenant to click through, created if absent. Its users share one
 //! password: `LMS_DEMO_PASSWORD`, or one generated on first use and kept in the data folder so
 //! that every later run prints the same credentials.
+//!
+//! Users and courses are written in one transaction through the stores; assessments (quizzes and
+//! their attempts) through the services the API uses, as the demo users, so they obey every rule
+//! of the API.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,8 +15,10 @@ use lms_tenants::{Branding, Slug, Tenant, TenantSettings};
 use secrecy::{ExposeSecret, SecretString};
 
 mod courses;
+mod quizzes;
 
-use crate::auth::Password;
+use crate::auth::tokens::{self, AccessClaims};
+use crate::auth::{Authenticated, Password};
 use crate::operator::{CreateTenant, create_tenant};
 use crate::state::AppState;
 use crate::users::store::{self as users, NewUser};
@@ -138,5 +144,42 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
         courses::seed(&mut tx, instructor, &learners).await?;
     }
     tx.commit().await?;
+    quizzes::seed(state, &tenant)
+        .await
+        .context("seeding the demo quizzes")?;
+    // TODO: the assignment with a rubric (and a graded submission) seeds here, through the
+    // assignments service, as `quizzes::seed` does for the quiz.
     Ok(tenant)
+}
+
+/// The first demo user with the role, signed in as the services see a request: they check the
+/// user's roles, status and session epoch as they do for an access token.
+async fn signed_in(state: &AppState, tenant: &Tenant, role: Role) -> anyhow::Result<Authenticated> {
+    let (email, _, _) = USERS
+        .iter()
+        .find(|(_, _, r)| *r == role)
+        .with_context(|| format!("no demo user is {}", role.as_str()))?;
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tx = state.db.begin(tenant.id).await?;
+    let user = users::by_email(&mut tx, &email)
+        .await?
+        .with_context(|| format!("the demo user {}", role.as_str()))?;
+    tx.commit().await?;
+    let now = chrono::Utc::now().timestamp();
+    let ttl = i64::try_from(tokens::ACCESS_TOKEN_TTL.as_secs())?;
+    Ok(Authenticated {
+        tenant: tenant.clone(),
+        claims: AccessClaims {
+            iss: tokens::ISSUER.to_owned(),
+            sub: user.id,
+            aud: tokens::audience(tenant.id),
+            tid: tenant.id.as_uuid(),
+            iat: now,
+            exp: now + ttl,
+            jti: uuid::Uuid::now_v7(),
+            sid: uuid::Uuid::now_v7(),
+            ep: user.session_epoch,
+            cht: None,
+        },
+    })
 }

@@ -17,7 +17,7 @@ mod grading;
 mod invocations;
 mod model;
 mod routes;
-mod service;
+pub(crate) mod service;
 mod signature;
 mod store;
 
@@ -28,7 +28,7 @@ use lms_plugin_host::{HostConfig, PluginHost};
 pub use catalog::register as register_catalog;
 pub use grading::{GradeInput, GradeView, check_grader_config, run as run_grader};
 pub use invocations::{DURATION_METRIC, MEMORY_METRIC};
-pub use model::PluginName;
+pub use model::{Capability, PluginName};
 pub use routes::router;
 
 /// Records kept per tenant by default.

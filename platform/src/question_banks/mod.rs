@@ -3,9 +3,9 @@
 //! read and graded).
 
 pub mod kinds;
-mod model;
+pub(crate) mod model;
 mod routes;
-mod service;
+pub(crate) mod service;
 mod store;
 
 pub use model::{BankId, CategoryId, QuestionId, in_hundredths};

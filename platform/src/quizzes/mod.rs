@@ -3,11 +3,11 @@
 //! with the grading queue, and the sweep that closes attempts left open past their deadline.
 
 mod attempt_store;
-mod attempts;
-mod grading;
-mod model;
+pub(crate) mod attempts;
+pub(crate) mod grading;
+pub(crate) mod model;
 mod routes;
-mod settings;
+pub(crate) mod settings;
 mod store;
 pub mod sweep;
 

@@ -1,16 +1,25 @@
 //! The `--demo` seed: the demo tenant's users and courses, a learner half-way through the first
-//! course, and a second run that changes nothing.
+//! course, a quiz with every question kind and a graded attempt, and a second run that changes
+//! nothing.
 
 use lms_platform::demo;
 use reqwest::StatusCode;
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::Value;
 
 use crate::helpers::{PASSWORD, TestApp};
 
-#[tokio::test]
-async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
-    let app = TestApp::spawn_seeded(
+async fn sign_in(app: &TestApp, email: &str) -> String {
+    let login = app.login(demo::SLUG, email, PASSWORD).await;
+    login.assert_status(StatusCode::OK);
+    login.json()["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+async fn seeded_twice() -> TestApp {
+    TestApp::spawn_seeded(
         |_| {},
         |state| async move {
             let password = SecretString::from(PASSWORD);
@@ -19,18 +28,76 @@ async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
             demo::seed(&state, &password).await.expect("second seed");
         },
     )
-    .await;
-    let login = app
-        .post("/api/v1/auth/login")
+    .await
+}
+
+/// The course's id and its quiz item's id, as the learner's outline shows them.
+async fn python_quiz(app: &TestApp, token: &str) -> (String, String) {
+    let mine = app
+        .get("/api/v1/me/enrollments")
         .tenant(demo::SLUG)
-        .json(json!({ "email": "learner1@demo.example", "password": PASSWORD }))
+        .bearer(token)
         .send()
         .await;
-    login.assert_status(StatusCode::OK);
-    let token = login.json()["access_token"]
+    mine.assert_status(StatusCode::OK);
+    let course = mine.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["course_slug"] == "python-for-data-analysis")
+        .expect("the Python course")["course_id"]
         .as_str()
-        .expect("access token")
+        .expect("course id")
         .to_owned();
+    let outline = app
+        .get(&format!("/api/v1/courses/{course}/progress/me"))
+        .tenant(demo::SLUG)
+        .bearer(token)
+        .send()
+        .await;
+    outline.assert_status(StatusCode::OK);
+    let item = outline.json()["modules"]
+        .as_array()
+        .expect("modules")
+        .iter()
+        .flat_map(|m| m["items"].as_array().expect("items").clone())
+        .find(|i| i["kind"] == "quiz" && i["title"] == "Cleaning quiz")
+        .expect("the Cleaning quiz")["id"]
+        .as_str()
+        .expect("item id")
+        .to_owned();
+    (course, item)
+}
+
+const EVERY_KIND: [&str; 10] = [
+    "essay",
+    "fill_in_blanks",
+    "matching",
+    "multiple_response",
+    "numeric",
+    "ordering",
+    "plugin",
+    "short_answer",
+    "single_choice",
+    "true_false",
+];
+
+fn kinds(attempt: &Value) -> Vec<String> {
+    let mut kinds: Vec<String> = attempt["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .map(|q| q["presentation"]["type"].as_str().expect("kind").to_owned())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+#[tokio::test]
+async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
+    let app = seeded_twice().await;
+    let token = sign_in(&app, "learner1@demo.example").await;
 
     let catalog = app
         .get("/api/v1/catalog")
@@ -56,12 +123,16 @@ async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
         .expect("the first course");
     assert_eq!(security["progress"]["percent"], 50);
     assert!(security["continue_item"]["item_id"].is_string());
-    assert!(
+    let percent = |slug: &str| {
         items
             .iter()
-            .filter(|e| e["course_slug"] != "web-security-fundamentals")
-            .all(|e| e["progress"]["percent"] == 0)
-    );
+            .find(|e| e["course_slug"] == slug)
+            .expect("enrolled")["progress"]["percent"]
+            .clone()
+    };
+    assert_eq!(percent("leading-remote-teams"), 0);
+    // Passing the Cleaning quiz completed its item, and only that one.
+    assert_eq!(percent("python-for-data-analysis"), 25);
 
     // Every item kind is there.
     let course = security["course_id"].as_str().expect("course id");
@@ -91,4 +162,213 @@ async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
             "video"
         ]
     );
+}
+
+#[tokio::test]
+async fn the_demo_quiz_asks_every_kind_and_the_first_learner_has_a_graded_attempt() {
+    let app = seeded_twice().await;
+    let lea = sign_in(&app, "learner1@demo.example").await;
+    let (course, item) = python_quiz(&app, &lea).await;
+
+    // The first learner's attempt: answered, submitted and graded, the essay by the instructor.
+    let mine = app
+        .get(&format!(
+            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    mine.assert_status(StatusCode::OK);
+    let mine = mine.json();
+    let attempts = mine["attempts"].as_array().expect("attempts");
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the second seed added no attempt: {mine}"
+    );
+    assert_eq!(attempts[0]["status"], "graded", "{mine}");
+    assert_eq!(mine["passed"], true, "{mine}");
+    let percent = mine["score_percent"].as_f64().expect("score");
+    assert!((70.0..100.0).contains(&percent), "mostly right: {mine}");
+    let id = attempts[0]["id"].as_str().expect("attempt id");
+    let attempt = app
+        .get(&format!("/api/v1/quiz-attempts/{id}"))
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    attempt.assert_status(StatusCode::OK);
+    let attempt = attempt.json();
+    assert_eq!(kinds(&attempt), EVERY_KIND, "{attempt}");
+    let result = |kind: &str| {
+        attempt["questions"]
+            .as_array()
+            .expect("questions")
+            .iter()
+            .find(|q| q["presentation"]["type"] == kind)
+            .expect("asked")["result"]
+            .clone()
+    };
+    let essay = result("essay");
+    assert_eq!(essay["grading"], "manual", "{essay}");
+    assert!(essay["feedback"]["comment"].is_string(), "{essay}");
+    let lab = result("plugin");
+    assert_eq!(lab["grading"], "auto", "graded by lab-flag-grader: {lab}");
+    assert_eq!(lab["feedback"]["plugin"], "lab-flag-grader", "{lab}");
+    assert_eq!(lab["awarded"], 1.33, "two of three flags: {lab}");
+    let partial = result("multiple_response");
+    assert_eq!(partial["awarded"], 1.33, "partial credit: {partial}");
+
+    // The second learner can take the quiz: every kind, no answer key.
+    let leo = sign_in(&app, "learner2@demo.example").await;
+    let started = app
+        .post(&format!(
+            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    started.assert_status(StatusCode::CREATED);
+    let started = started.json();
+    assert_eq!(kinds(&started), EVERY_KIND, "{started}");
+    assert_eq!(
+        started["questions"].as_array().expect("questions").len(),
+        11,
+        "one of each kind after a warm-up drawn at random: {started}"
+    );
+    let shown = started.to_string();
+    assert!(
+        !shown.contains("totals-complete") && !shown.contains("sha256"),
+        "the lab's flags stay hidden: {started}"
+    );
+
+    // Seeding twice made one bank, its categories and questions once.
+    let ivan = sign_in(&app, "instructor@demo.example").await;
+    let banks = app
+        .get(&format!("/api/v1/question-banks?course_id={course}"))
+        .tenant(demo::SLUG)
+        .bearer(&ivan)
+        .send()
+        .await;
+    banks.assert_status(StatusCode::OK);
+    let banks = banks.json();
+    let banks = banks["items"].as_array().expect("banks");
+    assert_eq!(banks.len(), 1, "{banks:?}");
+    assert_eq!(banks[0]["question_count"], 13, "{banks:?}");
+    let mut categories: Vec<&str> = banks[0]["categories"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    categories.sort_unstable();
+    assert_eq!(
+        categories,
+        [
+            "Duplicates and outliers",
+            "Missing values",
+            "Types and parsing",
+            "Warm-up"
+        ]
+    );
+    let quiz = app
+        .get(&format!("/api/v1/courses/{course}/items/{item}/quiz"))
+        .tenant(demo::SLUG)
+        .bearer(&ivan)
+        .send()
+        .await;
+    quiz.assert_status(StatusCode::OK);
+    assert_eq!(quiz.json()["questions"].as_array().map(Vec::len), Some(11));
+}
+
+#[tokio::test]
+async fn without_the_grader_built_the_demo_quiz_leaves_out_only_its_lab_question() {
+    let app = TestApp::spawn_seeded(
+        |config| config.plugins.artifacts_dir = None,
+        |state| async move {
+            let password = SecretString::from(PASSWORD);
+            demo::seed(&state, &password).await.expect("seed");
+        },
+    )
+    .await;
+    let leo = sign_in(&app, "learner2@demo.example").await;
+    let (course, item) = python_quiz(&app, &leo).await;
+    let started = app
+        .post(&format!(
+            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    started.assert_status(StatusCode::CREATED);
+    let started = started.json();
+    let expected: Vec<&str> = EVERY_KIND.into_iter().filter(|k| *k != "plugin").collect();
+    assert_eq!(kinds(&started), expected, "{started}");
+    let lea = sign_in(&app, "learner1@demo.example").await;
+    let mine = app
+        .get(&format!(
+            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    mine.assert_status(StatusCode::OK);
+    assert_eq!(mine.json()["attempts"][0]["status"], "graded");
+}
+
+#[tokio::test]
+async fn once_the_grader_is_built_the_next_run_adds_the_lab_question_to_the_quiz() {
+    let app = TestApp::spawn_seeded(
+        |config| config.plugins.artifacts_dir = None,
+        |state| async move {
+            let password = SecretString::from(PASSWORD);
+            demo::seed(&state, &password)
+                .await
+                .expect("seed without the grader");
+            let artifacts = std::env::var_os("LMS_PLUGIN_ARTIFACTS").expect(
+                "LMS_PLUGIN_ARTIFACTS is unset: run `cargo xtask test`, or build the plugins",
+            );
+            let registered = lms_platform::plugins::register_catalog(
+                &state.operator_db,
+                Some(std::path::Path::new(&artifacts)),
+            )
+            .await
+            .expect("catalog");
+            assert!(registered.iter().any(|p| p == "lab-flag-grader"));
+            demo::seed(&state, &password)
+                .await
+                .expect("seed with the grader");
+        },
+    )
+    .await;
+    let leo = sign_in(&app, "learner2@demo.example").await;
+    let (course, item) = python_quiz(&app, &leo).await;
+    let started = app
+        .post(&format!(
+            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    started.assert_status(StatusCode::CREATED);
+    let started = started.json();
+    assert_eq!(kinds(&started), EVERY_KIND, "{started}");
+    assert_eq!(started["questions"].as_array().map(Vec::len), Some(11));
+    // The first learner keeps the one attempt they had.
+    let lea = sign_in(&app, "learner1@demo.example").await;
+    let mine = app
+        .get(&format!(
+            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    mine.assert_status(StatusCode::OK);
+    assert_eq!(mine.json()["attempts"].as_array().map(Vec::len), Some(1));
 }
