@@ -28,6 +28,31 @@ pub struct Config {
     pub tenant_cache_ttl: Duration,
     pub log_json: bool,
     pub plugins: PluginConfig,
+    pub storage: StorageConfig,
+}
+
+/// Where uploaded files live.
+#[derive(Debug, Clone, Default)]
+pub struct StorageConfig {
+    /// `None` (no `LMS_S3_BUCKET`): files on local disk under `<data_dir>/files`.
+    pub s3: Option<S3Config>,
+}
+
+/// An S3 bucket, on AWS or any S3-compatible store. Only these settings are used: never the
+/// AWS environment variables, profile files or instance metadata.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// E.g. `http://127.0.0.1:9000` for MinIO; `None`: AWS's endpoint for the region.
+    pub endpoint: Option<String>,
+    /// Both or neither; neither sends requests unsigned.
+    pub access_key_id: Option<SecretString>,
+    pub secret_access_key: Option<SecretString>,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key` (MinIO, moto).
+    pub path_style: bool,
+    /// Prepended to every key (`<prefix>/<tenant>/...`), to share a bucket.
+    pub prefix: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +140,27 @@ impl Config {
                 invocations_kept: var("LMS_PLUGIN_INVOCATIONS_KEPT")?
                     .unwrap_or(crate::plugins::DEFAULT_INVOCATIONS_KEPT),
             },
+            storage: StorageConfig::from_env()?,
+        })
+    }
+}
+
+impl StorageConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        let Some(bucket) = var::<String>("LMS_S3_BUCKET")? else {
+            return Ok(Self { s3: None });
+        };
+        let endpoint = var::<String>("LMS_S3_ENDPOINT")?;
+        Ok(Self {
+            s3: Some(S3Config {
+                bucket,
+                region: var("LMS_S3_REGION")?.unwrap_or_else(|| "us-east-1".to_owned()),
+                path_style: var("LMS_S3_PATH_STYLE")?.unwrap_or(endpoint.is_some()),
+                endpoint,
+                access_key_id: secret("LMS_S3_ACCESS_KEY_ID"),
+                secret_access_key: secret("LMS_S3_SECRET_ACCESS_KEY"),
+                prefix: var("LMS_S3_PREFIX")?,
+            }),
         })
     }
 }

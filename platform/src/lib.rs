@@ -26,6 +26,7 @@ pub mod question_banks;
 pub mod quizzes;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod tenant_profile;
 pub mod tls_ask;

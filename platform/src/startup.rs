@@ -90,6 +90,15 @@ impl Application {
         .await
         .context("registering the first-party plugin catalog")?;
         let mailer = Mailer::from_config(config.email.smtp_url.as_ref(), &config.email.from)?;
+        let storage =
+            crate::storage::Storage::from_config(&config.storage, config.data_dir.join("files"))
+                .await
+                .context("opening file storage")?;
+        tracing::info!(
+            backend = storage.backend_name(),
+            location = %storage.location(),
+            "file storage"
+        );
         let state = AppState {
             db: databases.app.clone(),
             operator_db: databases.operator.clone(),
@@ -115,6 +124,7 @@ impl Application {
                 trust_proxy_headers: config.trust_proxy_headers,
             }),
             plugins,
+            storage,
         };
         let router = crate::app::build(
             state.clone(),

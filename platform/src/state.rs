@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The plugin sandbox and registry settings.
     pub plugins: crate::plugins::Plugins,
+    /// Uploaded files: local disk or S3.
+    pub storage: crate::storage::Storage,
 }
 
 pub struct Settings {

@@ -102,6 +102,7 @@ pub fn test_config(db: &TestDb) -> Config {
                 .map(std::path::PathBuf::from),
             invocations_kept: lms_platform::plugins::DEFAULT_INVOCATIONS_KEPT,
         },
+        storage: lms_platform::config::StorageConfig::default(),
     }
 }
 
