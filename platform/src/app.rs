@@ -43,6 +43,8 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
         .merge(crate::progress::router())
         .merge(crate::question_banks::router())
         .merge(crate::quizzes::router())
+        .merge(crate::assignments::router())
+        .merge(crate::gradebook::router())
         .merge(crate::plugins::router())
         .merge(crate::tenant_profile::router())
         .merge(crate::audit::router())

@@ -4,6 +4,7 @@
 mod ids;
 
 pub mod app;
+pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod email;
 pub mod enrollments;
 pub mod error;
+pub mod gradebook;
 pub mod health;
 pub mod http;
 pub mod openapi;

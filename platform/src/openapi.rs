@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi};
         (name = "progress", description = "Learner progress: item completion, viewing time, course completion, progress tables and CSV export"),
         (name = "question banks", description = "Question banks, categories and versioned questions of every kind (instructors and tenant admins)"),
         (name = "quizzes", description = "Quiz settings, attempts with frozen questions and deadlines, autosaved answers, grading by rule, plugin and person, the grading queue"),
+        (name = "assignments", description = "Assignment settings with rubrics and late policies, text and file submissions, grading with feedback and inline comments, grade release, the graders' queue"),
+        (name = "gradebook", description = "Scores per learner and assessment, weighted course grades, the learner's own grades, CSV export"),
         (name = "cohorts", description = "Groups of learners enrolled together (tenant admins and corporate managers)"),
         (name = "plugins", description = "The plugin registry: uploads, installs, capability grants, signatures, the first-party catalog, grading and invocation records (tenant admins; grading also instructors)"),
         (name = "tenant", description = "The current tenant's branding and settings"),

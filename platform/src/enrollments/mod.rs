@@ -10,4 +10,4 @@ mod store;
 pub use model::{EnrollmentId, EnrollmentStatus};
 pub use routes::{bulk_ids, router};
 pub(crate) use service::Staff;
-pub use store::{active_users, of_user_in, status_of};
+pub use store::{active_users, lock, of_user_in, status_of};

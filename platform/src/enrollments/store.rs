@@ -277,6 +277,17 @@ pub async fn of_user(
 }
 
 /// The enrollment's status; `None` when there is no such enrollment.
+/// Locks an enrollment's row: every write about one learner's standing in a course (progress,
+/// attempts, submissions, grades) takes it first, so they serialise in one order.
+pub async fn lock(tx: &mut TenantTx, id: EnrollmentId) -> Result<(), sqlx::Error> {
+    sqlx::query("select 1 from enrollments where tenant_id = $1 and id = $2 for update")
+        .bind(tx.tenant_id())
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
 pub async fn status_of(
     tx: &mut TenantTx,
     id: EnrollmentId,

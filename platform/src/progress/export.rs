@@ -23,7 +23,7 @@ const HEADER: [&str; 12] = [
 ];
 
 /// A cell a spreadsheet shows as text, never evaluates.
-fn inert(cell: &str) -> String {
+pub fn inert(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {

@@ -8,6 +8,7 @@ mod routes;
 mod service;
 mod store;
 
+pub use export::inert;
 pub use model::{ContinueItem, CourseProgress};
 pub use routes::router;
 pub use service::complete_by_assessment;

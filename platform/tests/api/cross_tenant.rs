@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::assignments::{AssignmentIds, seed_assignment};
 use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
 use crate::quizzes::{QuizIds, seed_quiz};
 
@@ -36,6 +37,9 @@ struct Fixture {
     /// the tenant's learner at a quiz asking it.
     a_quiz: QuizIds,
     b_quiz: QuizIds,
+    /// A published course of each tenant with an assignment and a submission with a file.
+    a_assignment: AssignmentIds,
+    b_assignment: AssignmentIds,
 }
 
 /// The names and ids a plugin path can carry.
@@ -65,6 +69,7 @@ struct PathIds<'a> {
     name: &'a str,
     version: &'a str,
     category_id: &'a str,
+    file_id: &'a str,
 }
 
 impl<'a> PathIds<'a> {
@@ -77,6 +82,7 @@ impl<'a> PathIds<'a> {
             name: id,
             version: id,
             category_id: id,
+            file_id: id,
         }
     }
 
@@ -96,6 +102,7 @@ impl<'a> PathIds<'a> {
             name: &p.name,
             version: &p.version,
             category_id: &p.key,
+            file_id: &p.key,
         }
     }
 
@@ -108,6 +115,14 @@ impl<'a> PathIds<'a> {
             name: &c.course,
             version: &c.course,
             category_id: &c.course,
+            file_id: &c.course,
+        }
+    }
+
+    fn submission(a: &'a AssignmentIds) -> Self {
+        Self {
+            file_id: &a.file,
+            ..Self::only(&a.submission)
         }
     }
 }
@@ -896,6 +911,119 @@ fn suite() -> Vec<Endpoint> {
             None,
             StatusCode::UNAUTHORIZED,
         ),
+        // Assignments and the gradebook: B's courses, items and submissions are unknown on A.
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/items/{item_id}/assignment",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/items/{item_id}/assignment",
+            AdminBearer,
+            Some(|_| json!({ "points": 10 })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/items/{item_id}/assignment/submissions",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/items/{item_id}/assignment/submissions",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/courses/{id}/items/{item_id}/assignment/release",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/assignment-submissions",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/assignment-submissions/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/assignment-submissions/{id}/grade",
+            AdminBearer,
+            Some(|_| json!({ "points": 1 })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/assignment-submissions/{id}/files/{file_id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/gradebook",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/gradebook.csv",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/gradebook/me",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/gradebook/settings",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/gradebook/settings",
+            AdminBearer,
+            Some(|fx| json!({ "items": [{ "item_id": fx.b_assignment.item }] })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -1080,6 +1208,7 @@ async fn call(
         .replace("{name}", ids.name)
         .replace("{version}", ids.version)
         .replace("{category_id}", ids.category_id)
+        .replace("{file_id}", ids.file_id)
         .replace("{position}", "0");
     let mut request = app.call(ep.method.clone(), &path);
     request = match to {
@@ -1140,9 +1269,13 @@ async fn fixture(app: &TestApp) -> Fixture {
     );
     let a_quiz = seed_quiz(app, &a).await;
     let b_quiz = seed_quiz(app, &b).await;
+    let a_assignment = seed_assignment(app, &a).await;
+    let b_assignment = seed_assignment(app, &b).await;
     Fixture {
         a_quiz,
         b_quiz,
+        a_assignment,
+        b_assignment,
         a,
         b,
         a_reset_token,
@@ -1307,6 +1440,15 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_quiz.question));
             } else if ep.path.starts_with("/api/v1/quiz-attempts/") {
                 foreign.push(PathIds::only(&fx.b_quiz.attempt));
+            } else if ep.path.starts_with("/api/v1/assignment-submissions/") {
+                // B's submission, and A's own submission with B's file under it.
+                foreign.push(PathIds::submission(&fx.b_assignment));
+                if ep.path.contains("{file_id}") {
+                    foreign.push(PathIds {
+                        file_id: &fx.b_assignment.file,
+                        ..PathIds::submission(&fx.a_assignment)
+                    });
+                }
             } else if ep.path.starts_with("/api/v1/courses/")
                 || ep.path.starts_with("/api/v1/catalog/")
             {
@@ -1367,6 +1509,11 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             vec![
                 PathIds::only(&fx.a_quiz.attempt),
                 PathIds::only(&fx.b_quiz.attempt),
+            ]
+        } else if ep.path.starts_with("/api/v1/assignment-submissions/") {
+            vec![
+                PathIds::submission(&fx.a_assignment),
+                PathIds::submission(&fx.b_assignment),
             ]
         } else if ep.path.starts_with("/api/v1/courses/") || ep.path.starts_with("/api/v1/catalog/")
         {
@@ -1519,12 +1666,30 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         b_course["modules"][0]["items"].as_array().map(Vec::len),
         Some(1)
     );
-    // B's draft course and its quiz course.
+    // B's submission is still waiting for a grade, its file intact.
+    let b_submission = b_admin(&format!(
+        "/api/v1/assignment-submissions/{}",
+        fx.b_assignment.submission
+    ))
+    .send()
+    .await;
+    b_submission.assert_status(StatusCode::OK);
+    assert_eq!(b_submission.json()["status"], "submitted");
+    assert_eq!(b_submission.json()["grade"], Value::Null);
+    let b_file = b_admin(&format!(
+        "/api/v1/assignment-submissions/{}/files/{}",
+        fx.b_assignment.submission, fx.b_assignment.file
+    ))
+    .send()
+    .await;
+    b_file.assert_status(StatusCode::OK);
+    assert_eq!(b_file.text, "my work");
+    // B's draft course, its quiz course and its assignment course.
     let b_courses = b_admin("/api/v1/courses").send().await;
     b_courses.assert_status(StatusCode::OK);
     assert_eq!(
         b_courses.json()["items"].as_array().map(Vec::len),
-        Some(2),
+        Some(3),
         "{}",
         b_courses.text
     );

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod assignments;
 mod audit;
 mod auth;
 mod catalog;
@@ -12,6 +13,7 @@ mod cross_tenant;
 mod demo;
 mod enrollments;
 mod errors;
+mod gradebook;
 mod health;
 mod operator;
 mod plugins;

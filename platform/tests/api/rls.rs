@@ -780,6 +780,9 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
     // And a quiz with a bank, a question and an open attempt.
     crate::quizzes::seed_quiz(&app, &a).await;
     crate::quizzes::seed_quiz(&app, &b).await;
+    // And an assignment with a submission and its file, and gradebook weights.
+    crate::assignments::seed_assignment(&app, &a).await;
+    crate::assignments::seed_assignment(&app, &b).await;
     let a_id: Uuid = a.id.parse().expect("uuid");
     let b_id: Uuid = b.id.parse().expect("uuid");
     let a_user: Uuid = a.learner.id.parse().expect("uuid");
@@ -809,6 +812,11 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "quiz_slots",
         "quiz_attempts",
         "attempt_questions",
+        "assignments",
+        "assignment_submissions",
+        "submission_files",
+        "gradebook_settings",
+        "gradebook_items",
     ] {
         assert!(tables.iter().any(|t| t == table), "{table} not found");
         let sql = format!("select count(*) from {table} where tenant_id = $1");

@@ -1,0 +1,17 @@
+//! Assignments: instructions with a due date and late policy, text and file submissions (files
+//! in the file storage) with resubmission until the due date, grading by rubric or points with
+//! feedback and inline comments, grade release, and the graders' list across their courses.
+
+mod files;
+mod grading;
+mod late;
+mod model;
+mod routes;
+mod rubric;
+mod settings;
+mod store;
+mod submissions;
+mod upload;
+
+pub use model::SubmissionId;
+pub use routes::router;

@@ -1,0 +1,758 @@
+//! Assignments: settings and rubrics, text and file submissions with their limits, the late
+//! policies and resubmission, rubric grading with penalties, inline comments and release,
+//! completion of the item, and the graders' queue.
+
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+/// A form's parts: (field, file name, content).
+pub type Parts<'a> = &'a [(&'a str, Option<&'a str>, &'a [u8])];
+
+/// A `multipart/form-data` body.
+pub fn form(parts: Parts<'_>) -> (String, Vec<u8>) {
+    let boundary = "lms-test-boundary-8c1f";
+    let mut body = Vec::new();
+    for (field, file_name, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file_name {
+            Some(name) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{field}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub struct Class {
+    pub app: TestApp,
+    pub teacher: TestUser,
+}
+
+impl Class {
+    pub async fn new() -> Self {
+        Self::on(TestApp::spawn().await).await
+    }
+
+    pub async fn on(app: TestApp) -> Self {
+        let t = app.seed_tenant("acme").await;
+        let teacher = app
+            .instructor("acme", "teacher@acme.example", &t.admin)
+            .await;
+        Self { app, teacher }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        who: &TestUser,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut call = self
+            .app
+            .call(method, path)
+            .tenant("acme")
+            .bearer(&who.access_token);
+        if let Some(body) = body {
+            call = call.json(body);
+        }
+        call.send().await
+    }
+
+    pub async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        who: &TestUser,
+        body: Option<Value>,
+    ) -> Value {
+        let reply = self.send(method, path, who, body).await;
+        assert!(
+            reply.status.is_success(),
+            "{path}: {} {}",
+            reply.status,
+            reply.text
+        );
+        reply.json()
+    }
+
+    /// A published course of the teacher with one module holding items of these kinds and
+    /// titles; returns the course id and the items' ids.
+    pub async fn course(&self, slug: &str, items: &[(&str, &str)]) -> (String, Vec<String>) {
+        let id = |v: Value| v["id"].as_str().expect("id").to_owned();
+        let course = id(self
+            .ok(
+                Method::POST,
+                "/api/v1/courses",
+                &self.teacher,
+                Some(json!({ "slug": slug, "title": format!("Course {slug}") })),
+            )
+            .await);
+        let module = id(self
+            .ok(
+                Method::POST,
+                &format!("/api/v1/courses/{course}/modules"),
+                &self.teacher,
+                Some(json!({ "title": "Module" })),
+            )
+            .await);
+        let mut ids = Vec::new();
+        for (kind, title) in items {
+            ids.push(id(self
+                .ok(
+                    Method::POST,
+                    &format!("/api/v1/courses/{course}/modules/{module}/items"),
+                    &self.teacher,
+                    Some(json!({ "kind": kind, "title": title })),
+                )
+                .await));
+        }
+        self.ok(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/status"),
+            &self.teacher,
+            Some(json!({ "status": "published" })),
+        )
+        .await;
+        (course, ids)
+    }
+
+    pub async fn settings(&self, course: &str, item: &str, settings: Value) -> Reply {
+        self.send(
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/items/{item}/assignment"),
+            &self.teacher,
+            Some(settings),
+        )
+        .await
+    }
+
+    pub async fn learner(&self, name: &str, course: &str) -> TestUser {
+        let learner = self
+            .app
+            .register("acme", &format!("{name}@acme.example"))
+            .await;
+        self.send(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/enrollment"),
+            &learner,
+            None,
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+        learner
+    }
+
+    pub async fn submit(
+        &self,
+        course: &str,
+        item: &str,
+        who: &TestUser,
+        parts: Parts<'_>,
+    ) -> Reply {
+        let (content_type, body) = form(parts);
+        self.app
+            .post(&format!(
+                "/api/v1/courses/{course}/items/{item}/assignment/submissions"
+            ))
+            .tenant("acme")
+            .bearer(&who.access_token)
+            .raw(Some(&content_type), body)
+            .send()
+            .await
+    }
+
+    pub async fn grade(&self, submission: &str, body: Value) -> Reply {
+        self.send(
+            Method::PUT,
+            &format!("/api/v1/assignment-submissions/{submission}/grade"),
+            &self.teacher,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Files in the local file storage.
+    fn stored_files(&self) -> usize {
+        fn count(dir: &std::path::Path) -> usize {
+            std::fs::read_dir(dir).map_or(0, |entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| {
+                        let path = e.path();
+                        if path.is_dir() { count(&path) } else { 1 }
+                    })
+                    .sum()
+            })
+        }
+        count(&std::env::temp_dir().join(&self.app.db.name).join("files"))
+    }
+}
+
+fn rubric() -> Value {
+    json!({ "criteria": [
+        { "title": "Argument", "levels": [
+            { "title": "Convincing", "points": 6 },
+            { "title": "Thin", "points": 3 },
+            { "title": "Missing", "points": 0 } ] },
+        { "title": "Sources", "levels": [
+            { "title": "All cited", "points": 4 },
+            { "title": "Some cited", "points": 2 } ] }
+    ] })
+}
+
+#[tokio::test]
+async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
+    let c = Class::new().await;
+    let (course, items) = c.course("essays", &[("assignment", "Essay")]).await;
+    let item = &items[0];
+    let lea = c.learner("lea", &course).await;
+
+    // No settings yet.
+    c.submit(&course, item, &lea, &[("text", None, b"hello")])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "assignment_not_ready");
+
+    // Bad settings name their fields.
+    let bad = c
+        .settings(
+            &course,
+            item,
+            json!({ "accepts_text": false, "late_policy": "reject", "points": 0,
+                    "file_extensions": ["tar.gz"], "max_files": 40 }),
+        )
+        .await;
+    bad.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    for field in [
+        "accepts_files",
+        "late_policy",
+        "points",
+        "file_extensions[0]",
+        "max_files",
+    ] {
+        assert!(
+            bad.text.contains(&format!("\"{field}\"")),
+            "{field}: {}",
+            bad.text
+        );
+    }
+    let saved = c
+        .settings(
+            &course,
+            item,
+            json!({ "instructions": "Write about **tides**.", "accepts_files": true,
+                    "file_extensions": [".PDF", "txt"], "max_files": 2, "max_file_bytes": 2000,
+                    "points": 20, "due_at": Utc::now() + Duration::days(3) }),
+        )
+        .await;
+    saved.assert_status(StatusCode::OK);
+    assert_eq!(saved.json()["file_extensions"], json!(["pdf", "txt"]));
+
+    // Refusals, none of which leaves a file behind.
+    let json_body = c
+        .send(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
+            &lea,
+            Some(json!({ "text": "as json" })),
+        )
+        .await;
+    json_body.assert_problem(StatusCode::BAD_REQUEST, "multipart_required");
+    c.submit(&course, item, &lea, &[])
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: [(Parts<'_>, &str); 5] = [
+        (
+            &[("files", Some("tool.exe"), b"MZ...")],
+            "file_type_not_accepted",
+        ),
+        (
+            &[(
+                "files",
+                Some("essay.pdf"),
+                b"<html><script>alert(1)</script>",
+            )],
+            "file_type_mismatch",
+        ),
+        (
+            &[("files", Some("big.txt"), &[b'a'; 2001])],
+            "file_too_large",
+        ),
+        (
+            &[
+                ("files", Some("a.txt"), b"a"),
+                ("files", Some("b.txt"), b"b"),
+                ("files", Some("c.txt"), b"c"),
+            ],
+            "too_many",
+        ),
+        (&[("notes", None, b"?")], "unknown_field"),
+    ];
+    for (parts, code) in refused {
+        let reply = c.submit(&course, item, &lea, parts).await;
+        reply.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.text.contains(code), "{code}: {}", reply.text);
+    }
+    // A valid file next to a refused one is not kept either.
+    c.submit(
+        &course,
+        item,
+        &lea,
+        &[
+            ("files", Some("ok.pdf"), PDF),
+            ("files", Some("bad.pdf"), b"nope"),
+        ],
+    )
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(c.stored_files(), 0);
+
+    // Text and a file, with a path in its name as some browsers send.
+    let first = c
+        .submit(
+            &course,
+            item,
+            &lea,
+            &[
+                ("text", None, "Tides follow the moon — mostly.".as_bytes()),
+                ("files", Some("C:\\fakepath\\Essay.pdf"), PDF),
+            ],
+        )
+        .await;
+    first.assert_status(StatusCode::CREATED);
+    let first = first.json();
+    assert_eq!(first["number"], 1);
+    assert_eq!(first["late_seconds"], 0);
+    assert_eq!(first["files"][0]["file_name"], "Essay.pdf");
+    assert_eq!(first["files"][0]["content_type"], "application/pdf");
+    assert_eq!(first["files"][0]["size_bytes"], PDF.len());
+    let id = first["id"].as_str().expect("id").to_owned();
+    let file = first["files"][0]["id"].as_str().expect("file").to_owned();
+    let download = c
+        .send(
+            Method::GET,
+            &format!("/api/v1/assignment-submissions/{id}/files/{file}"),
+            &lea,
+            None,
+        )
+        .await;
+    download.assert_status(StatusCode::OK);
+    assert_eq!(download.text.as_bytes(), PDF);
+    let header = |name: &str| {
+        download
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "application/pdf");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert!(header("content-disposition").starts_with("attachment;"));
+
+    // Another learner sees neither the submission nor its file; the teacher sees both.
+    let leo = c.learner("leo", &course).await;
+    for path in [
+        format!("/api/v1/assignment-submissions/{id}"),
+        format!("/api/v1/assignment-submissions/{id}/files/{file}"),
+    ] {
+        c.send(Method::GET, &path, &leo, None)
+            .await
+            .assert_status(StatusCode::NOT_FOUND);
+        c.send(Method::GET, &path, &c.teacher, None)
+            .await
+            .assert_status(StatusCode::OK);
+    }
+    // A learner does not grade, not even their own work.
+    c.send(
+        Method::PUT,
+        &format!("/api/v1/assignment-submissions/{id}/grade"),
+        &lea,
+        Some(json!({ "points": 20 })),
+    )
+    .await
+    .assert_status(StatusCode::FORBIDDEN);
+
+    // Resubmitting before the due date supersedes the waiting submission.
+    let second = c
+        .submit(
+            &course,
+            item,
+            &lea,
+            &[("files", Some("v2.txt"), b"second draft")],
+        )
+        .await;
+    second.assert_status(StatusCode::CREATED);
+    let second = second.json();
+    assert_eq!(second["number"], 2);
+    let mine = c
+        .ok(
+            Method::GET,
+            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
+            &lea,
+            None,
+        )
+        .await;
+    let statuses: Vec<&str> = mine["submissions"]
+        .as_array()
+        .expect("submissions")
+        .iter()
+        .map(|s| s["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["submitted", "superseded"]);
+    assert_eq!(mine["can_submit"], true);
+    c.grade(&id, json!({ "points": 10 }))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "submission_superseded");
+
+    // The queue holds the current submission only.
+    let queue = c
+        .ok(
+            Method::GET,
+            "/api/v1/assignment-submissions",
+            &c.teacher,
+            None,
+        )
+        .await;
+    let queued: Vec<&Value> = queue["items"].as_array().expect("items").iter().collect();
+    assert_eq!(queued.len(), 1, "{queue}");
+    assert_eq!(queued[0]["id"], second["id"]);
+    assert_eq!(queued[0]["file_count"], 1);
+    assert_eq!(c.stored_files(), 2);
+    // Learners have no queue.
+    c.send(Method::GET, "/api/v1/assignment-submissions", &lea, None)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_the_item() {
+    let c = Class::new().await;
+    let (course, items) = c
+        .course(
+            "reports",
+            &[
+                ("assignment", "Late report"),
+                ("assignment", "Strict report"),
+            ],
+        )
+        .await;
+    let (late_item, strict_item) = (&items[0], &items[1]);
+    let due = Utc::now() - Duration::hours(25);
+    let saved = c
+        .settings(
+            &course,
+            late_item,
+            json!({ "rubric": rubric(), "late_policy": "penalty", "late_penalty_percent": 10,
+                    "due_at": due, "passing_percent": 50 }),
+        )
+        .await;
+    saved.assert_status(StatusCode::OK);
+    let saved = saved.json();
+    assert_eq!(saved["points"], 10.0);
+    c.settings(
+        &course,
+        strict_item,
+        json!({ "points": 5, "late_policy": "reject", "due_at": due }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let lea = c.learner("lea", &course).await;
+
+    c.submit(&course, strict_item, &lea, &[("text", None, b"too late")])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "past_due");
+    let text = "The tide report, two days late.";
+    let submitted = c
+        .submit(&course, late_item, &lea, &[("text", None, text.as_bytes())])
+        .await;
+    submitted.assert_status(StatusCode::CREATED);
+    let submitted = submitted.json();
+    assert!(submitted["late_seconds"].as_i64().expect("late") > 25 * 3600 - 60);
+    let id = submitted["id"].as_str().expect("id").to_owned();
+    // Past the due date, no second submission.
+    c.submit(&course, late_item, &lea, &[("text", None, b"again")])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "resubmission_closed");
+
+    let criteria = &saved["rubric"]["criteria"];
+    let level = |c: usize, l: usize| json!({ "criterion_id": criteria[c]["id"], "level_id": criteria[c]["levels"][l]["id"] });
+    // Every criterion needs a level; levels belong to their criterion; points are not rubric.
+    let incomplete = c.grade(&id, json!({ "rubric": [level(0, 0)] })).await;
+    incomplete.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        incomplete.text.contains("criterion_not_graded"),
+        "{}",
+        incomplete.text
+    );
+    let crossed =
+        json!({ "criterion_id": criteria[0]["id"], "level_id": criteria[1]["levels"][0]["id"] });
+    let reply = c
+        .grade(&id, json!({ "rubric": [crossed, level(1, 0)] }))
+        .await;
+    assert!(reply.text.contains("unknown_level"), "{}", reply.text);
+    c.grade(&id, json!({ "points": 10 }))
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    // Comments must point inside the text.
+    let outside = c
+        .grade(
+            &id,
+            json!({ "rubric": [level(0, 0), level(1, 1)],
+                    "inline_comments": [{ "anchor": { "type": "text", "start": 4, "end": 400 },
+                                          "comment": "?" }] }),
+        )
+        .await;
+    assert!(outside.text.contains("outside_text"), "{}", outside.text);
+
+    // 6 + 2 = 8 of 10, two days late at 10% of the points per day: 6, 60%, passed, held back.
+    let graded = c
+        .grade(
+            &id,
+            json!({ "rubric": [level(0, 0), level(1, 1)], "feedback": "Solid; cite more.",
+                    "inline_comments": [{ "anchor": { "type": "text", "start": 4, "end": 15 },
+                                          "comment": "Which tide?" }] }),
+        )
+        .await;
+    graded.assert_status(StatusCode::OK);
+    let grade = &graded.json()["grade"];
+    assert_eq!(
+        (
+            &grade["raw_score"],
+            &grade["penalty"],
+            &grade["score"],
+            &grade["percent"]
+        ),
+        (&json!(8.0), &json!(2.0), &json!(6.0), &json!(60.0))
+    );
+    assert_eq!(grade["passed"], true);
+    assert_eq!(grade["released_at"], Value::Null);
+
+    let mine = format!("/api/v1/courses/{course}/items/{late_item}/assignment/submissions");
+    let before = c.ok(Method::GET, &mine, &lea, None).await;
+    assert_eq!(before["submissions"][0]["grade"], Value::Null, "{before}");
+    assert_eq!(before["score_percent"], Value::Null);
+    let learner_view = c
+        .ok(
+            Method::GET,
+            &format!("/api/v1/assignment-submissions/{id}"),
+            &lea,
+            None,
+        )
+        .await;
+    assert_eq!(learner_view["grade"], Value::Null);
+    assert!(!learner_view.to_string().contains("Solid; cite more."));
+    let progress = format!("/api/v1/courses/{course}/progress/me");
+    let completed = c.ok(Method::GET, &progress, &lea, None).await;
+    assert_eq!(completed["course"]["required_completed"], 0);
+
+    // Releasing shows the grade and completes the item.
+    let released = c
+        .ok(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/items/{late_item}/assignment/release"),
+            &c.teacher,
+            None,
+        )
+        .await;
+    assert_eq!(released["released"], 1);
+    let after = c.ok(Method::GET, &mine, &lea, None).await;
+    assert_eq!(after["score_percent"], 60.0);
+    assert_eq!(after["passed"], true);
+    assert_eq!(
+        after["submissions"][0]["grade"]["feedback"],
+        "Solid; cite more."
+    );
+    assert_eq!(
+        after["submissions"][0]["grade"]["inline_comments"][0]["comment"],
+        "Which tide?"
+    );
+    let completed = c.ok(Method::GET, &progress, &lea, None).await;
+    assert_eq!(completed["course"]["required_completed"], 1);
+
+    // The rubric is now fixed; saving it unchanged keeps its ids.
+    let changed = json!({ "rubric": { "criteria": [ { "title": "Only", "levels": [
+        { "title": "Yes", "points": 1 } ] } ] } });
+    c.settings(&course, late_item, changed)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "rubric_in_use");
+    let same = c
+        .settings(
+            &course,
+            late_item,
+            json!({ "rubric": rubric(), "late_policy": "penalty", "late_penalty_percent": 10,
+                    "due_at": due, "instructions": "Now with instructions" }),
+        )
+        .await;
+    same.assert_status(StatusCode::OK);
+    assert_eq!(same.json()["rubric"], saved["rubric"]);
+}
+
+#[tokio::test]
+async fn racing_submissions_get_distinct_numbers_and_one_stays_current() {
+    let c = Class::new().await;
+    let (course, items) = c.course("race", &[("assignment", "Race")]).await;
+    let item = &items[0];
+    c.settings(
+        &course,
+        item,
+        json!({ "points": 10, "accepts_files": true, "max_file_bytes": 5 * 1024 * 1024 }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let lea = c.learner("lea", &course).await;
+    // Files larger than the JSON endpoints' 1 MiB body limit are taken.
+    let big = vec![b'x'; 3 * 1024 * 1024];
+    c.submit(&course, item, &lea, &[("files", Some("big.txt"), &big)])
+        .await
+        .assert_status(StatusCode::CREATED);
+    let course = &course;
+    let replies = futures::future::join_all((0..6).map(|n| {
+        let text = format!("draft {n}");
+        let c = &c;
+        let lea = &lea;
+        async move {
+            c.submit(course, item, lea, &[("text", None, text.as_bytes())])
+                .await
+        }
+    }))
+    .await;
+    let mut numbers: Vec<i64> = replies
+        .iter()
+        .map(|r| {
+            r.assert_status(StatusCode::CREATED);
+            r.json()["number"].as_i64().expect("number")
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [2, 3, 4, 5, 6, 7]);
+    let mine = c
+        .ok(
+            Method::GET,
+            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
+            &lea,
+            None,
+        )
+        .await;
+    let waiting = mine["submissions"]
+        .as_array()
+        .expect("submissions")
+        .iter()
+        .filter(|s| s["status"] == "submitted")
+        .count();
+    assert_eq!(waiting, 1);
+}
+
+/// The ids a cross-tenant check names: a published course of the tenant's admin with an
+/// assignment item (weighted 2 in its gradebook), and a submission of the tenant's learner with
+/// one file.
+pub struct AssignmentIds {
+    pub item: String,
+    pub submission: String,
+    pub file: String,
+}
+
+pub async fn seed_assignment(app: &TestApp, t: &TestTenant) -> AssignmentIds {
+    let send = |method: Method, path: String, who: &TestUser, body: Value| {
+        app.call(method, &path)
+            .tenant(&t.slug)
+            .bearer(&who.access_token)
+            .json(body)
+    };
+    let id = |reply: Reply| {
+        assert!(reply.status.is_success(), "{}", reply.text);
+        reply.json()["id"].as_str().expect("id").to_owned()
+    };
+    let course = id(send(
+        Method::POST,
+        "/api/v1/courses".into(),
+        &t.admin,
+        json!({ "slug": format!("{}-assignments", t.slug), "title": "Assignments" }),
+    )
+    .send()
+    .await);
+    let module = id(send(
+        Method::POST,
+        format!("/api/v1/courses/{course}/modules"),
+        &t.admin,
+        json!({ "title": "Module" }),
+    )
+    .send()
+    .await);
+    let item = id(send(
+        Method::POST,
+        format!("/api/v1/courses/{course}/modules/{module}/items"),
+        &t.admin,
+        json!({ "kind": "assignment", "title": "Assignment" }),
+    )
+    .send()
+    .await);
+    send(
+        Method::PUT,
+        format!("/api/v1/courses/{course}/items/{item}/assignment"),
+        &t.admin,
+        json!({ "points": 10, "accepts_files": true }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    send(
+        Method::PUT,
+        format!("/api/v1/courses/{course}/gradebook/settings"),
+        &t.admin,
+        json!({ "items": [{ "item_id": item, "weight": 2 }] }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    send(
+        Method::POST,
+        format!("/api/v1/courses/{course}/status"),
+        &t.admin,
+        json!({ "status": "published" }),
+    )
+    .send()
+    .await
+    .assert_status(StatusCode::OK);
+    app.post(&format!("/api/v1/courses/{course}/enrollment"))
+        .tenant(&t.slug)
+        .bearer(&t.learner.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::CREATED);
+    let (content_type, body) = form(&[("files", Some("work.txt"), b"my work")]);
+    let submitted = app
+        .post(&format!(
+            "/api/v1/courses/{course}/items/{item}/assignment/submissions"
+        ))
+        .tenant(&t.slug)
+        .bearer(&t.learner.access_token)
+        .raw(Some(&content_type), body)
+        .send()
+        .await;
+    submitted.assert_status(StatusCode::CREATED);
+    let submitted = submitted.json();
+    AssignmentIds {
+        item,
+        submission: submitted["id"].as_str().expect("id").to_owned(),
+        file: submitted["files"][0]["id"]
+            .as_str()
+            .expect("file")
+            .to_owned(),
+    }
+}
