@@ -3,14 +3,14 @@
 //! feedback and inline comments, grade release, and the graders' list across their courses.
 
 mod files;
-mod grading;
+pub(crate) mod grading;
 mod late;
-mod model;
+pub(crate) mod model;
 mod routes;
-mod rubric;
-mod settings;
+pub(crate) mod rubric;
+pub(crate) mod settings;
 mod store;
-mod submissions;
+pub(crate) mod submissions;
 mod upload;
 
 pub use model::SubmissionId;

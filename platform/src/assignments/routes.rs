@@ -135,7 +135,7 @@ async fn submit(
     ApiPath((course, item)): ApiPath<(CourseId, ItemId)>,
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Submission>)> {
-    let submission = submissions::submit(&state, &auth, course, item, form).await?;
+    let submission = submissions::submit(&state, &auth, course, item, upload::read(form)).await?;
     Ok((StatusCode::CREATED, Json(submission)))
 }
 

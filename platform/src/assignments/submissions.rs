@@ -11,8 +11,6 @@
 //! Rows are written under the learner's enrollment lock, so racing submissions get distinct
 //! numbers.
 
-use axum::extract::Multipart;
-use axum::extract::multipart::MultipartRejection;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -24,7 +22,7 @@ use super::model::{
 };
 use super::settings::{self, not_ready};
 use super::store::{self, FileRow, NewFile, NewSubmission, SubmissionRow};
-use super::upload::{self, Form};
+pub use super::upload::Form;
 use crate::auth::{Actor, Authenticated};
 use crate::courses::values::prose;
 use crate::courses::{CourseId, CourseStatus, ItemId};
@@ -210,13 +208,14 @@ fn check_form(
     }
 }
 
-/// Records a submission with its files. The form is read only once the caller may submit.
+/// Records a submission with its files. `form` (for the API, [`super::upload::read`]) is awaited
+/// only once the caller may submit.
 pub async fn submit(
     state: &AppState,
     auth: &Authenticated,
     course: CourseId,
     item: ItemId,
-    form: Result<Multipart, MultipartRejection>,
+    form: impl Future<Output = ApiResult<Form>>,
 ) -> ApiResult<Submission> {
     let tenant = auth.tenant.id;
     let id = SubmissionId::default();
@@ -229,7 +228,7 @@ pub async fn submit(
         if let Some(refusal) = closed_reason(&assignment, &earlier, Utc::now()) {
             return Err(refusal);
         }
-        let form = upload::read(form).await?;
+        let form = form.await?;
         check_form(&assignment, tenant.as_uuid(), id, form)?
     };
     let mut stored = Vec::with_capacity(checked.len());
