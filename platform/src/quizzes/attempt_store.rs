@@ -115,16 +115,6 @@ pub async fn attempts_of(
     .await
 }
 
-/// Locks the enrollment row (the first lock of every attempt write).
-pub async fn lock_enrollment(tx: &mut TenantTx, id: EnrollmentId) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1 from enrollments where tenant_id = $1 and id = $2 for update")
-        .bind(tx.tenant_id())
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-}
-
 /// A new attempt's row.
 pub struct NewAttempt {
     pub id: AttemptId,

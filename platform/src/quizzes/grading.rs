@@ -82,7 +82,7 @@ pub(super) async fn close(
     settings: &QuizSettings,
     auto_submitted: bool,
 ) -> ApiResult<Vec<PluginJob>> {
-    attempt_store::lock_enrollment(tx, attempt.enrollment()).await?;
+    crate::enrollments::lock(tx, attempt.enrollment()).await?;
     let Some(current) = attempt_store::attempt(tx, attempt.id(), true).await? else {
         return Ok(Vec::new());
     };
@@ -206,7 +206,7 @@ pub(super) async fn run_plugins(
         );
     }
     let mut tx = state.db.begin(tenant).await?;
-    attempt_store::lock_enrollment(&mut tx, attempt.enrollment()).await?;
+    crate::enrollments::lock(&mut tx, attempt.enrollment()).await?;
     let current = attempt_store::attempt(&mut tx, attempt.id(), true)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -240,7 +240,7 @@ pub async fn grade_answer(
             ApiError::NotFound
         });
     }
-    attempt_store::lock_enrollment(&mut tx, attempt.enrollment()).await?;
+    crate::enrollments::lock(&mut tx, attempt.enrollment()).await?;
     let attempt = attempt_store::attempt(&mut tx, id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -402,7 +402,7 @@ pub async fn release_stuck(state: &AppState, tenant: TenantId, id: AttemptId) ->
     let Some(attempt) = attempt_store::attempt(&mut tx, id, false).await? else {
         return Ok(());
     };
-    attempt_store::lock_enrollment(&mut tx, attempt.enrollment()).await?;
+    crate::enrollments::lock(&mut tx, attempt.enrollment()).await?;
     let rows = attempt_store::questions(&mut tx, id, None).await?;
     let grades: Vec<AnswerGrade> = rows
         .iter()

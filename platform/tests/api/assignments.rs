@@ -40,6 +40,7 @@ pub fn form(parts: Parts<'_>) -> (String, Vec<u8>) {
 
 pub struct Class {
     pub app: TestApp,
+    pub t: TestTenant,
     pub teacher: TestUser,
 }
 
@@ -53,7 +54,7 @@ impl Class {
         let teacher = app
             .instructor("acme", "teacher@acme.example", &t.admin)
             .await;
-        Self { app, teacher }
+        Self { app, t, teacher }
     }
 
     pub async fn send(
@@ -656,6 +657,56 @@ async fn racing_submissions_get_distinct_numbers_and_one_stays_current() {
         .filter(|s| s["status"] == "submitted")
         .count();
     assert_eq!(waiting, 1);
+}
+
+#[tokio::test]
+async fn submitted_files_live_in_s3_when_it_is_configured() {
+    let moto = crate::s3_peer::MotoServer::start();
+    moto.create_bucket("lms-submissions").await;
+    let config = moto.s3_config("lms-submissions");
+    let c = Class::on(TestApp::spawn_with(move |cfg| cfg.storage.s3 = Some(config)).await).await;
+    let (course, items) = c.course("s3", &[("assignment", "Upload")]).await;
+    let item = &items[0];
+    c.settings(&course, item, json!({ "points": 5, "accepts_files": true }))
+        .await
+        .assert_status(StatusCode::OK);
+    let lea = c.learner("lea", &course).await;
+    let submitted = c
+        .submit(&course, item, &lea, &[("files", Some("report.pdf"), PDF)])
+        .await;
+    submitted.assert_status(StatusCode::CREATED);
+    let submitted = submitted.json();
+    let (id, file) = (
+        submitted["id"].as_str().expect("id"),
+        submitted["files"][0]["id"].as_str().expect("file"),
+    );
+    // The object is in the bucket under the tenant's prefix, with the extension's type.
+    let object = moto
+        .get_object(
+            "lms-submissions",
+            &format!("{}/submissions/{id}/{file}", c.t.id),
+        )
+        .await;
+    assert_eq!(object.status(), StatusCode::OK);
+    assert_eq!(
+        object
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    assert_eq!(object.bytes().await.expect("object").as_ref(), PDF);
+    let download = c
+        .send(
+            Method::GET,
+            &format!("/api/v1/assignment-submissions/{id}/files/{file}"),
+            &c.teacher,
+            None,
+        )
+        .await;
+    download.assert_status(StatusCode::OK);
+    assert_eq!(download.text.as_bytes(), PDF);
+    assert_eq!(c.stored_files(), 0, "nothing on local disk");
 }
 
 /// The ids a cross-tenant check names: a published course of the tenant's admin with an
