@@ -4,7 +4,7 @@
 
 mod files;
 pub(crate) mod grading;
-mod late;
+pub(crate) mod late;
 pub(crate) mod model;
 mod routes;
 pub(crate) mod rubric;

@@ -3,8 +3,8 @@
 //! that every later run prints the same credentials.
 //!
 //! Users and courses are written in one transaction through the stores; assessments (quizzes and
-//! their attempts) through the services the API uses, as the demo users, so they obey every rule
-//! of the API.
+//! their attempts, assignments and their submissions) through the services the API uses, as the
+//! demo users, so they obey every rule of the API.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +14,7 @@ use lms_tenants::registry;
 use lms_tenants::{Branding, Slug, Tenant, TenantSettings};
 use secrecy::{ExposeSecret, SecretString};
 
+mod assignments;
 mod courses;
 mod quizzes;
 
@@ -147,8 +148,9 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
     quizzes::seed(state, &tenant)
         .await
         .context("seeding the demo quizzes")?;
-    // TODO: the assignment with a rubric (and a graded submission) seeds here, through the
-    // assignments service, as `quizzes::seed` does for the quiz.
+    assignments::seed(state, &tenant)
+        .await
+        .context("seeding the demo assignments")?;
     Ok(tenant)
 }
 

@@ -1,11 +1,13 @@
 //! The `--demo` seed: the demo tenant's users and courses, a learner half-way through the first
-//! course, a quiz with every question kind and a graded attempt, and a second run that changes
-//! nothing.
+//! course, a quiz with every question kind and a graded attempt, assignments with rubrics and a
+//! graded submission, and a second run that changes nothing.
 
 use lms_platform::demo;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
+
+use crate::assignments::form;
 
 use crate::helpers::{PASSWORD, TestApp};
 
@@ -31,8 +33,15 @@ async fn seeded_twice() -> TestApp {
     .await
 }
 
-/// The course's id and its quiz item's id, as the learner's outline shows them.
-async fn python_quiz(app: &TestApp, token: &str) -> (String, String) {
+/// The course's id and the id of its item of that kind and title, as the learner's outline
+/// shows them.
+async fn course_item(
+    app: &TestApp,
+    token: &str,
+    course_slug: &str,
+    kind: &str,
+    title: &str,
+) -> (String, String) {
     let mine = app
         .get("/api/v1/me/enrollments")
         .tenant(demo::SLUG)
@@ -44,8 +53,8 @@ async fn python_quiz(app: &TestApp, token: &str) -> (String, String) {
         .as_array()
         .expect("items")
         .iter()
-        .find(|e| e["course_slug"] == "python-for-data-analysis")
-        .expect("the Python course")["course_id"]
+        .find(|e| e["course_slug"] == course_slug)
+        .expect("the course")["course_id"]
         .as_str()
         .expect("course id")
         .to_owned();
@@ -61,12 +70,24 @@ async fn python_quiz(app: &TestApp, token: &str) -> (String, String) {
         .expect("modules")
         .iter()
         .flat_map(|m| m["items"].as_array().expect("items").clone())
-        .find(|i| i["kind"] == "quiz" && i["title"] == "Cleaning quiz")
-        .expect("the Cleaning quiz")["id"]
+        .find(|i| i["kind"] == kind && i["title"] == title)
+        .expect("the item")["id"]
         .as_str()
         .expect("item id")
         .to_owned();
     (course, item)
+}
+
+/// The Python course's id and its quiz item's id.
+async fn python_quiz(app: &TestApp, token: &str) -> (String, String) {
+    course_item(
+        app,
+        token,
+        "python-for-data-analysis",
+        "quiz",
+        "Cleaning quiz",
+    )
+    .await
 }
 
 const EVERY_KIND: [&str; 10] = [
@@ -130,7 +151,8 @@ async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
             .expect("enrolled")["progress"]["percent"]
             .clone()
     };
-    assert_eq!(percent("leading-remote-teams"), 0);
+    // The released, passing grade of the team charter completed its item, and only that one.
+    assert_eq!(percent("leading-remote-teams"), 33);
     // Passing the Cleaning quiz completed its item, and only that one.
     assert_eq!(percent("python-for-data-analysis"), 25);
 
@@ -371,4 +393,125 @@ async fn once_the_grader_is_built_the_next_run_adds_the_lab_question_to_the_quiz
         .await;
     mine.assert_status(StatusCode::OK);
     assert_eq!(mine.json()["attempts"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn the_demo_assignments_have_rubrics_and_the_first_learner_a_graded_submission() {
+    let app = seeded_twice().await;
+    let lea = sign_in(&app, "learner1@demo.example").await;
+    let (course, item) = course_item(
+        &app,
+        &lea,
+        "leading-remote-teams",
+        "assignment",
+        "Draft your team charter",
+    )
+    .await;
+    let submissions = format!("/api/v1/courses/{course}/items/{item}/assignment/submissions");
+
+    // The first learner's submission: text and a file, graded with the rubric and released.
+    let mine = app
+        .get(&submissions)
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    mine.assert_status(StatusCode::OK);
+    let mine = mine.json();
+    let rubric = mine["assignment"]["rubric"]["criteria"]
+        .as_array()
+        .expect("a rubric");
+    assert_eq!(rubric.len(), 3, "{mine}");
+    assert!(
+        rubric
+            .iter()
+            .all(|c| (3..=4).contains(&c["levels"].as_array().map_or(0, Vec::len))),
+        "{mine}"
+    );
+    assert_eq!(mine["assignment"]["points"], 10.0, "{mine}");
+    assert_eq!(mine["assignment"]["late_policy"], "penalty", "{mine}");
+    assert!(mine["assignment"]["due_at"].is_string(), "{mine}");
+    let list = mine["submissions"].as_array().expect("submissions");
+    assert_eq!(list.len(), 1, "the second seed added no submission: {mine}");
+    let submission = &list[0];
+    assert_eq!(submission["status"], "graded", "{mine}");
+    assert!(
+        submission["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("# Team charter")),
+        "{mine}"
+    );
+    assert_eq!(
+        submission["files"][0]["file_name"], "time-zones.md",
+        "{mine}"
+    );
+    let grade = &submission["grade"];
+    assert!(grade["released_at"].is_string(), "released: {mine}");
+    assert_eq!(grade["score"], 8.0, "{mine}");
+    assert_eq!(grade["rubric"].as_array().map(Vec::len), Some(3), "{mine}");
+    assert!(grade["feedback"].is_string(), "{mine}");
+    let comments = grade["inline_comments"].as_array().expect("comments");
+    assert!(!comments.is_empty(), "{mine}");
+    assert_eq!(comments[0]["anchor"]["type"], "text", "{mine}");
+    assert_eq!(mine["score_percent"], 80.0, "{mine}");
+    assert_eq!(mine["passed"], true, "{mine}");
+
+    // The gradebook shows it.
+    let grades = app
+        .get(&format!("/api/v1/courses/{course}/gradebook/me"))
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    grades.assert_status(StatusCode::OK);
+    let grades = grades.json();
+    let score = grades["scores"]
+        .as_array()
+        .expect("scores")
+        .iter()
+        .find(|s| s["item_id"] == item.as_str())
+        .expect("the charter's score");
+    assert_eq!(score["percent"], 80.0, "{grades}");
+    assert_eq!(score["released"], true, "{grades}");
+
+    // The second learner can submit.
+    let leo = sign_in(&app, "learner2@demo.example").await;
+    let (content_type, body) = form(&[(
+        "text",
+        None,
+        b"# Our charter\n\nCore hours 13:00-15:00 UTC.",
+    )]);
+    let submitted = app
+        .post(&submissions)
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .raw(Some(&content_type), body)
+        .send()
+        .await;
+    submitted.assert_status(StatusCode::CREATED);
+
+    // The capture-the-flag lab is configured too, with its rubric for learners to see.
+    let (course, item) = course_item(
+        &app,
+        &lea,
+        "web-security-fundamentals",
+        "assignment",
+        "Capture the flag: find the injection",
+    )
+    .await;
+    let lab = app
+        .get(&format!("/api/v1/courses/{course}/items/{item}/assignment"))
+        .tenant(demo::SLUG)
+        .bearer(&lea)
+        .send()
+        .await;
+    lab.assert_status(StatusCode::OK);
+    let lab = lab.json();
+    assert_eq!(
+        lab["rubric"]["criteria"].as_array().map(Vec::len),
+        Some(3),
+        "{lab}"
+    );
+    assert_eq!(lab["accepts_files"], true, "{lab}");
+    assert_eq!(lab["late_penalty_percent"], 10.0, "{lab}");
 }
