@@ -15,10 +15,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use lms_tenants::Tenant;
 
+use super::Seeding;
 use crate::assignments::grading;
 use crate::assignments::late::LatePolicy;
 use crate::assignments::model::{
@@ -31,7 +32,7 @@ use crate::auth::Authenticated;
 use crate::courses::outline_store;
 use crate::courses::store as courses;
 use crate::courses::{CourseId, ItemId, ItemKind};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::users::Role;
 
@@ -316,20 +317,6 @@ and North America change their clocks on different dates.
         ),
     ],
 };
-
-/// A service's refusal as a seed error, with the fields a validation names.
-trait Seeding<T> {
-    fn seeding(self, what: &str) -> anyhow::Result<T>;
-}
-
-impl<T> Seeding<T> for ApiResult<T> {
-    fn seeding(self, what: &str) -> anyhow::Result<T> {
-        self.map_err(|err| match err {
-            ApiError::Validation(fields) => anyhow!("{what}: invalid {fields:?}"),
-            other => anyhow::Error::new(other).context(what.to_owned()),
-        })
-    }
-}
 
 /// Configures the demo assignments and makes the first learner's graded submission, adding
 /// only what is missing.

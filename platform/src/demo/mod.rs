@@ -185,3 +185,19 @@ async fn signed_in(state: &AppState, tenant: &Tenant, role: Role) -> anyhow::Res
         },
     })
 }
+
+/// A service's refusal as a seed error, with the fields a validation names.
+pub(super) trait Seeding<T> {
+    fn seeding(self, what: &str) -> anyhow::Result<T>;
+}
+
+impl<T> Seeding<T> for crate::error::ApiResult<T> {
+    fn seeding(self, what: &str) -> anyhow::Result<T> {
+        self.map_err(|err| match err {
+            crate::error::ApiError::Validation(fields) => {
+                anyhow::anyhow!("{what}: invalid {fields:?}")
+            }
+            other => anyhow::Error::new(other).context(what.to_owned()),
+        })
+    }
+}

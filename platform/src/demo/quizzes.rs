@@ -19,11 +19,12 @@ use lms_tenants::Tenant;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Seeding;
 use crate::auth::Authenticated;
 use crate::courses::outline_store;
 use crate::courses::store as courses;
 use crate::courses::{CourseId, ItemId, ItemKind};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::http::Cursor;
 use crate::plugins::service as plugins;
 use crate::plugins::{Capability, PluginName};
@@ -319,20 +320,6 @@ fn questions() -> Vec<DemoQuestion> {
             by_hand: None,
         },
     ]
-}
-
-/// A service's refusal as a seed error, with the fields a validation names.
-trait Seeding<T> {
-    fn seeding(self, what: &str) -> anyhow::Result<T>;
-}
-
-impl<T> Seeding<T> for ApiResult<T> {
-    fn seeding(self, what: &str) -> anyhow::Result<T> {
-        self.map_err(|err| match err {
-            ApiError::Validation(fields) => anyhow!("{what}: invalid {fields:?}"),
-            other => anyhow::Error::new(other).context(what.to_owned()),
-        })
-    }
 }
 
 /// Seeds the bank, the quiz and the first learner's attempt, adding only what is missing.
