@@ -1,20 +1,25 @@
-//! The demo quiz: a question bank for "Python for Data Analysis" with categories and a question of
-//! every kind (the lab question graded by the first-party `lab-flag-grader`, installed for the
-//! demo tenant from the plugin catalog), the course's "Cleaning quiz" asking one question of each
-//! kind after a warm-up question drawn at random, and a graded attempt of the first demo learner
-//! (answered, submitted, graded by the rules, the grader plugin and the instructor).
+//! The demo quizzes, each with a question bank of its course:
+//!
+//! - "Python for Data Analysis": a bank with categories and a question of every kind (the lab
+//!   question graded by the first-party `lab-flag-grader`, installed for the demo tenant from the
+//!   plugin catalog), the course's "Cleaning quiz" asking one question of each kind after a
+//!   warm-up question drawn at random, and a graded attempt of the first demo learner (answered,
+//!   submitted, graded by the rules, the grader plugin and the instructor).
+//! - "Web Security Fundamentals": a bank of six objective questions on injection, XSS, CSRF,
+//!   password hashing, HTTPS and session cookies, asked by "Check your understanding", the
+//!   required quiz of the sequential course's second module that opens its capture-the-flag lab.
 //!
 //! Everything goes through the services the API uses, as the demo's admin, instructor and
 //! learner, so the demo data obeys every rule the API enforces. Each run adds only what is
-//! missing: the bank is found by its title, questions by any version of their prompt (an
-//! instructor's edits are not undone), the quiz is configured while it has no questions, and the
+//! missing: a bank is found by its title in its course, questions by any version of their prompt
+//! (an instructor's edits are not undone), a quiz is configured while it has no questions, and the
 //! learner's attempt is made while they have none. Without the grader's artifact the lab question
 //! is left out (and added by a later run once the plugin is built).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use lms_tenants::Tenant;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -42,22 +47,87 @@ use crate::quizzes::settings as quizzes;
 use crate::state::AppState;
 use crate::users::Role;
 
-const COURSE_SLUG: &str = "python-for-data-analysis";
-const QUIZ_TITLE: &str = "Cleaning quiz";
-const BANK_TITLE: &str = "Cleaning data with pandas";
-const BANK_DESCRIPTION: &str = "Finding and fixing missing values, wrong types, duplicates and \
-                                outliers with pandas; the Cleaning quiz asks from it.";
 const LAB_GRADER: &str = "lab-flag-grader";
+
+/// The seed's writes come from the machine it runs on.
+const SEED_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A demo quiz: the course item it configures, the bank of the course it asks from, and the
+/// settings it gets while it has no questions.
+struct DemoQuiz {
+    course_slug: &'static str,
+    /// The quiz item's title.
+    title: &'static str,
+    bank_title: &'static str,
+    bank_description: &'static str,
+    categories: &'static [&'static str],
+    /// The category the quiz draws one question of at random for each attempt, before its other
+    /// questions; the questions of that category are asked only that way.
+    draw: Option<&'static str>,
+    settings: QuizSettings,
+    questions: fn() -> Vec<DemoQuestion>,
+    /// Whether the first demo learner has a graded attempt (answered with the questions'
+    /// `answer`s).
+    graded_attempt: bool,
+}
+
+const QUIZZES: [DemoQuiz; 2] = [CLEANING_QUIZ, WEB_SECURITY_QUIZ];
 
 const MISSING: &str = "Missing values";
 const TYPES: &str = "Types and parsing";
 const DUPLICATES: &str = "Duplicates and outliers";
-/// The quiz draws one question of this category at random for each attempt.
 const WARM_UP: &str = "Warm-up";
-const CATEGORIES: [&str; 4] = [MISSING, TYPES, DUPLICATES, WARM_UP];
 
-/// The seed's writes come from the machine it runs on.
-const SEED_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const CLEANING_QUIZ: DemoQuiz = DemoQuiz {
+    course_slug: "python-for-data-analysis",
+    title: "Cleaning quiz",
+    bank_title: "Cleaning data with pandas",
+    bank_description: "Finding and fixing missing values, wrong types, duplicates and outliers \
+                       with pandas; the Cleaning quiz asks from it.",
+    categories: &[MISSING, TYPES, DUPLICATES, WARM_UP],
+    draw: Some(WARM_UP),
+    settings: QuizSettings {
+        time_limit_seconds: Some(30 * 60),
+        max_attempts: Some(3),
+        passing_percent: 70.0,
+        attempt_grading: AttemptGrading::Highest,
+        shuffle_questions: false,
+        shuffle_options: true,
+        available_from: None,
+        available_until: None,
+        show_correct_answers: ShowCorrectAnswers::AfterSubmission,
+    },
+    questions: cleaning_questions,
+    graded_attempt: true,
+};
+
+const INJECTION: &str = "Injection and XSS";
+const SESSIONS: &str = "Sessions and CSRF";
+const TRANSPORT: &str = "Passwords and HTTPS";
+
+const WEB_SECURITY_QUIZ: DemoQuiz = DemoQuiz {
+    course_slug: "web-security-fundamentals",
+    title: "Check your understanding",
+    bank_title: "Web security basics",
+    bank_description: "Injection, cross-site scripting, cross-site request forgery, password \
+                       storage, HTTPS and session cookies; \"Check your understanding\" asks from \
+                       it.",
+    categories: &[INJECTION, SESSIONS, TRANSPORT],
+    draw: None,
+    settings: QuizSettings {
+        time_limit_seconds: Some(15 * 60),
+        max_attempts: None,
+        passing_percent: 60.0,
+        attempt_grading: AttemptGrading::Highest,
+        shuffle_questions: false,
+        shuffle_options: true,
+        available_from: None,
+        available_until: None,
+        show_correct_answers: ShowCorrectAnswers::AfterSubmission,
+    },
+    questions: web_security_questions,
+    graded_attempt: false,
+};
 
 /// The flags the cleaning lab notebook prints, by check; the question keeps only salted digests.
 const LAB_FLAGS: [(&str, &str, &str); 3] = [
@@ -72,8 +142,9 @@ struct DemoQuestion {
     points: f64,
     /// The definition as an author sends it to the API.
     spec: Value,
-    /// The first demo learner's answer: mostly right.
-    answer: Value,
+    /// The first demo learner's answer in the quiz's graded attempt (mostly right), if the
+    /// quiz has one.
+    answer: Option<Value>,
     /// Points and comment when the answer waits for a person: the instructor's grade of the
     /// essay, or of the lab flags should the grader plugin not grade them.
     by_hand: Option<(f64, &'static str)>,
@@ -98,8 +169,8 @@ fn options(texts: &[&str]) -> Value {
         .collect()
 }
 
-/// One question of every kind, then the warm-up pool.
-fn questions() -> Vec<DemoQuestion> {
+/// The Cleaning quiz's bank: one question of every kind, then the warm-up pool.
+fn cleaning_questions() -> Vec<DemoQuestion> {
     vec![
         DemoQuestion {
             category: MISSING,
@@ -115,7 +186,7 @@ fn questions() -> Vec<DemoQuestion> {
                 ]),
                 "correct": "a",
             }),
-            answer: json!({ "option": "a" }),
+            answer: Some(json!({ "option": "a" })),
             by_hand: None,
         },
         DemoQuestion {
@@ -135,7 +206,7 @@ fn questions() -> Vec<DemoQuestion> {
                 "scoring": "right_minus_wrong",
             }),
             // Two of the three right options: partial credit.
-            answer: json!({ "options": ["a", "b"] }),
+            answer: Some(json!({ "options": ["a", "b"] })),
             by_hand: None,
         },
         DemoQuestion {
@@ -144,7 +215,7 @@ fn questions() -> Vec<DemoQuestion> {
                      without assigning the result.",
             points: 1.0,
             spec: json!({ "type": "true_false", "correct": false }),
-            answer: json!({ "value": false }),
+            answer: Some(json!({ "value": false })),
             by_hand: None,
         },
         DemoQuestion {
@@ -158,7 +229,7 @@ fn questions() -> Vec<DemoQuestion> {
                 "case_sensitive": true,
                 "regex": r"(pd\.|pandas\.)?to_datetime(\(\))?",
             }),
-            answer: json!({ "text": "pd.to_datetime()" }),
+            answer: Some(json!({ "text": "pd.to_datetime()" })),
             by_hand: None,
         },
         DemoQuestion {
@@ -172,7 +243,7 @@ fn questions() -> Vec<DemoQuestion> {
                 "tolerance": 0.01,
                 "tolerance_mode": "absolute",
             }),
-            answer: json!({ "value": 2.19 }),
+            answer: Some(json!({ "value": 2.19 })),
             by_hand: None,
         },
         DemoQuestion {
@@ -190,7 +261,7 @@ fn questions() -> Vec<DemoQuestion> {
                 ],
                 "scoring": "per_position",
             }),
-            answer: json!({ "order": ["load", "inspect", "fix", "check", "save"] }),
+            answer: Some(json!({ "order": ["load", "inspect", "fix", "check", "save"] })),
             by_hand: None,
         },
         DemoQuestion {
@@ -214,9 +285,9 @@ fn questions() -> Vec<DemoQuestion> {
                 ],
                 "pairs": { "category": "c1", "numeric": "c2", "strip": "c3", "dedupe": "c4" },
             }),
-            answer: json!({ "pairs": {
+            answer: Some(json!({ "pairs": {
                 "category": "c1", "numeric": "c2", "strip": "c3", "dedupe": "c4"
-            } }),
+            } })),
             by_hand: None,
         },
         DemoQuestion {
@@ -233,7 +304,7 @@ fn questions() -> Vec<DemoQuestion> {
                     { "id": "keep", "accepted": ["\"last\"", "'last'"], "case_sensitive": true },
                 ],
             }),
-            answer: json!({ "blanks": { "count": "duplicated", "keep": "\"last\"" } }),
+            answer: Some(json!({ "blanks": { "count": "duplicated", "keep": "\"last\"" } })),
             by_hand: None,
         },
         DemoQuestion {
@@ -244,7 +315,8 @@ fn questions() -> Vec<DemoQuestion> {
                      readers of your analysis.",
             points: 3.0,
             spec: json!({ "type": "essay", "min_words": 60, "max_words": 300 }),
-            answer: json!({ "text": "The ages are not missing at random: they are missing \
+            answer: Some(
+                json!({ "text": "The ages are not missing at random: they are missing \
                 mostly for paper respondents, who may be older than the people who answered \
                 online. Dropping those rows would therefore bias the sample towards online \
                 respondents, so I would first compare the paper and online groups on the \
@@ -253,6 +325,7 @@ fn questions() -> Vec<DemoQuestion> {
                 ages were imputed. In the report I would state how many values were missing, \
                 why, how they were filled in, and show that the main results hold with and \
                 without the imputed rows." }),
+            ),
             by_hand: Some((
                 2.5,
                 "Good reasoning about why the values are missing and a sensible group-wise \
@@ -269,7 +342,7 @@ fn questions() -> Vec<DemoQuestion> {
             points: 2.0,
             spec: json!({ "type": "plugin", "plugin": LAB_GRADER, "config": lab_config() }),
             // Two of the three checks pass.
-            answer: json!({ "text": format!("{}\n{}", LAB_FLAGS[0].2, LAB_FLAGS[1].2) }),
+            answer: Some(json!({ "text": format!("{}\n{}", LAB_FLAGS[0].2, LAB_FLAGS[1].2) })),
             by_hand: Some((
                 1.33,
                 "Two of the three checks pass; the order dates are still strings.",
@@ -289,7 +362,7 @@ fn questions() -> Vec<DemoQuestion> {
                 ]),
                 "correct": "a",
             }),
-            answer: json!({ "option": "a" }),
+            answer: Some(json!({ "option": "a" })),
             by_hand: None,
         },
         DemoQuestion {
@@ -298,7 +371,7 @@ fn questions() -> Vec<DemoQuestion> {
                      offers `isna()`.",
             points: 1.0,
             spec: json!({ "type": "true_false", "correct": true }),
-            answer: json!({ "value": true }),
+            answer: Some(json!({ "value": true })),
             by_hand: None,
         },
         DemoQuestion {
@@ -316,33 +389,162 @@ fn questions() -> Vec<DemoQuestion> {
                 ]),
                 "correct": "a",
             }),
-            answer: json!({ "option": "a" }),
+            answer: Some(json!({ "option": "a" })),
             by_hand: None,
         },
     ]
 }
 
-/// Seeds the bank, the quiz and the first learner's attempt, adding only what is missing.
+/// The Web Security quiz's bank: six objective questions of six kinds on the course's two
+/// modules (threats, then defences), all of them asked by the quiz.
+fn web_security_questions() -> Vec<DemoQuestion> {
+    vec![
+        DemoQuestion {
+            category: INJECTION,
+            prompt: "A product search runs \
+                     `\"SELECT * FROM products WHERE name LIKE '%\" + term + \"%'\"`. Which \
+                     change stops SQL injection through `term`?",
+            points: 1.0,
+            spec: json!({
+                "type": "single_choice",
+                "options": options(&[
+                    "Pass `term` to the query as a bound parameter",
+                    "Remove the single quotes from `term` before building the query",
+                    "Accept the search only as a `POST` request",
+                    "Run the query as a database user that may only read",
+                ]),
+                "correct": "a",
+            }),
+            answer: None,
+            by_hand: None,
+        },
+        DemoQuestion {
+            category: INJECTION,
+            prompt: "A page shows the comments its users wrote. Which of these protect it \
+                     against stored cross-site scripting (XSS)? Select all that apply.",
+            points: 2.0,
+            spec: json!({
+                "type": "multiple_response",
+                "options": options(&[
+                    "Encoding each comment for the HTML context it is inserted into",
+                    "A Content Security Policy that forbids inline scripts",
+                    "Serving the page over HTTPS",
+                    "Limiting comments to 500 characters",
+                ]),
+                "correct": ["a", "b"],
+                "scoring": "right_minus_wrong",
+            }),
+            answer: None,
+            by_hand: None,
+        },
+        DemoQuestion {
+            category: SESSIONS,
+            prompt: "A site served only over HTTPS is safe from cross-site request forgery \
+                     (CSRF), so its forms need neither a CSRF token nor `SameSite` cookies.",
+            points: 1.0,
+            spec: json!({ "type": "true_false", "correct": false }),
+            answer: None,
+            by_hand: None,
+        },
+        DemoQuestion {
+            category: TRANSPORT,
+            prompt: "Name a password hashing function that is deliberately slow and \
+                     memory-hard, as OWASP recommends for storing passwords.",
+            points: 1.0,
+            spec: json!({
+                "type": "short_answer",
+                "accepted": ["Argon2id", "Argon2", "scrypt"],
+                "case_sensitive": false,
+            }),
+            answer: None,
+            by_hand: None,
+        },
+        DemoQuestion {
+            category: TRANSPORT,
+            prompt: "Match each response header with what it makes the browser do.",
+            points: 2.0,
+            spec: json!({
+                "type": "matching",
+                "prompts": [
+                    { "id": "hsts", "text": "`Strict-Transport-Security: max-age=31536000`" },
+                    { "id": "csp", "text": "`Content-Security-Policy: script-src 'self'`" },
+                    { "id": "nosniff", "text": "`X-Content-Type-Options: nosniff`" },
+                    { "id": "frames", "text": "`X-Frame-Options: DENY`" },
+                ],
+                "choices": [
+                    { "id": "c1", "text": "Trust the declared `Content-Type` instead of guessing it from the content" },
+                    { "id": "c2", "text": "Use only HTTPS for the site, even when a link says `http://`" },
+                    { "id": "c3", "text": "Delete the site's cookies when the tab is closed" },
+                    { "id": "c4", "text": "Run only scripts served from the page's own origin" },
+                    { "id": "c5", "text": "Refuse to show the page inside a frame" },
+                ],
+                "pairs": { "hsts": "c2", "csp": "c4", "nosniff": "c1", "frames": "c5" },
+            }),
+            answer: None,
+            by_hand: None,
+        },
+        DemoQuestion {
+            category: SESSIONS,
+            prompt: "Complete the session cookie so that it is sent only over HTTPS, is out of \
+                     reach of the page's JavaScript, and is never sent with a request that \
+                     starts on another site.",
+            points: 2.0,
+            spec: json!({
+                "type": "fill_in_blanks",
+                "text": "```http\nSet-Cookie: __Host-session=4f9c2e7a; Path=/; {{transport}}; \
+                         {{script}}; SameSite={{site}}\n```",
+                "blanks": [
+                    { "id": "transport", "accepted": ["Secure"] },
+                    { "id": "script", "accepted": ["HttpOnly"] },
+                    { "id": "site", "accepted": ["Strict"] },
+                ],
+            }),
+            answer: None,
+            by_hand: None,
+        },
+    ]
+}
+
+/// Seeds every demo quiz: its bank, its settings and the first learner's attempt, adding only
+/// what is missing.
 pub async fn seed(state: &AppState, tenant: &Tenant) -> anyhow::Result<()> {
     let admin = super::signed_in(state, tenant, Role::TenantAdmin).await?;
     let instructor = super::signed_in(state, tenant, Role::Instructor).await?;
     let learner = super::signed_in(state, tenant, Role::Learner).await?;
-    let Some((course, item)) = cleaning_quiz(state, &instructor).await? else {
+    for quiz in &QUIZZES {
+        seed_quiz(state, &admin, &instructor, &learner, quiz)
+            .await
+            .with_context(|| format!("the demo quiz {:?}", quiz.title))?;
+    }
+    Ok(())
+}
+
+async fn seed_quiz(
+    state: &AppState,
+    admin: &Authenticated,
+    instructor: &Authenticated,
+    learner: &Authenticated,
+    quiz: &DemoQuiz,
+) -> anyhow::Result<()> {
+    let Some((course, item)) = quiz_item(state, instructor, quiz).await? else {
         tracing::info!(
-            course = COURSE_SLUG,
-            quiz = QUIZ_TITLE,
+            course = quiz.course_slug,
+            quiz = quiz.title,
             "the demo course or its quiz item is gone; no demo quiz seeded"
         );
         return Ok(());
     };
-    let lab = lab_grader(state, &admin).await?;
-    let demo = questions();
-    let stocked = stock(state, &instructor, course, lab, &demo).await?;
-    configure(state, &instructor, course, item, &stocked, &demo).await?;
-    graded_attempt(state, &instructor, &learner, course, item, &demo).await
+    let demo = (quiz.questions)();
+    let lab = demo.iter().any(is_plugin) && lab_grader(state, admin).await?;
+    let stocked = stock(state, instructor, course, quiz, lab, &demo).await?;
+    configure(state, instructor, course, item, quiz, &stocked, &demo).await?;
+    if quiz.graded_attempt {
+        graded_attempt(state, instructor, learner, course, item, &demo).await?;
+    }
+    Ok(())
 }
 
-/// The demo bank as this run leaves it.
+/// A demo bank as this run leaves it.
 struct Stocked {
     bank: Bank,
     categories: HashMap<String, CategoryId>,
@@ -353,15 +555,16 @@ struct Stocked {
     added: Vec<&'static str>,
 }
 
-/// The bank with the demo questions it lacks (the lab question only with its grader).
+/// The quiz's bank with the demo questions it lacks (the lab question only with its grader).
 async fn stock(
     state: &AppState,
     instructor: &Authenticated,
     course: CourseId,
+    quiz: &DemoQuiz,
     lab: bool,
     demo: &[DemoQuestion],
 ) -> anyhow::Result<Stocked> {
-    let bank = bank(state, instructor, course).await?;
+    let bank = bank(state, instructor, course, quiz).await?;
     let categories: HashMap<String, CategoryId> = bank
         .categories
         .iter()
@@ -390,15 +593,16 @@ fn is_plugin(question: &DemoQuestion) -> bool {
 }
 
 /// The demo course's quiz item, unless an instructor deleted them.
-async fn cleaning_quiz(
+async fn quiz_item(
     state: &AppState,
     instructor: &Authenticated,
+    quiz: &DemoQuiz,
 ) -> anyhow::Result<Option<(CourseId, ItemId)>> {
     let mut tx = state.db.begin(instructor.tenant.id).await?;
     let taught = courses::list(&mut tx, Some(instructor.user_id()), None, None, 200).await?;
     let Some(course) = taught
         .iter()
-        .find(|c| c.slug == COURSE_SLUG)
+        .find(|c| c.slug == quiz.course_slug)
         .map(|c| c.id())
     else {
         return Ok(None);
@@ -406,7 +610,7 @@ async fn cleaning_quiz(
     let item = outline_store::items(&mut tx, course)
         .await?
         .into_iter()
-        .find(|i| i.kind() == ItemKind::Quiz && i.title == QUIZ_TITLE)
+        .find(|i| i.kind() == ItemKind::Quiz && i.title == quiz.title)
         .map(|i| ItemId(i.id));
     tx.commit().await?;
     Ok(item.map(|item| (course, item)))
@@ -462,8 +666,9 @@ async fn bank(
     state: &AppState,
     instructor: &Authenticated,
     course: CourseId,
+    quiz: &DemoQuiz,
 ) -> anyhow::Result<Bank> {
-    let title = bank_values::bank_title(BANK_TITLE).map_err(|e| anyhow!("{e:?}"))?;
+    let title = bank_values::bank_title(quiz.bank_title).map_err(|e| anyhow!("{e:?}"))?;
     let mut cursor = None;
     let found = loop {
         let page = banks::list(state, instructor, Some(course), cursor, 200)
@@ -486,14 +691,14 @@ async fn bank(
             NewBank {
                 course: Some(course),
                 title,
-                description: bank_values::bank_description(BANK_DESCRIPTION)
+                description: bank_values::bank_description(quiz.bank_description)
                     .map_err(|e| anyhow!("{e:?}"))?,
             },
         )
         .await
         .seeding("creating the demo bank")?,
     };
-    for name in CATEGORIES {
+    for name in quiz.categories {
         if !bank
             .categories
             .iter()
@@ -564,20 +769,26 @@ async fn add_question(
     Ok(created.id)
 }
 
-/// The quiz's question list: a warm-up drawn at random, then one question of every kind.
-fn slots(stocked: &Stocked, demo: &[DemoQuestion]) -> Vec<SlotInput> {
-    let draw = SlotInput {
+/// The quiz's question list: one question of its draw category picked at random (the Cleaning
+/// quiz's warm-up), then every other question of the bank that can be asked, in order.
+fn slots(quiz: &DemoQuiz, stocked: &Stocked, demo: &[DemoQuestion]) -> Vec<SlotInput> {
+    let draw = quiz.draw.map(|category| SlotInput {
         question_id: None,
         bank_id: Some(stocked.bank.id),
-        category_id: stocked.categories.get(WARM_UP).copied(),
+        category_id: stocked.categories.get(category).copied(),
         count: Some(1),
-    };
+    });
     let named = demo
         .iter()
-        .filter(|q| q.category != WARM_UP)
+        .filter(|q| !is_drawn(quiz, q))
         .filter_map(|q| stocked.asked.get(q.prompt).copied().flatten())
         .map(named_slot);
-    std::iter::once(draw).chain(named).collect()
+    draw.into_iter().chain(named).collect()
+}
+
+/// Whether the quiz asks the question only by drawing it at random.
+fn is_drawn(quiz: &DemoQuiz, question: &DemoQuestion) -> bool {
+    quiz.draw == Some(question.category)
 }
 
 fn named_slot(question: QuestionId) -> SlotInput {
@@ -627,30 +838,20 @@ async fn configure(
     instructor: &Authenticated,
     course: CourseId,
     item: ItemId,
+    quiz: &DemoQuiz,
     stocked: &Stocked,
     demo: &[DemoQuestion],
 ) -> anyhow::Result<()> {
-    let quiz = quizzes::get(state, instructor, course, item)
+    let saved = quizzes::get(state, instructor, course, item)
         .await
         .seeding("reading the demo quiz")?;
-    let current: Vec<Slot> = quiz.questions.unwrap_or_default();
+    let current: Vec<Slot> = saved.questions.unwrap_or_default();
     let input = if current.is_empty() {
-        QuizInput {
-            time_limit_seconds: Some(30 * 60),
-            max_attempts: Some(3),
-            passing_percent: Some(70.0),
-            attempt_grading: AttemptGrading::Highest,
-            shuffle_questions: false,
-            shuffle_options: true,
-            available_from: None,
-            available_until: None,
-            show_correct_answers: ShowCorrectAnswers::AfterSubmission,
-            questions: slots(stocked, demo),
-        }
+        quiz_input(&quiz.settings, slots(quiz, stocked, demo))
     } else {
         let missing: Vec<SlotInput> = demo
             .iter()
-            .filter(|q| q.category != WARM_UP && stocked.added.contains(&q.prompt))
+            .filter(|q| !is_drawn(quiz, q) && stocked.added.contains(&q.prompt))
             .filter_map(|q| stocked.asked.get(q.prompt).copied().flatten())
             .filter(|id| !current.contains(&Slot::Question { question_id: *id }))
             .map(named_slot)
@@ -659,7 +860,7 @@ async fn configure(
             return Ok(());
         }
         let questions = current.into_iter().map(slot_input).chain(missing).collect();
-        quiz_input(&quiz.settings, questions)
+        quiz_input(&saved.settings, questions)
     };
     quizzes::save(state, instructor, SEED_IP, course, item, input)
         .await
@@ -689,8 +890,8 @@ async fn graded_attempt(
     let id = attempt.summary.id;
     let by_prompt = |prompt: &str| demo.iter().find(|q| q.prompt == prompt);
     for question in &attempt.questions {
-        if let Some(demo) = by_prompt(&question.prompt) {
-            attempts::save_answer(state, learner, id, question.position, demo.answer.clone())
+        if let Some(answer) = by_prompt(&question.prompt).and_then(|q| q.answer.clone()) {
+            attempts::save_answer(state, learner, id, question.position, answer)
                 .await
                 .seeding("answering the demo attempt")?;
         }

@@ -1,11 +1,12 @@
 //! The `--demo` seed: the demo tenant's users and courses, a learner half-way through the first
-//! course, a quiz with every question kind and a graded attempt, assignments with rubrics and a
-//! graded submission, and a second run that changes nothing.
+//! course, a quiz with every question kind and a graded attempt, the Web Security quiz that opens
+//! the sequential course's lab, assignments with rubrics and a graded submission, and a second
+//! run that changes nothing.
 
 use lms_platform::demo;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::assignments::form;
 
@@ -514,4 +515,212 @@ async fn the_demo_assignments_have_rubrics_and_the_first_learner_a_graded_submis
     );
     assert_eq!(lab["accepts_files"], true, "{lab}");
     assert_eq!(lab["late_penalty_percent"], 10.0, "{lab}");
+}
+
+/// The right answer to each question of "Check your understanding", by kind (one of each).
+fn web_security_answer(kind: &str) -> Value {
+    match kind {
+        "single_choice" => json!({ "option": "a" }),
+        "multiple_response" => json!({ "options": ["a", "b"] }),
+        "true_false" => json!({ "value": false }),
+        "short_answer" => json!({ "text": "argon2id" }),
+        "matching" => json!({ "pairs": {
+            "hsts": "c2", "csp": "c4", "nosniff": "c1", "frames": "c5"
+        } }),
+        "fill_in_blanks" => json!({ "blanks": {
+            "transport": "Secure", "script": "HttpOnly", "site": "Strict"
+        } }),
+        other => panic!("the Web Security quiz asks no {other} question"),
+    }
+}
+
+#[tokio::test]
+async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
+    let app = seeded_twice().await;
+    let leo = sign_in(&app, "learner2@demo.example").await;
+    let slug = "web-security-fundamentals";
+    let (course, quiz) = course_item(&app, &leo, slug, "quiz", "Check your understanding").await;
+    let (_, lab) = course_item(
+        &app,
+        &leo,
+        slug,
+        "assignment",
+        "Capture the flag: find the injection",
+    )
+    .await;
+    let submit_lab = || async {
+        let (content_type, body) = form(&[(
+            "text",
+            None,
+            b"The `q` parameter is injectable: `' OR 1=1 --` lists every product.",
+        )]);
+        app.post(&format!(
+            "/api/v1/courses/{course}/items/{lab}/assignment/submissions"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .raw(Some(&content_type), body)
+        .send()
+        .await
+    };
+    submit_lab()
+        .await
+        .assert_problem(StatusCode::CONFLICT, "module_locked");
+
+    // The learner studies the required items before the quiz, module by module.
+    let outline = app
+        .get(&format!("/api/v1/courses/{course}/progress/me"))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    outline.assert_status(StatusCode::OK);
+    let outline = outline.json();
+    let studied: Vec<String> = outline["modules"]
+        .as_array()
+        .expect("modules")
+        .iter()
+        .take_while(|m| {
+            !m["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .any(|i| i["id"] == lab.as_str())
+        })
+        .flat_map(|m| m["items"].as_array().expect("items").clone())
+        .filter(|i| i["required"] == true && i["kind"] != "quiz" && i["kind"] != "assignment")
+        .map(|i| i["id"].as_str().expect("item id").to_owned())
+        .collect();
+    assert_eq!(
+        studied.len(),
+        4,
+        "three items of module 1, one of module 2: {outline}"
+    );
+    for item in &studied {
+        app.call(
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/items/{item}/progress"),
+        )
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .json(json!({ "complete": true }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    }
+    // The quiz still stands in the way.
+    submit_lab()
+        .await
+        .assert_problem(StatusCode::CONFLICT, "module_locked");
+
+    // The quiz is configured: one objective question of each of six kinds.
+    let started = app
+        .post(&format!(
+            "/api/v1/courses/{course}/items/{quiz}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    started.assert_status(StatusCode::CREATED);
+    let started = started.json();
+    assert_eq!(
+        kinds(&started),
+        [
+            "fill_in_blanks",
+            "matching",
+            "multiple_response",
+            "short_answer",
+            "single_choice",
+            "true_false"
+        ],
+        "{started}"
+    );
+    let questions = started["questions"].as_array().expect("questions");
+    assert_eq!(questions.len(), 6, "{started}");
+    assert!(
+        started["seconds_left"]
+            .as_i64()
+            .is_some_and(|s| s <= 15 * 60),
+        "{started}"
+    );
+    let attempt = started["id"].as_str().expect("attempt id");
+    for question in questions {
+        let kind = question["presentation"]["type"].as_str().expect("kind");
+        let position = &question["position"];
+        app.call(
+            Method::PUT,
+            &format!("/api/v1/quiz-attempts/{attempt}/answers/{position}"),
+        )
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .json(json!({ "answer": web_security_answer(kind) }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    }
+    let submitted = app
+        .post(&format!("/api/v1/quiz-attempts/{attempt}/submit"))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    submitted.assert_status(StatusCode::OK);
+    let submitted = submitted.json();
+    assert_eq!(submitted["status"], "graded", "{submitted}");
+    assert_eq!(
+        submitted["percent"], 100.0,
+        "every answer right: {submitted}"
+    );
+    assert_eq!(submitted["passed"], true, "{submitted}");
+    assert!(
+        submitted["questions"][0]["result"]["correct_answer"].is_object(),
+        "correct answers after submission: {submitted}"
+    );
+    let mine = app
+        .get(&format!(
+            "/api/v1/courses/{course}/items/{quiz}/quiz/attempts"
+        ))
+        .tenant(demo::SLUG)
+        .bearer(&leo)
+        .send()
+        .await;
+    mine.assert_status(StatusCode::OK);
+    let mine = mine.json();
+    assert_eq!(mine["passed"], true, "{mine}");
+    assert_eq!(mine["quiz"]["passing_percent"], 60.0, "{mine}");
+    assert_eq!(mine["quiz"]["time_limit_seconds"], 15 * 60, "{mine}");
+    assert!(
+        mine["attempts_left"].is_null(),
+        "unlimited attempts: {mine}"
+    );
+
+    // Passing it opened the last module: the lab takes the learner's report.
+    submit_lab().await.assert_status(StatusCode::CREATED);
+
+    // Seeding twice made the course's bank and its questions once.
+    let ivan = sign_in(&app, "instructor@demo.example").await;
+    let banks = app
+        .get(&format!("/api/v1/question-banks?course_id={course}"))
+        .tenant(demo::SLUG)
+        .bearer(&ivan)
+        .send()
+        .await;
+    banks.assert_status(StatusCode::OK);
+    let banks = banks.json();
+    let banks = banks["items"].as_array().expect("banks");
+    assert_eq!(banks.len(), 1, "{banks:?}");
+    assert_eq!(banks[0]["title"], "Web security basics", "{banks:?}");
+    assert_eq!(banks[0]["question_count"], 6, "{banks:?}");
+    let configured = app
+        .get(&format!("/api/v1/courses/{course}/items/{quiz}/quiz"))
+        .tenant(demo::SLUG)
+        .bearer(&ivan)
+        .send()
+        .await;
+    configured.assert_status(StatusCode::OK);
+    assert_eq!(
+        configured.json()["questions"].as_array().map(Vec::len),
+        Some(6)
+    );
 }
