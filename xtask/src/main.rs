@@ -33,6 +33,10 @@ commands:
             catalog, course detail, my learning and progress updates against a
             seeded tenant (wrk), lost-update check, and pgbench's ceiling for the
             catalog's statements
+  bench quiz-storm [--learners N] [--window-seconds S] [--think-ms T] [--connections C] [--pool-size P]
+            N learners (2000) start the same 20-question quiz within S seconds
+            (10), answer and submit it; start, answer and submit p50/p99, errors,
+            throughput and a check of every attempt in the database
   bench grader [--iterations N]
             hosted grader call latency (instantiation included) against native
             code and Extism, and how fast a runaway plugin is stopped
@@ -53,6 +57,9 @@ fn main() -> ExitCode {
         }
         ["bench", "courses", rest @ ..] => {
             bench::courses::Options::parse(rest).and_then(|o| bench::courses::run(&o))
+        }
+        ["bench", "quiz-storm", rest @ ..] => {
+            bench::quiz_storm::Options::parse(rest).and_then(|o| bench::quiz_storm::run(&o))
         }
         ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
         ["help" | "--help" | "-h"] => {

@@ -2,16 +2,19 @@
 //!
 //! - [`login`]: login throughput and latency (argon2id dominates by design);
 //! - [`courses`]: the catalog, course detail, my learning and progress updates against a seeded
-//!   tenant, next to what PostgreSQL alone achieves for the same catalog work (pgbench).
+//!   tenant, next to what PostgreSQL alone achieves for the same catalog work (pgbench);
+//! - [`quiz_storm`]: learners starting, answering and submitting the same quiz at once, driven
+//!   by a load generator of its own (`xtask/quiz-storm`), with a check of every attempt.
 //!
-//! Both start the release binary on a free loopback port with its private PostgreSQL cluster
-//! under `target/bench/` and drive it with wrk (Debian package `wrk`, installed on demand when
-//! running as root).
+//! All start the release binary on a free loopback port with its private PostgreSQL cluster
+//! under `target/bench/`; login and courses drive it with wrk (Debian package `wrk`, installed
+//! on demand when running as root).
 
 mod cluster;
 pub mod courses;
 pub mod login;
 mod pgbench;
+pub mod quiz_storm;
 mod scenarios;
 mod seed;
 mod server;
