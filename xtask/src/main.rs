@@ -33,7 +33,8 @@ commands:
             catalog, course detail, my learning and progress updates against a
             seeded tenant (wrk), lost-update check, and pgbench's ceiling for the
             catalog's statements
-  bench quiz-storm [--learners N] [--window-seconds S] [--think-ms T] [--connections C] [--pool-size P]
+  bench quiz-storm [--learners N] [--window-seconds S] [--think-ms T] [--connections C]
+                   [--pool-size P] [--no-history]
             N learners (2000) start the same 20-question quiz within S seconds
             (10), answer and submit it; start, answer and submit p50/p99, errors,
             throughput and a check of every attempt in the database

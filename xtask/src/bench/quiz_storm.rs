@@ -4,8 +4,9 @@
 //! Builds the release server and the load generator (`xtask/quiz-storm`, a workspace of its own
 //! so that neither `cargo xtask test` nor CI compiles its HTTP client), starts the server with a
 //! fresh private cluster under `target/bench/quiz-storm/`, seeds tenant `quiz` in SQL (one
-//! published course, `--learners` learners enrolled in it, see `seed.sql`) and hands over to the
-//! generator: the course's owner writes the quiz through the API, every learner signs in, then
+//! published course, `--learners` learners enrolled in it, see `seed.sql`; unless
+//! `--no-history`, last week's graded attempt of every learner at the course's other quiz, see
+//! `quiz_history.sql`) and hands over to the generator: the course's owner writes the quiz through the API, every learner signs in, then
 //! learner `i` arrives at `i × window / N`, starts an attempt, saves an answer to each of its 20
 //! questions and submits. Afterwards the database is checked as the cluster superuser: one
 //! graded attempt per learner with 20 distinct questions, each answered and graded, and
@@ -22,6 +23,7 @@ use super::server::{self, Launch, Server};
 use crate::{cargo, command, root};
 
 const PASSWORD: &str = "bench-password-0123";
+const HISTORY_SQL: &str = include_str!("quiz_history.sql");
 const SLUG: &str = "quiz";
 /// Questions per attempt, as the generator writes the quiz.
 const QUESTIONS: u32 = 20;
@@ -36,6 +38,9 @@ pub struct Options {
     pub connections: u32,
     /// `LMS_DB_POOL_SIZE`; `None` keeps the server's default.
     pub pool_size: Option<u32>,
+    /// Seed last week's attempts at the course's other quiz first (so the attempt tables, and
+    /// PostgreSQL's statistics of them, are not empty when the storm begins).
+    pub history: bool,
 }
 
 impl Options {
@@ -46,9 +51,14 @@ impl Options {
             think_ms: 0,
             connections: 256,
             pool_size: None,
+            history: true,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
+            if *arg == "--no-history" {
+                options.history = false;
+                continue;
+            }
             let value = it.next().with_context(|| format!("{arg} needs a value"))?;
             match *arg {
                 "--learners" => options.learners = value.parse().context("--learners")?,
@@ -109,10 +119,16 @@ pub fn run(options: &Options) -> Result<()> {
             enrollments_per_learner: 1,
         },
     )?;
+    let (course, item, other_item) = quiz_items(&cluster, &tenant)?;
+    let history = if options.history {
+        let attempts = seed_history(&cluster, &work, &tenant, &course, &other_item)?;
+        format!(", {attempts} graded attempts at the other quiz last week")
+    } else {
+        ", no earlier attempts (--no-history)".to_owned()
+    };
     cluster.query("analyze")?;
-    let (course, item) = quiz_item(&cluster, &tenant)?;
     println!(
-        "seeded tenant {SLUG}: 1 course, {} learners enrolled, in {:.1?}",
+        "seeded tenant {SLUG}: 1 course, {} learners enrolled{history}, in {:.1?}",
         options.learners,
         seeding.elapsed()
     );
@@ -172,19 +188,50 @@ fn build_generator() -> Result<PathBuf> {
     Ok(target.join("release").join("quiz-storm"))
 }
 
-/// The course and the first quiz item of its first module.
-fn quiz_item(cluster: &Cluster, tenant: &Tenant) -> Result<(String, String)> {
-    let row = cluster.query(&format!(
+/// The course, its first quiz item (the storm's, in the first module) and its other one.
+fn quiz_items(cluster: &Cluster, tenant: &Tenant) -> Result<(String, String, String)> {
+    let rows = cluster.query(&format!(
         "select i.course_id, i.id from course_items i \
          join course_modules m on m.tenant_id = i.tenant_id and m.id = i.module_id \
-         where i.tenant_id = '{}' and i.kind = 'quiz' order by m.position, i.position limit 1",
+         where i.tenant_id = '{}' and i.kind = 'quiz' order by m.position, i.position limit 2",
         tenant.id
     ))?;
-    let (course, item) = row
-        .trim()
-        .split_once('|')
-        .with_context(|| format!("no quiz item in the seeded course: {row:?}"))?;
-    Ok((course.to_owned(), item.to_owned()))
+    let rows: Vec<(&str, &str)> = rows.lines().filter_map(|l| l.split_once('|')).collect();
+    let [(course, item), (_, other)] = rows[..] else {
+        bail!("the seeded course has not two quiz items: {rows:?}");
+    };
+    Ok((course.to_owned(), item.to_owned(), other.to_owned()))
+}
+
+/// Runs `quiz_history.sql` for the course's other quiz item; the attempts it seeded.
+fn seed_history(
+    cluster: &Cluster,
+    work: &Path,
+    tenant: &Tenant,
+    course: &str,
+    item: &str,
+) -> Result<String> {
+    let script = work.join("quiz_history.sql");
+    std::fs::write(&script, HISTORY_SQL)?;
+    let out = crate::output_text(
+        cluster
+            .psql()
+            .arg("-v")
+            .arg(format!("tenant_id={}", tenant.id))
+            .arg("-v")
+            .arg(format!("course_id={course}"))
+            .arg("-v")
+            .arg(format!("item_id={item}"))
+            .arg("-f")
+            .arg(&script),
+    )
+    .context("seeding last week's quiz attempts")?;
+    Ok(out
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("?")
+        .to_owned())
 }
 
 /// The server's process: the one serving on `port`.
@@ -383,10 +430,15 @@ fn print_summary(options: &Options, f: &Figures, c: &Check, started: Instant) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!();
     println!(
-        "== quiz storm ({cores} cores, {} learners over {} s, {QUESTIONS} questions each, think {} ms, {:.0?} in all)",
+        "== quiz storm ({cores} cores, {} learners over {} s, {QUESTIONS} questions each, think {} ms, {}, {:.0?} in all)",
         options.learners,
         options.window_seconds,
         options.think_ms,
+        if options.history {
+            "with last week's attempts"
+        } else {
+            "no earlier attempts"
+        },
         started.elapsed()
     );
     println!(
