@@ -13,10 +13,10 @@ use super::store::{self, AssignmentRow, Settings};
 use crate::audit::{Audit, AuditActor};
 use crate::auth::{Actor, Authenticated};
 use crate::courses::values::prose;
-use crate::courses::{CourseId, CourseStatus, ItemId};
+use crate::courses::{CourseId, ItemId};
 use crate::enrollments::Staff;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::question_banks::{in_hundredths, is_course_staff};
+use crate::question_banks::in_hundredths;
 use crate::state::AppState;
 
 /// The largest file an assignment may accept (the upload route's limit is set from it).
@@ -289,18 +289,7 @@ pub(super) async fn read(
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(AssignmentRow, bool)> {
-    let staff = is_course_staff(tx, actor, course).await?;
-    if !staff {
-        let enrolled = crate::enrollments::of_user_in(tx, course, actor.user_id)
-            .await?
-            .is_some();
-        let visible = crate::courses::store::by_id(tx, course)
-            .await?
-            .is_some_and(|c| c.status() != CourseStatus::Draft);
-        if !(enrolled && visible) {
-            return Err(ApiError::NotFound);
-        }
-    }
+    let staff = crate::question_banks::course_reader(tx, actor, course).await?;
     let row = store::assignment(tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -29,8 +29,6 @@ use crate::assignments::rubric::{CriterionGrade, CriterionInput, LevelInput, Rub
 use crate::assignments::settings;
 use crate::assignments::submissions::{self, Form};
 use crate::auth::Authenticated;
-use crate::courses::outline_store;
-use crate::courses::store as courses;
 use crate::courses::{CourseId, ItemId, ItemKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -357,22 +355,14 @@ async fn assignment_item(
     instructor: &Authenticated,
     demo: &DemoAssignment,
 ) -> anyhow::Result<Option<(CourseId, ItemId)>> {
-    let mut tx = state.db.begin(instructor.tenant.id).await?;
-    let taught = courses::list(&mut tx, Some(instructor.user_id()), None, None, 200).await?;
-    let Some(course) = taught
-        .iter()
-        .find(|c| c.slug == demo.course)
-        .map(|c| c.id())
-    else {
-        return Ok(None);
-    };
-    let item = outline_store::items(&mut tx, course)
-        .await?
-        .into_iter()
-        .find(|i| i.kind() == ItemKind::Assignment && i.title == demo.title)
-        .map(|i| ItemId(i.id));
-    tx.commit().await?;
-    Ok(item.map(|item| (course, item)))
+    super::course_item(
+        state,
+        instructor,
+        demo.course,
+        ItemKind::Assignment,
+        demo.title,
+    )
+    .await
 }
 
 fn rubric(demo: &DemoAssignment) -> RubricInput {

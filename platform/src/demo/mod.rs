@@ -201,3 +201,31 @@ impl<T> Seeding<T> for crate::error::ApiResult<T> {
         })
     }
 }
+
+/// A course item of the instructor's demo course by kind and title, unless an instructor
+/// deleted them.
+pub(super) async fn course_item(
+    state: &AppState,
+    instructor: &crate::auth::Authenticated,
+    course_slug: &str,
+    kind: crate::courses::ItemKind,
+    title: &str,
+) -> anyhow::Result<Option<(crate::courses::CourseId, crate::courses::ItemId)>> {
+    let mut tx = state.db.begin(instructor.tenant.id).await?;
+    let taught =
+        crate::courses::store::list(&mut tx, Some(instructor.user_id()), None, None, 200).await?;
+    let Some(course) = taught
+        .iter()
+        .find(|c| c.slug == course_slug)
+        .map(|c| c.id())
+    else {
+        return Ok(None);
+    };
+    let item = crate::courses::outline_store::items(&mut tx, course)
+        .await?
+        .into_iter()
+        .find(|i| i.kind() == kind && i.title == title)
+        .map(|i| crate::courses::ItemId(i.id));
+    tx.commit().await?;
+    Ok(item.map(|item| (course, item)))
+}

@@ -26,8 +26,6 @@ use sha2::{Digest, Sha256};
 
 use super::Seeding;
 use crate::auth::Authenticated;
-use crate::courses::outline_store;
-use crate::courses::store as courses;
 use crate::courses::{CourseId, ItemId, ItemKind};
 use crate::error::ApiError;
 use crate::http::Cursor;
@@ -598,22 +596,14 @@ async fn quiz_item(
     instructor: &Authenticated,
     quiz: &DemoQuiz,
 ) -> anyhow::Result<Option<(CourseId, ItemId)>> {
-    let mut tx = state.db.begin(instructor.tenant.id).await?;
-    let taught = courses::list(&mut tx, Some(instructor.user_id()), None, None, 200).await?;
-    let Some(course) = taught
-        .iter()
-        .find(|c| c.slug == quiz.course_slug)
-        .map(|c| c.id())
-    else {
-        return Ok(None);
-    };
-    let item = outline_store::items(&mut tx, course)
-        .await?
-        .into_iter()
-        .find(|i| i.kind() == ItemKind::Quiz && i.title == quiz.title)
-        .map(|i| ItemId(i.id));
-    tx.commit().await?;
-    Ok(item.map(|item| (course, item)))
+    super::course_item(
+        state,
+        instructor,
+        quiz.course_slug,
+        ItemKind::Quiz,
+        quiz.title,
+    )
+    .await
 }
 
 /// Installs `lab-flag-grader` for the tenant from the platform catalog, unless it is installed;

@@ -102,6 +102,29 @@ pub(crate) async fn is_course_staff(
                 .is_some()))
 }
 
+/// Who may read a course's assessments: its staff (`true`), or a learner enrolled in it while it
+/// is published or archived (`false`). Anyone else: 404, as if the course did not exist.
+pub(crate) async fn course_reader(
+    tx: &mut TenantTx,
+    actor: &Actor,
+    course: CourseId,
+) -> ApiResult<bool> {
+    if is_course_staff(tx, actor, course).await? {
+        return Ok(true);
+    }
+    let enrolled = crate::enrollments::of_user_in(tx, course, actor.user_id)
+        .await?
+        .is_some();
+    let visible = crate::courses::store::by_id(tx, course)
+        .await?
+        .is_some_and(|c| c.status() != crate::courses::CourseStatus::Draft);
+    if enrolled && visible {
+        Ok(false)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 /// A new bank's settings.
 pub struct NewBank {
     pub course: Option<CourseId>,

@@ -11,10 +11,9 @@ use super::model::{Quiz, QuizInput, QuizSettings, ShowCorrectAnswers, Slot};
 use super::store::{self, QuizRow};
 use crate::audit::{Audit, AuditActor};
 use crate::auth::{Actor, Authenticated};
-use crate::courses::{CourseId, CourseStatus, ItemId};
+use crate::courses::{CourseId, ItemId};
 use crate::enrollments::Staff;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::question_banks::is_course_staff;
 use crate::state::AppState;
 
 /// Most entries in a quiz's question list.
@@ -261,18 +260,7 @@ pub(super) async fn read(
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<Quiz> {
-    let staff = is_course_staff(tx, actor, course).await?;
-    if !staff {
-        let enrolled = crate::enrollments::of_user_in(tx, course, actor.user_id)
-            .await?
-            .is_some();
-        let visible = crate::courses::store::by_id(tx, course)
-            .await?
-            .is_some_and(|c| c.status() != CourseStatus::Draft);
-        if !(enrolled && visible) {
-            return Err(ApiError::NotFound);
-        }
-    }
+    let staff = crate::question_banks::course_reader(tx, actor, course).await?;
     let row = store::quiz(tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
