@@ -276,18 +276,24 @@ pub async fn of_user(
     .await
 }
 
-/// The enrollment's status; `None` when there is no such enrollment.
 /// Locks an enrollment's row: every write about one learner's standing in a course (progress,
-/// attempts, submissions, grades) takes it first, so they serialise in one order.
-pub async fn lock(tx: &mut TenantTx, id: EnrollmentId) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1 from enrollments where tenant_id = $1 and id = $2 for update")
-        .bind(tx.tenant_id())
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+/// attempts, submissions, grades) takes it first, so they serialise in one order. Returns its
+/// status as locked; `None` when there is no such enrollment.
+pub async fn lock(
+    tx: &mut TenantTx,
+    id: EnrollmentId,
+) -> Result<Option<EnrollmentStatus>, sqlx::Error> {
+    let status: Option<String> = sqlx::query_scalar(
+        "select status from enrollments where tenant_id = $1 and id = $2 for update",
+    )
+    .bind(tx.tenant_id())
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(status.as_deref().map(EnrollmentStatus::from_db))
 }
 
+/// The enrollment's status; `None` when there is no such enrollment.
 pub async fn status_of(
     tx: &mut TenantTx,
     id: EnrollmentId,

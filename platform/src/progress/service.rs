@@ -157,8 +157,19 @@ pub async fn complete_by_assessment(
     enrollment: EnrollmentId,
     item: ItemId,
 ) -> Result<(), sqlx::Error> {
-    let was_active =
-        crate::enrollments::status_of(tx, enrollment).await? == Some(EnrollmentStatus::Active);
+    let status = crate::enrollments::status_of(tx, enrollment).await?;
+    complete_locked(tx, course, enrollment, item, status).await
+}
+
+/// [`complete_by_assessment`] for a caller that read the enrollment's `status` as it locked the
+/// row ([`crate::enrollments::lock`]).
+pub async fn complete_locked(
+    tx: &mut lms_tenants::TenantTx,
+    course: CourseId,
+    enrollment: EnrollmentId,
+    item: ItemId,
+    status: Option<EnrollmentStatus>,
+) -> Result<(), sqlx::Error> {
     store::record(
         tx,
         &Report {
@@ -170,7 +181,7 @@ pub async fn complete_by_assessment(
             position_seconds: None,
             complete: true,
             video_seconds: None,
-            was_active,
+            was_active: status == Some(EnrollmentStatus::Active),
         },
     )
     .await

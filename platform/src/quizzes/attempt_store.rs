@@ -133,18 +133,23 @@ pub struct GivenQuestion {
     pub version: i32,
     pub points: f64,
     pub presented: Value,
+    /// The version's prompt and definition (not stored with the attempt).
+    pub prompt: String,
+    pub spec: Value,
 }
 
+/// Inserts the attempt and its questions; the attempt's row.
 pub async fn insert_attempt(
     tx: &mut TenantTx,
     a: &NewAttempt,
     questions: &[GivenQuestion],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into quiz_attempts (tenant_id, id, item_id, course_id, enrollment_id, user_id,
-             number, deadline_at, max_score)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+) -> Result<AttemptRow, sqlx::Error> {
+    let row: AttemptRow = sqlx::query_as(&format!(
+        "insert into quiz_attempts as a (tenant_id, id, item_id, course_id, enrollment_id,
+             user_id, number, deadline_at, max_score)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         returning {COLUMNS}"
+    ))
     .bind(tx.tenant_id())
     .bind(a.id)
     .bind(a.item)
@@ -154,7 +159,7 @@ pub async fn insert_attempt(
     .bind(a.number)
     .bind(a.deadline_at)
     .bind(a.max_score)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
     let ids: Vec<Uuid> = questions.iter().map(|q| q.question_id).collect();
     let versions: Vec<i32> = questions.iter().map(|q| q.version).collect();
@@ -174,8 +179,8 @@ pub async fn insert_attempt(
     .bind(&points)
     .bind(&presented)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(row)
 }
 
 /// One question of an attempt with what grading needs (the version's definition).
@@ -195,6 +200,23 @@ pub struct AttemptQuestionRow {
 }
 
 impl AttemptQuestionRow {
+    /// The row of a question just given to a new attempt at `position`.
+    pub fn given(position: i32, q: GivenQuestion) -> Self {
+        Self {
+            position,
+            points: q.points,
+            prompt: q.prompt,
+            spec: q.spec,
+            presented: q.presented,
+            answer: None,
+            answered_at: None,
+            grading: Grading::Pending.as_str().to_owned(),
+            awarded: None,
+            feedback: None,
+            review_reason: None,
+        }
+    }
+
     pub fn grading(&self) -> Grading {
         Grading::from_db(&self.grading)
     }
@@ -224,21 +246,37 @@ pub async fn questions(
     .await
 }
 
+/// Saves (or replaces) the answer at `position` of the user's attempt while it is open and
+/// before its deadline, sharing the attempt's row lock (closing it takes the row exclusively,
+/// so no answer lands after the attempt was read for grading). The question as saved; `None`
+/// when nothing was saved (no such attempt or position, not the user's, closed, expired).
 pub async fn save_answer(
     tx: &mut TenantTx,
     attempt: AttemptId,
+    user: UserId,
     position: i32,
     answer: &Value,
-) -> Result<DateTime<Utc>, sqlx::Error> {
-    sqlx::query_scalar(
-        "update attempt_questions set answer = $4, answered_at = now()
-         where tenant_id = $1 and attempt_id = $2 and position = $3 returning answered_at",
-    )
+) -> Result<Option<AttemptQuestionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "with a as (
+             select id from quiz_attempts
+             where tenant_id = $1 and id = $2 and user_id = $3 and status = 'in_progress'
+               and (deadline_at is null or deadline_at > now())
+             for share
+         )
+         update attempt_questions aq set answer = $5, answered_at = now()
+         from a, question_versions v
+         where aq.tenant_id = $1 and aq.attempt_id = a.id and aq.position = $4
+           and v.tenant_id = aq.tenant_id and v.question_id = aq.question_id
+           and v.version = aq.version
+         returning {QUESTION_COLUMNS}"
+    ))
     .bind(tx.tenant_id())
     .bind(attempt)
+    .bind(user)
     .bind(position)
     .bind(answer)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await
 }
 
@@ -293,23 +331,63 @@ pub async fn set_grades(
     .map(|_| ())
 }
 
-pub async fn mark_submitted(
+/// Closes an open attempt whose every answer `grades` grades, or leaves waiting (`waiting`:
+/// how many, plugin questions included): marks it submitted (`auto`: by the deadline), writes
+/// the grades and, when nothing waits, grades the attempt itself like [`finalize`]. One
+/// statement; `None` when the attempt is not open.
+pub async fn close_graded(
     tx: &mut TenantTx,
     attempt: AttemptId,
     auto: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update quiz_attempts set status = 'submitted', auto_submitted = $3,
-             submitted_at = case when $3 then coalesce(least(deadline_at, now()), now())
-                            else now() end
-         where tenant_id = $1 and id = $2 and status = 'in_progress'",
-    )
+    grades: &[AnswerGrade],
+    waiting: usize,
+    passing_percent: f64,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let positions: Vec<i32> = grades.iter().map(|g| g.position).collect();
+    let gradings: Vec<&str> = grades.iter().map(|g| g.grading.as_str()).collect();
+    let awarded: Vec<Option<f64>> = grades.iter().map(|g| g.awarded).collect();
+    let feedback: Vec<Option<Value>> = grades.iter().map(|g| g.feedback.clone()).collect();
+    let reasons: Vec<Option<String>> = grades.iter().map(|g| g.review_reason.clone()).collect();
+    sqlx::query_as(&format!(
+        "with graded as (
+             update attempt_questions aq set grading = g.grading, awarded = g.awarded,
+                 feedback = g.feedback, review_reason = g.reason,
+                 graded_at = case when g.grading = 'auto' then now() end
+             from unnest($3::int[], $4::text[], $5::float8[], $6::jsonb[], $7::text[])
+                 as g(position, grading, awarded, feedback, reason)
+             where aq.tenant_id = $1 and aq.attempt_id = $2 and aq.position = g.position
+               and exists (select 1 from quiz_attempts o where o.tenant_id = $1 and o.id = $2
+                   and o.status = 'in_progress')
+             returning aq.awarded
+         ),
+         totals as (select coalesce(sum(awarded), 0) as score from graded)
+         update quiz_attempts a set
+             status = case when $8 then 'graded' else 'submitted' end,
+             auto_submitted = $9,
+             submitted_at = case when $9 then coalesce(least(a.deadline_at, now()), now())
+                            else now() end,
+             score = case when $8 then t.score end,
+             percent = case when not $8 then null when a.max_score > 0
+                 then round(t.score * 100 / a.max_score, 2) else 100 end,
+             passed = case when not $8 then null when a.max_score > 0
+                 then t.score * 100 >= $10::float8::numeric * a.max_score else true end,
+             graded_at = case when $8 then now() end
+         from totals t
+         where a.tenant_id = $1 and a.id = $2 and a.status = 'in_progress'
+         returning {COLUMNS}"
+    ))
     .bind(tx.tenant_id())
     .bind(attempt)
+    .bind(&positions)
+    .bind(&gradings)
+    .bind(&awarded)
+    .bind(&feedback)
+    .bind(&reasons)
+    .bind(waiting == 0)
     .bind(auto)
-    .execute(&mut **tx)
+    .bind(passing_percent)
+    .fetch_optional(&mut **tx)
     .await
-    .map(|_| ())
 }
 
 /// Grades the attempt when no answer is pending or waiting for review: its score, per cent and

@@ -14,6 +14,7 @@
 use chrono::{DateTime, Duration, Utc};
 use lms_tenants::TenantTx;
 use rand::seq::SliceRandom;
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -114,7 +115,10 @@ pub async fn start(
             .find(|a| a.status() == AttemptStatus::InProgress)
         {
             if open.expired(now) {
-                let jobs = grading::close(&mut tx, open, &settings, true).await?;
+                let jobs = grading::close(&mut tx, open, &settings, true)
+                    .await?
+                    .map(|closed| closed.jobs)
+                    .unwrap_or_default();
                 tx.commit().await?;
                 grading::run_plugins(state, auth.tenant.id, open, &settings, jobs).await?;
                 continue;
@@ -153,11 +157,13 @@ pub async fn start(
             deadline_at,
             max_score: given.iter().map(|q| q.points).sum(),
         };
-        attempt_store::insert_attempt(&mut tx, &row, &given).await?;
-        let attempt = attempt_store::attempt(&mut tx, row.id, false)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let view = view(&mut tx, &attempt, &settings, &attempts, false).await?;
+        let attempt = attempt_store::insert_attempt(&mut tx, &row, &given).await?;
+        let questions: Vec<AttemptQuestionRow> = given
+            .into_iter()
+            .zip(0..)
+            .map(|(q, position)| AttemptQuestionRow::given(position, q))
+            .collect();
+        let view = view_of(&attempt, &questions, &settings, &attempts, false)?;
         tx.commit().await?;
         return Ok((true, view));
     }
@@ -233,7 +239,7 @@ fn present(
     candidates
         .into_iter()
         .map(|c| {
-            let spec: QuestionSpec = serde_json::from_value(c.spec).map_err(|e| {
+            let spec = QuestionSpec::deserialize(&c.spec).map_err(|e| {
                 ApiError::Internal(anyhow::anyhow!(
                     "stored question {} unreadable: {e}",
                     c.question_id
@@ -246,6 +252,8 @@ fn present(
                 version: c.version,
                 points: c.points,
                 presented,
+                prompt: c.prompt,
+                spec: c.spec,
             })
         })
         .collect()
@@ -293,6 +301,17 @@ pub(super) async fn view(
     staff: bool,
 ) -> ApiResult<Attempt> {
     let rows = attempt_store::questions(tx, attempt.id(), None).await?;
+    view_of(attempt, &rows, settings, attempts, staff)
+}
+
+/// [`view`] of questions already read.
+pub(super) fn view_of(
+    attempt: &AttemptRow,
+    rows: &[AttemptQuestionRow],
+    settings: &QuizSettings,
+    attempts: &[AttemptRow],
+    staff: bool,
+) -> ApiResult<Attempt> {
     let now = Utc::now();
     let open = attempt.status() == AttemptStatus::InProgress;
     let show_key = staff || (!open && reveal(settings, attempts, now));
@@ -395,8 +414,9 @@ async fn open_attempt(
 }
 
 /// The attempt as the caller sees it, closed (and graded) first when `submit` asks for it or
-/// when it is open past its deadline (the sweep may not have come by yet). One transaction
-/// unless it has to close the attempt.
+/// when it is open past its deadline (the sweep may not have come by yet). One transaction,
+/// and the view is built from what closing read and wrote, unless plugin questions are graded
+/// after its commit.
 async fn closing_view(
     state: &AppState,
     auth: &Authenticated,
@@ -412,11 +432,32 @@ async fn closing_view(
     }
     let expired = attempt.expired(Utc::now());
     if attempt.status() == AttemptStatus::InProgress && (submit || expired) {
-        let jobs = grading::close(&mut tx, &attempt, &settings, expired).await?;
-        tx.commit().await?;
-        grading::run_plugins(state, auth.tenant.id, &attempt, &settings, jobs).await?;
-        tx = state.db.begin(auth.tenant.id).await?;
-        (attempt, settings, _) = open_attempt(&mut tx, &actor, id).await?;
+        match grading::close(&mut tx, &attempt, &settings, expired).await? {
+            Some(closed) if closed.jobs.is_empty() => {
+                let view = view_of(
+                    &closed.attempt,
+                    &closed.questions,
+                    &settings,
+                    &closed.attempts,
+                    staff,
+                )?;
+                tx.commit().await?;
+                return Ok(view);
+            }
+            Some(closed) => {
+                tx.commit().await?;
+                grading::run_plugins(state, auth.tenant.id, &attempt, &settings, closed.jobs)
+                    .await?;
+                tx = state.db.begin(auth.tenant.id).await?;
+                (attempt, settings, _) = open_attempt(&mut tx, &actor, id).await?;
+            }
+            // Closed meanwhile (a second tab, the sweep): as it is now.
+            None => {
+                attempt = attempt_store::attempt(&mut tx, id, false)
+                    .await?
+                    .ok_or(ApiError::NotFound)?;
+            }
+        }
     }
     let attempts = attempt_store::attempts_of(
         &mut tx,
@@ -433,7 +474,8 @@ pub async fn get(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiRe
     closing_view(state, auth, id, false).await
 }
 
-/// Saves (or replaces) the caller's answer to one question of their open attempt.
+/// Saves (or replaces) the caller's answer to one question of their open attempt: written
+/// first, then checked against the question's version, and rolled back when it does not fit.
 pub async fn save_answer(
     state: &AppState,
     auth: &Authenticated,
@@ -443,30 +485,30 @@ pub async fn save_answer(
 ) -> ApiResult<AttemptQuestion> {
     let mut tx = state.db.begin(auth.tenant.id).await?;
     let actor = Actor::load(&mut tx, auth).await?;
-    let attempt = attempt_store::attempt(&mut tx, id, true)
-        .await?
-        .filter(|a| a.user_id == actor.user_id.0)
-        .ok_or(ApiError::NotFound)?;
-    if attempt.status() != AttemptStatus::InProgress {
-        return Err(closed());
-    }
-    if attempt.expired(Utc::now()) {
-        // Closed in a transaction of its own: closing locks the enrollment before the attempt.
-        tx.commit().await?;
-        closing_view(state, auth, id, false).await?;
-        return Err(closed());
-    }
-    let mut row = attempt_store::questions(&mut tx, id, Some(position))
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound)?;
-    let spec: QuestionSpec = serde_json::from_value(row.spec.clone())
+    let Some(row) =
+        attempt_store::save_answer(&mut tx, id, actor.user_id, position, &answer).await?
+    else {
+        // Nothing saved: say why.
+        let attempt = attempt_store::attempt(&mut tx, id, false)
+            .await?
+            .filter(|a| a.user_id == actor.user_id.0)
+            .ok_or(ApiError::NotFound)?;
+        if attempt.status() != AttemptStatus::InProgress {
+            return Err(closed());
+        }
+        if attempt.expired(Utc::now()) {
+            // Closed in a transaction of its own: closing locks the enrollment before the attempt.
+            tx.commit().await?;
+            closing_view(state, auth, id, false).await?;
+            return Err(closed());
+        }
+        return Err(ApiError::NotFound);
+    };
+    let spec = QuestionSpec::deserialize(&row.spec)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored question unreadable: {e}")))?;
-    // Checked now, kept as the learner sent it, and read again against the same version when
-    // the attempt is graded.
+    // Kept as the learner sent it, and read again against the same version when the attempt is
+    // graded. A refused answer is rolled back with the transaction.
     spec.parse_response(&answer).map_err(ApiError::Validation)?;
-    row.answered_at = Some(attempt_store::save_answer(&mut tx, id, position, &answer).await?);
-    row.answer = Some(answer);
     tx.commit().await?;
     question_view(&row, true, false)
 }

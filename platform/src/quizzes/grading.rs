@@ -10,9 +10,10 @@
 use std::net::IpAddr;
 
 use lms_tenants::{TenantId, TenantTx};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::attempt_store::{self, AnswerGrade, AttemptRow};
+use super::attempt_store::{self, AnswerGrade, AttemptQuestionRow, AttemptRow};
 use super::attempts;
 use super::model::{
     Attempt, AttemptId, AttemptStatus, Grading, ManualGrade, QuizSettings, ReviewAnswer,
@@ -72,66 +73,123 @@ fn auto(position: i32, awarded: f64, feedback: Option<Value>) -> AnswerGrade {
     }
 }
 
+/// An attempt [`close`] has just closed.
+pub(super) struct Closed {
+    /// As it is now: graded, or submitted when answers wait.
+    pub attempt: AttemptRow,
+    /// The learner's attempts at the quiz, this one included.
+    pub attempts: Vec<AttemptRow>,
+    /// Its questions with the grades just written.
+    pub questions: Vec<AttemptQuestionRow>,
+    /// The plugin questions to grade after the commit ([`run_plugins`]).
+    pub jobs: Vec<PluginJob>,
+}
+
 /// Closes an open attempt and grades what the rules can: locks the enrollment and the attempt
-/// (a closed attempt is left as it is), marks it submitted (`auto`: by the deadline), grades,
-/// and grades the attempt itself when nothing waits. Returns the plugin questions to grade
-/// after the commit ([`run_plugins`]).
+/// (`None` for an attempt that is closed already), marks it submitted (`auto`: by the
+/// deadline), grades, grades the attempt itself when nothing waits, and completes the quiz item
+/// when the learner has passed the quiz.
 pub(super) async fn close(
     tx: &mut TenantTx,
     attempt: &AttemptRow,
     settings: &QuizSettings,
     auto_submitted: bool,
-) -> ApiResult<Vec<PluginJob>> {
-    crate::enrollments::lock(tx, attempt.enrollment()).await?;
+) -> ApiResult<Option<Closed>> {
+    let enrollment = crate::enrollments::lock(tx, attempt.enrollment()).await?;
     let Some(current) = attempt_store::attempt(tx, attempt.id(), true).await? else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     if current.status() != AttemptStatus::InProgress {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    attempt_store::mark_submitted(tx, current.id(), auto_submitted).await?;
-    let mut grades = Vec::new();
+    let mut questions = attempt_store::questions(tx, current.id(), None).await?;
+    let mut grades = Vec::with_capacity(questions.len());
     let mut jobs = Vec::new();
-    for row in attempt_store::questions(tx, current.id(), None).await? {
-        let Ok(spec) = serde_json::from_value::<QuestionSpec>(row.spec.clone()) else {
-            grades.push(review(
-                row.position,
-                "the question's definition could not be read",
-            ));
-            continue;
-        };
-        let Some(answer) = &row.answer else {
-            grades.push(auto(row.position, 0.0, None));
-            continue;
-        };
-        let Ok(response) = spec.parse_response(answer) else {
-            grades.push(review(row.position, "the saved answer could not be read"));
-            continue;
-        };
-        match spec.grade(&response) {
-            AutoGrade::Scored { fraction } => {
-                grades.push(auto(row.position, points(fraction, row.points), None));
-            }
-            AutoGrade::Manual => grades.push(review(row.position, "graded by a person")),
-            AutoGrade::Plugin {
-                plugin,
-                config,
-                text,
-                json,
-            } => jobs.push(PluginJob {
-                position: row.position,
-                plugin,
-                config,
-                prompt: row.prompt.clone(),
-                points: row.points,
-                text,
-                json,
-            }),
+    for row in &questions {
+        match grade_by_rule(row) {
+            RuleGrade::Now(grade) => grades.push(grade),
+            RuleGrade::ByPlugin(job) => jobs.push(job),
         }
     }
-    attempt_store::set_grades(tx, current.id(), &grades, false).await?;
-    settle(tx, &current, settings).await?;
-    Ok(jobs)
+    let waiting = jobs.len()
+        + grades
+            .iter()
+            .filter(|g| g.grading == Grading::Review)
+            .count();
+    let closed = attempt_store::close_graded(
+        tx,
+        current.id(),
+        auto_submitted,
+        &grades,
+        waiting,
+        settings.passing_percent,
+    )
+    .await?
+    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the locked attempt was not open")))?;
+    for grade in grades {
+        if let Some(row) = questions.iter_mut().find(|r| r.position == grade.position) {
+            row.grading = grade.grading.as_str().to_owned();
+            row.awarded = grade.awarded;
+            row.feedback = grade.feedback;
+            row.review_reason = grade.review_reason;
+        }
+    }
+    let attempts = attempt_store::attempts_of(tx, closed.item(), UserId(closed.user_id)).await?;
+    if closed.status() == AttemptStatus::Graded && attempts::passed(&attempts, settings) {
+        crate::progress::complete_locked(
+            tx,
+            closed.course(),
+            closed.enrollment(),
+            closed.item(),
+            enrollment,
+        )
+        .await?;
+    }
+    Ok(Some(Closed {
+        attempt: closed,
+        attempts,
+        questions,
+        jobs,
+    }))
+}
+
+/// An answer graded by its question's rules, or the plugin job that will grade it.
+enum RuleGrade {
+    Now(AnswerGrade),
+    ByPlugin(PluginJob),
+}
+
+fn grade_by_rule(row: &AttemptQuestionRow) -> RuleGrade {
+    let Ok(spec) = QuestionSpec::deserialize(&row.spec) else {
+        return RuleGrade::Now(review(
+            row.position,
+            "the question's definition could not be read",
+        ));
+    };
+    let Some(answer) = &row.answer else {
+        return RuleGrade::Now(auto(row.position, 0.0, None));
+    };
+    let Ok(response) = spec.parse_response(answer) else {
+        return RuleGrade::Now(review(row.position, "the saved answer could not be read"));
+    };
+    match spec.grade(&response) {
+        AutoGrade::Scored { fraction } => RuleGrade::Now(auto(row.position, points(fraction, row.points), None)),
+        AutoGrade::Manual => RuleGrade::Now(review(row.position, "graded by a person")),
+        AutoGrade::Plugin {
+            plugin,
+            config,
+            text,
+            json,
+        } => RuleGrade::ByPlugin(PluginJob {
+            position: row.position,
+            plugin,
+            config,
+            prompt: row.prompt.clone(),
+            points: row.points,
+            text,
+            json,
+        }),
+    }
 }
 
 /// Grades the attempt when nothing waits, and completes the quiz item once the learner has
@@ -390,7 +448,10 @@ pub async fn close_expired(state: &AppState, tenant: TenantId, id: AttemptId) ->
         .await?
         .ok_or(ApiError::NotFound)?;
     let settings = quiz.settings();
-    let jobs = close(&mut tx, &attempt, &settings, true).await?;
+    let jobs = close(&mut tx, &attempt, &settings, true)
+        .await?
+        .map(|closed| closed.jobs)
+        .unwrap_or_default();
     tx.commit().await?;
     run_plugins(state, tenant, &attempt, &settings, jobs).await
 }

@@ -274,11 +274,12 @@ pub struct Candidate {
     pub question_id: Uuid,
     pub version: i32,
     pub points: f64,
+    pub prompt: String,
     pub spec: Value,
 }
 
 const CANDIDATE_COLUMNS: &str =
-    "q.id as question_id, v.version, v.points::float8 as points, v.spec";
+    "q.id as question_id, v.version, v.points::float8 as points, v.prompt, v.spec";
 
 /// The named questions (not archived) at their current versions.
 pub async fn named_questions(

@@ -308,6 +308,22 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
         saved.assert_status(StatusCode::OK);
         assert!(saved.json()["result"].is_null(), "{}", saved.text);
     }
+    // A refused answer leaves the saved one as it was.
+    let first = &questions[0];
+    let first_position = first["position"].as_i64().expect("position");
+    s.answer(&id, first_position, &learner, json!({ "bogus": 1 }))
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let reread = s
+        .ok(Method::GET, &format!("/api/v1/quiz-attempts/{id}"), &learner, None)
+        .await;
+    let kept = reread["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .find(|q| q["position"] == first_position)
+        .expect("the first question");
+    assert_eq!(kept["answer"], correct_answer(first), "{reread}");
     // Another learner cannot see or answer it.
     let other = s.learner("bob", &course).await;
     s.send(

@@ -268,7 +268,9 @@ async fn learner(
     acked.questions = questions.len();
     for question in &questions {
         if !think.is_zero() {
-            tokio::time::sleep(think).await;
+            // People do not answer in step: each pause is between half and one and a half times
+            // the think time.
+            tokio::time::sleep(think.mul_f64(rng.gen_range(0.5..1.5))).await;
         }
         let position = question["position"].as_i64().unwrap_or(-1);
         let known = question["prompt"]
