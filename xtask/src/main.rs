@@ -36,8 +36,9 @@ commands:
   bench quiz-storm [--learners N] [--window-seconds S] [--think-ms T] [--connections C]
                    [--pool-size P] [--no-history]
             N learners (2000) start the same 20-question quiz within S seconds
-            (10), answer and submit it; start, answer and submit p50/p99, errors,
-            throughput and a check of every attempt in the database
+            (10), answer (pausing about T ms, 3000, before each) and submit it;
+            start, answer and submit p50/p99, errors, throughput and a check of
+            every attempt in the database
   bench grader [--iterations N]
             hosted grader call latency (instantiation included) against native
             code and Extism, and how fast a runaway plugin is stopped

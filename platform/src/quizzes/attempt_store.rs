@@ -138,17 +138,31 @@ pub struct GivenQuestion {
     pub spec: Value,
 }
 
-/// Inserts the attempt and its questions; the attempt's row.
+/// Inserts the attempt and its questions in one statement; the attempt's row.
 pub async fn insert_attempt(
     tx: &mut TenantTx,
     a: &NewAttempt,
     questions: &[GivenQuestion],
 ) -> Result<AttemptRow, sqlx::Error> {
-    let row: AttemptRow = sqlx::query_as(&format!(
-        "insert into quiz_attempts as a (tenant_id, id, item_id, course_id, enrollment_id,
-             user_id, number, deadline_at, max_score)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         returning {COLUMNS}"
+    let ids: Vec<Uuid> = questions.iter().map(|q| q.question_id).collect();
+    let versions: Vec<i32> = questions.iter().map(|q| q.version).collect();
+    let points: Vec<f64> = questions.iter().map(|q| q.points).collect();
+    let presented: Vec<Value> = questions.iter().map(|q| q.presented.clone()).collect();
+    sqlx::query_as(&format!(
+        "with attempt as (
+             insert into quiz_attempts as a (tenant_id, id, item_id, course_id, enrollment_id,
+                 user_id, number, deadline_at, max_score)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             returning {COLUMNS}
+         ),
+         given as (
+             insert into attempt_questions (tenant_id, attempt_id, position, question_id,
+                 version, points, presented)
+             select $1, $2, q.ord - 1, q.question_id, q.version, q.points, q.presented
+             from unnest($10::uuid[], $11::int[], $12::float8[], $13::jsonb[])
+                 with ordinality as q(question_id, version, points, presented, ord)
+         )
+         select * from attempt"
     ))
     .bind(tx.tenant_id())
     .bind(a.id)
@@ -159,28 +173,12 @@ pub async fn insert_attempt(
     .bind(a.number)
     .bind(a.deadline_at)
     .bind(a.max_score)
-    .fetch_one(&mut **tx)
-    .await?;
-    let ids: Vec<Uuid> = questions.iter().map(|q| q.question_id).collect();
-    let versions: Vec<i32> = questions.iter().map(|q| q.version).collect();
-    let points: Vec<f64> = questions.iter().map(|q| q.points).collect();
-    let presented: Vec<Value> = questions.iter().map(|q| q.presented.clone()).collect();
-    sqlx::query(
-        "insert into attempt_questions (tenant_id, attempt_id, position, question_id, version,
-             points, presented)
-         select $1, $2, q.ord - 1, q.question_id, q.version, q.points, q.presented
-         from unnest($3::uuid[], $4::int[], $5::float8[], $6::jsonb[])
-             with ordinality as q(question_id, version, points, presented, ord)",
-    )
-    .bind(tx.tenant_id())
-    .bind(a.id)
     .bind(&ids)
     .bind(&versions)
     .bind(&points)
     .bind(&presented)
-    .execute(&mut **tx)
-    .await?;
-    Ok(row)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// One question of an attempt with what grading needs (the version's definition).

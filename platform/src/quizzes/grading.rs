@@ -173,7 +173,9 @@ fn grade_by_rule(row: &AttemptQuestionRow) -> RuleGrade {
         return RuleGrade::Now(review(row.position, "the saved answer could not be read"));
     };
     match spec.grade(&response) {
-        AutoGrade::Scored { fraction } => RuleGrade::Now(auto(row.position, points(fraction, row.points), None)),
+        AutoGrade::Scored { fraction } => {
+            RuleGrade::Now(auto(row.position, points(fraction, row.points), None))
+        }
         AutoGrade::Manual => RuleGrade::Now(review(row.position, "graded by a person")),
         AutoGrade::Plugin {
             plugin,

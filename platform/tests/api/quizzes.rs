@@ -315,7 +315,12 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
         .await
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let reread = s
-        .ok(Method::GET, &format!("/api/v1/quiz-attempts/{id}"), &learner, None)
+        .ok(
+            Method::GET,
+            &format!("/api/v1/quiz-attempts/{id}"),
+            &learner,
+            None,
+        )
         .await;
     let kept = reread["questions"]
         .as_array()
