@@ -16,13 +16,12 @@ use lms_tenants::TenantTx;
 use rand::seq::SliceRandom;
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::attempt_store::{self, AttemptQuestionRow, AttemptRow, GivenQuestion, NewAttempt};
 use super::grading;
 use super::model::{
     Attempt, AttemptGrading, AttemptId, AttemptQuestion, AttemptStatus, Grading, MyAttempts,
-    QuestionResult, QuizSettings, ShowCorrectAnswers, Slot,
+    QuestionResult, QuizSettings, ShowCorrectAnswers,
 };
 use super::store::{self, Candidate, QuizRow};
 use crate::auth::{Actor, Authenticated};
@@ -140,8 +139,7 @@ pub async fn start(
                 detail: format!("all {used} attempts are used"),
             });
         }
-        let slots = store::slots(&mut tx, item).await?;
-        let candidates = draw(&mut tx, &slots).await?;
+        let candidates = draw(&mut tx, item).await?;
         if candidates.is_empty() {
             return Err(not_ready());
         }
@@ -194,33 +192,22 @@ fn deadline(now: DateTime<Utc>, settings: &QuizSettings) -> Option<DateTime<Utc>
 /// The questions for a new attempt, in the quiz's order: named questions at their current
 /// version (archived ones are skipped), then each draw at random among the questions not asked
 /// yet.
-async fn draw(tx: &mut TenantTx, slots: &[Slot]) -> ApiResult<Vec<Candidate>> {
-    let named: Vec<Uuid> = slots
-        .iter()
-        .filter_map(|s| match s {
-            Slot::Question { question_id } => Some(question_id.0),
-            Slot::Draw { .. } => None,
-        })
-        .collect();
-    let mut by_id: std::collections::HashMap<Uuid, Candidate> = store::named_questions(tx, &named)
-        .await?
-        .into_iter()
-        .map(|c| (c.question_id, c))
-        .collect();
-    let mut asked: Vec<Uuid> = by_id.keys().copied().collect();
+async fn draw(tx: &mut TenantTx, item: ItemId) -> ApiResult<Vec<Candidate>> {
+    let mut asked = std::collections::HashSet::new();
+    // Of the slot at `position`: how many it still draws.
+    let mut slot: Option<(i32, i32)> = None;
     let mut out = Vec::new();
-    for slot in slots {
-        match *slot {
-            Slot::Question { question_id } => out.extend(by_id.remove(&question_id.0)),
-            Slot::Draw {
-                bank_id,
-                category_id,
-                count,
-            } => {
-                let drawn = store::draw(tx, bank_id, category_id, count, &asked).await?;
-                asked.extend(drawn.iter().map(|c| c.question_id));
-                out.extend(drawn);
-            }
+    for row in store::candidates(tx, item).await? {
+        let left = match (row.draw_count, slot) {
+            (None, _) => 1,
+            (Some(_), Some((position, left))) if position == row.position => left,
+            (Some(count), _) => count,
+        };
+        if left > 0 && asked.insert(row.question.question_id) {
+            out.push(row.question);
+            slot = Some((row.position, left - 1));
+        } else {
+            slot = Some((row.position, left));
         }
     }
     Ok(out)

@@ -278,49 +278,65 @@ pub struct Candidate {
     pub spec: Value,
 }
 
-const CANDIDATE_COLUMNS: &str =
-    "q.id as question_id, v.version, v.points::float8 as points, v.prompt, v.spec";
-
-/// The named questions (not archived) at their current versions.
-pub async fn named_questions(
-    tx: &mut TenantTx,
-    ids: &[Uuid],
-) -> Result<Vec<Candidate>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {CANDIDATE_COLUMNS} from questions q
-         join question_versions v on v.tenant_id = q.tenant_id and v.question_id = q.id
-             and v.version = q.current_version
-         where q.tenant_id = $1 and q.id = any($2) and q.archived_at is null"
-    ))
-    .bind(tx.tenant_id())
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await
+/// One row of [`candidates`]: a named question, or one of a draw's candidates in the random
+/// order of the draw.
+#[derive(sqlx::FromRow)]
+pub struct SlotCandidate {
+    /// The slot's position in the quiz.
+    pub position: i32,
+    /// How many the slot draws; `None` for a named question.
+    pub draw_count: Option<i32>,
+    #[sqlx(flatten)]
+    pub question: Candidate,
 }
 
-/// Up to `count` questions drawn at random from a bank (or one of its categories), none of
-/// `except`.
-pub async fn draw(
+/// What a new attempt can be given, in one statement, in the quiz's order: each named question
+/// (not archived) at its current version, and for each draw its bank's (or category's) questions
+/// that are not archived and not named, at random. A draw lists as many candidates as it draws
+/// plus as many as the draws before it, so it has enough left after skipping the questions those
+/// drew ([`super::attempts`] picks from them).
+pub async fn candidates(
     tx: &mut TenantTx,
-    bank: BankId,
-    category: Option<CategoryId>,
-    count: i32,
-    except: &[Uuid],
-) -> Result<Vec<Candidate>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {CANDIDATE_COLUMNS} from questions q
-         join question_versions v on v.tenant_id = q.tenant_id and v.question_id = q.id
-             and v.version = q.current_version
-         where q.tenant_id = $1 and q.bank_id = $2
-           and ($3::uuid is null or q.category_id = $3)
-           and q.archived_at is null and q.id <> all($4)
-         order by random() limit $5"
-    ))
+    item: ItemId,
+) -> Result<Vec<SlotCandidate>, sqlx::Error> {
+    sqlx::query_as(
+        "with slot as (
+             select position, question_id, bank_id, category_id, draw_count,
+                    coalesce(sum(draw_count) over (order by position
+                        rows between unbounded preceding and 1 preceding), 0) as drawn_before
+             from quiz_slots where tenant_id = $1 and item_id = $2
+         ),
+         named as (
+             select s.position, null::int as draw_count, 0::float8 as rank, q.id as question_id,
+                    v.version, v.points::float8 as points, v.prompt, v.spec
+             from slot s
+             join questions q on q.tenant_id = $1 and q.id = s.question_id
+                 and q.archived_at is null
+             join question_versions v on v.tenant_id = q.tenant_id and v.question_id = q.id
+                 and v.version = q.current_version
+         )
+         select * from named
+         union all
+         select s.position, s.draw_count, d.rank, d.question_id, d.version, d.points, d.prompt,
+                d.spec
+         from slot s
+         cross join lateral (
+             select random() as rank, q.id as question_id, v.version,
+                    v.points::float8 as points, v.prompt, v.spec
+             from questions q
+             join question_versions v on v.tenant_id = q.tenant_id and v.question_id = q.id
+                 and v.version = q.current_version
+             where q.tenant_id = $1 and q.bank_id = s.bank_id
+               and (s.category_id is null or q.category_id = s.category_id)
+               and q.archived_at is null
+               and q.id not in (select question_id from named)
+             order by rank limit s.draw_count + s.drawn_before
+         ) d
+         where s.bank_id is not null
+         order by position, rank",
+    )
     .bind(tx.tenant_id())
-    .bind(bank)
-    .bind(category)
-    .bind(except)
-    .bind(i64::from(count))
+    .bind(item)
     .fetch_all(&mut **tx)
     .await
 }

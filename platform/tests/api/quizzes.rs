@@ -780,6 +780,11 @@ async fn draws_give_distinct_questions_from_the_bank_or_category() {
     let mut hard_prompts: Vec<&str> = prompts[1..3].to_vec();
     hard_prompts.sort_unstable();
     assert_eq!(hard_prompts, ["Hard 1", "Hard 2"]);
+    // The whole-bank draw skips the hard ones drawn before it and still finds its 3.
+    assert!(
+        prompts[3..].iter().all(|p| !p.starts_with("Hard")),
+        "{prompts:?}"
+    );
 
     // A bank of another course cannot be drawn from, nor a category of another bank.
     let (other_course, _) = s.course("other").await;

@@ -63,6 +63,9 @@ pub struct Tally {
     pub failures: BTreeMap<String, Failure>,
     /// When the first request of a kind was sent and the last one answered.
     pub spans: BTreeMap<Call, (Instant, Instant)>,
+    /// Latency of the successful answers by the whole second (since the reset) they were sent
+    /// in, in microseconds: where in the storm the slow answers were.
+    pub timeline: BTreeMap<(Call, u64), Histogram<u64>>,
     pub requests: u64,
 }
 
@@ -97,6 +100,8 @@ pub struct Api {
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     tally: Mutex<Tally>,
+    /// When the tally was last reset.
+    since: Mutex<Instant>,
 }
 
 impl Api {
@@ -118,12 +123,14 @@ impl Api {
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             tally: Mutex::new(Tally::default()),
+            since: Mutex::new(Instant::now()),
         })
     }
 
     /// Forgets what was recorded so far (the storm is measured on its own).
     pub fn reset(&self) {
         *self.lock() = Tally::default();
+        *self.since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.peak_in_flight.store(0, Ordering::Relaxed);
     }
 
@@ -166,6 +173,9 @@ impl Api {
             outcome
         };
         let done = Instant::now();
+        let second = asked
+            .saturating_duration_since(*self.since.lock().unwrap_or_else(|e| e.into_inner()))
+            .as_secs();
         let mut tally = self.lock();
         tally.requests += 1;
         let span = tally.spans.entry(call).or_insert((asked, done));
@@ -176,6 +186,11 @@ impl Api {
                 let micros = u64::try_from((done - asked).as_micros()).unwrap_or(u64::MAX);
                 let histogram = tally.latencies.entry(call).or_insert_with(new_histogram);
                 histogram.saturating_record(micros.max(1));
+                tally
+                    .timeline
+                    .entry((call, second))
+                    .or_insert_with(new_histogram)
+                    .saturating_record(micros.max(1));
                 *tally.succeeded.entry(call).or_default() += 1;
                 if text.is_empty() {
                     return Ok(Value::Null);

@@ -9,7 +9,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 pub struct Sampler {
     started: Instant,
-    machine: Option<(u64, u64)>,
+    machine: Option<Ticks>,
     client: u64,
     server: Option<(u32, u64)>,
     cluster_dir: Option<PathBuf>,
@@ -21,6 +21,10 @@ pub struct Sampler {
 pub struct Load {
     pub cores: usize,
     pub busy: Option<f64>,
+    /// Of `busy`: time the virtual machine's host gave to others while this one had work.
+    pub steal: Option<f64>,
+    /// Idle while a process waited for the disk (not in `busy`).
+    pub iowait: Option<f64>,
     pub client: f64,
     pub server: Option<f64>,
     pub cluster: Option<f64>,
@@ -29,9 +33,10 @@ pub struct Load {
 }
 
 impl Load {
-    /// Busy time that was neither this client, the server nor its cluster.
+    /// Busy time that was neither this client, the server, its cluster nor stolen by the host.
     pub fn others(&self) -> Option<f64> {
-        Some(self.busy? - self.client - self.server? - self.cluster?).map(|o| o.max(0.0))
+        Some(self.busy? - self.client - self.server? - self.cluster? - self.steal?)
+            .map(|o| o.max(0.0))
     }
 }
 
@@ -52,15 +57,19 @@ impl Sampler {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         let share = |ticks: u64| ticks as f64 / TICKS_PER_SECOND / seconds / cores as f64 * 100.0;
-        let busy = self
-            .machine
-            .zip(machine_ticks())
-            .map(|((b0, t0), (b1, t1))| {
-                (b1.saturating_sub(b0)) as f64 / (t1.saturating_sub(t0)).max(1) as f64 * 100.0
-            });
+        let ticks = self.machine.zip(machine_ticks());
+        let part = |of: fn(&Ticks) -> u64| {
+            ticks.map(|(before, after)| {
+                of(&after).saturating_sub(of(&before)) as f64
+                    / after.total.saturating_sub(before.total).max(1) as f64
+                    * 100.0
+            })
+        };
         Load {
             cores,
-            busy,
+            busy: part(|t| t.busy),
+            steal: part(|t| t.steal),
+            iowait: part(|t| t.iowait),
             client: share(
                 process_ticks("self")
                     .unwrap_or(0)
@@ -83,8 +92,16 @@ impl Sampler {
     }
 }
 
-/// Busy and total ticks of all cores.
-fn machine_ticks() -> Option<(u64, u64)> {
+/// Ticks of all cores.
+#[derive(Clone, Copy)]
+struct Ticks {
+    busy: u64,
+    steal: u64,
+    iowait: u64,
+    total: u64,
+}
+
+fn machine_ticks() -> Option<Ticks> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
     let ticks: Vec<u64> = line
@@ -96,9 +113,13 @@ fn machine_ticks() -> Option<(u64, u64)> {
     let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else {
         return None;
     };
-    let idle = idle + iowait;
-    let total = user + nice + system + idle + irq + softirq + steal;
-    Some((total - idle, total))
+    let total = user + nice + system + idle + iowait + irq + softirq + steal;
+    Some(Ticks {
+        busy: total - idle - iowait,
+        steal,
+        iowait,
+        total,
+    })
 }
 
 /// A process's `(parent, user + system ticks)` from `/proc/<pid>/stat`.

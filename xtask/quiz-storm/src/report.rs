@@ -4,8 +4,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
 use crate::Options;
-use crate::client::{Api, Call};
+use crate::client::{Api, Call, Tally};
 use crate::machine::Load;
 
 /// What the server acknowledged to one learner.
@@ -21,6 +23,19 @@ pub struct Acked {
     pub score: Option<f64>,
     pub percent: Option<f64>,
     pub passed: Option<bool>,
+}
+
+/// One second of the storm while learners were starting: what was sent in it and how fast it
+/// was answered.
+struct Second {
+    second: u64,
+    starts: u64,
+    start_p50_ms: f64,
+    start_p99_ms: f64,
+    start_max_ms: f64,
+    saves: u64,
+    save_p99_ms: f64,
+    submits: u64,
 }
 
 /// One request kind's figures.
@@ -41,6 +56,7 @@ pub struct Summary {
     window: Duration,
     connections: usize,
     figures: Vec<Figures>,
+    seconds: Vec<Second>,
     requests: u64,
     failed: u64,
     failures: Vec<(String, u64, String)>,
@@ -53,9 +69,37 @@ pub struct Summary {
     load: Load,
 }
 
+/// The seconds in which starts were sent.
+fn seconds(tally: &Tally) -> Vec<Second> {
+    let at = |call: Call, second: u64| tally.timeline.get(&(call, second));
+    let ms = |h: Option<&Histogram<u64>>, q: f64| {
+        h.map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
+    };
+    let count = |h: Option<&Histogram<u64>>| h.map_or(0, Histogram::len);
+    tally
+        .timeline
+        .keys()
+        .filter(|(call, _)| *call == Call::Start)
+        .map(|&(_, second)| {
+            let start = at(Call::Start, second);
+            let save = at(Call::Save, second);
+            Second {
+                second,
+                starts: count(start),
+                start_p50_ms: ms(start, 0.5),
+                start_p99_ms: ms(start, 0.99),
+                start_max_ms: start.map_or(0.0, |h| h.max() as f64 / 1000.0),
+                saves: count(save),
+                save_p99_ms: ms(save, 0.99),
+                submits: count(at(Call::Submit, second)),
+            }
+        })
+        .collect()
+}
+
 impl Summary {
     pub fn new(api: &Api, acked: &[Acked], wall: Duration, options: &Options, load: Load) -> Self {
-        let (figures, requests, failed, failures) = api.with_tally(|tally| {
+        let (figures, seconds, requests, failed, failures) = api.with_tally(|tally| {
             let figures = Call::STORM
                 .iter()
                 .map(|&call| {
@@ -88,7 +132,13 @@ impl Summary {
                 .iter()
                 .map(|(what, f)| (what.clone(), f.count, f.sample.clone()))
                 .collect();
-            (figures, tally.requests, tally.failed(), failures)
+            (
+                figures,
+                seconds(tally),
+                tally.requests,
+                tally.failed(),
+                failures,
+            )
         });
         let graded: Vec<&Acked> = acked.iter().filter(|a| a.score.is_some()).collect();
         let percents: Vec<f64> = graded.iter().filter_map(|a| a.percent).collect();
@@ -97,6 +147,7 @@ impl Summary {
             window: options.window,
             connections: options.connections,
             figures,
+            seconds,
             requests,
             failed,
             failures,
@@ -144,6 +195,24 @@ impl Summary {
                 f.span.as_secs_f64()
             );
         }
+        println!("   by the second the requests were sent in, while learners were starting:");
+        println!(
+            "   {:>6} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7}",
+            "second", "starts", "p50 ms", "p99 ms", "max ms", "saves", "p99 ms", "submits"
+        );
+        for s in &self.seconds {
+            println!(
+                "   {:>6} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>7} {:>9.1} {:>7}",
+                s.second,
+                s.starts,
+                s.start_p50_ms,
+                s.start_p99_ms,
+                s.start_max_ms,
+                s.saves,
+                s.save_p99_ms,
+                s.submits
+            );
+        }
         println!(
             "   throughput     {:.0} requests/s over the wall time; {:.1} attempts started/s, {:.1} submitted/s (over each kind's span)",
             self.requests as f64 / self.wall.as_secs_f64(),
@@ -166,13 +235,15 @@ impl Summary {
         let l = &self.load;
         let part = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0} %"));
         println!(
-            "   machine        {} cores {} busy: this client {:.0} %, server {}, PostgreSQL {}, other processes {}; load average {} before, {} after",
+            "   machine        {} cores {} busy: this client {:.0} %, server {}, PostgreSQL {}, other processes {}, stolen by the host {}; waiting for the disk {}; load average {} before, {} after",
             l.cores,
             part(l.busy),
             l.client,
             part(l.server),
             part(l.cluster),
             part(l.others()),
+            part(l.steal),
+            part(l.iowait),
             l.load_before,
             l.load_after
         );
@@ -219,6 +290,8 @@ impl Summary {
         put("server_percent", part(l.server));
         put("cluster_percent", part(l.cluster));
         put("others_percent", part(l.others()));
+        put("steal_percent", part(l.steal));
+        put("iowait_percent", part(l.iowait));
         put("load_before", l.load_before.clone());
         put("load_after", l.load_after.clone());
         out

@@ -269,12 +269,14 @@ fn print_settings(cluster: &Cluster, options: &Options, data_dir: &Path) -> Resu
          || current_setting('synchronous_commit') || ', fsync ' || current_setting('fsync') \
          || ', PostgreSQL ' || current_setting('server_version')",
     )?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The server's default (`lms_platform::config::default_pool_size`): 4 per core, 8 to 32.
+    let default_pool = u32::try_from(cores * 4).unwrap_or(32).clamp(8, 32);
     let pool = options.pool_size.map_or_else(
-        || "32 (the server's default)".to_owned(),
+        || format!("{default_pool} (the server's default: 4 per core, 8 to 32)"),
         |p| format!("{p} (--pool-size)"),
     );
-    let operator_pool = 4.max(options.pool_size.unwrap_or(32) / 8);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let operator_pool = 4.max(options.pool_size.unwrap_or(default_pool) / 8);
     println!("server settings:");
     println!("   request pool (LMS_DB_POOL_SIZE)  {pool}, acquire timeout 5 s");
     println!("   operator pool                    {operator_pool}");
@@ -487,12 +489,14 @@ fn print_summary(options: &Options, f: &Figures, c: &Check, started: Instant) {
         f.get("wall_seconds")
     );
     println!(
-        "   machine          {} % busy (client {} %, server {} %, PostgreSQL {} %, others {} %); load {} -> {}",
+        "   machine          {} % busy (client {} %, server {} %, PostgreSQL {} %, others {} %, stolen by the host {} %); disk wait {} %; load {} -> {}",
         f.get("machine_busy_percent"),
         f.get("client_percent"),
         f.get("server_percent"),
         f.get("cluster_percent"),
         f.get("others_percent"),
+        f.get("steal_percent"),
+        f.get("iowait_percent"),
         f.get("load_before"),
         f.get("load_after")
     );
