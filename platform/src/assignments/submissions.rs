@@ -68,12 +68,11 @@ fn closed_reason(
 /// submissions so far; every refusal a learner can meet on the way.
 async fn enter(
     tx: &mut lms_tenants::TenantTx,
-    actor: &Actor,
+    auth: &Authenticated,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(EnrollmentId, Assignment, Vec<SubmissionRow>)> {
-    let Some(context) = crate::progress::report_context(tx, course, item, actor.user_id).await?
-    else {
+    let Some(context) = crate::progress::enrollment_context(tx, auth, course, item).await? else {
         return Err(match crate::courses::store::by_id(tx, course).await? {
             Some(row) if row.status() != CourseStatus::Draft => not_enrolled(),
             _ => ApiError::NotFound,
@@ -98,7 +97,7 @@ async fn enter(
         .await?
         .ok_or(ApiError::NotFound)?;
     let assignment = settings::view(&row)?.ok_or_else(not_ready)?;
-    let earlier = store::submissions_of(tx, item, actor.user_id).await?;
+    let earlier = store::submissions_of(tx, item, auth.user_id()).await?;
     Ok((EnrollmentId(context.enrollment_id), assignment, earlier))
 }
 
@@ -222,8 +221,7 @@ pub async fn submit(
     // Refusals first, before the form is read or any file stored.
     let (text, checked) = {
         let mut tx = state.db.begin(tenant).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
-        let (_, assignment, earlier) = enter(&mut tx, &actor, course, item).await?;
+        let (_, assignment, earlier) = enter(&mut tx, auth, course, item).await?;
         tx.commit().await?;
         if let Some(refusal) = closed_reason(&assignment, &earlier, Utc::now()) {
             return Err(refusal);
@@ -274,8 +272,7 @@ async fn record(
     files: &[NewFile],
 ) -> ApiResult<Submission> {
     let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
-    let (enrollment, assignment, earlier) = enter(&mut tx, &actor, course, item).await?;
+    let (enrollment, assignment, earlier) = enter(&mut tx, auth, course, item).await?;
     let now = Utc::now();
     if let Some(refusal) = closed_reason(&assignment, &earlier, now) {
         return Err(refusal);
@@ -287,7 +284,7 @@ async fn record(
             item,
             course,
             enrollment,
-            user: actor.user_id,
+            user: auth.user_id(),
             body: text,
             late_seconds: late::late_seconds(assignment.due_at, now),
         },

@@ -14,5 +14,5 @@ pub mod tokens;
 pub use backoff::LoginBackoff;
 pub use keys::KeyRing;
 pub use passwords::{Password, PasswordHasher};
-pub use principal::{Actor, Authenticated};
+pub use principal::{Actor, Authenticated, session_is_current};
 pub use routes::{credential_router, session_router};

@@ -11,5 +11,5 @@ mod store;
 pub use export::inert;
 pub use model::{ContinueItem, CourseProgress};
 pub use routes::router;
-pub use service::{complete_by_assessment, complete_locked};
-pub use store::{CONTINUE_ITEM, COUNTS, ReportContext, continue_item, report_context};
+pub use service::{complete_by_assessment, complete_locked, enrollment_context};
+pub use store::{CONTINUE_ITEM, COUNTS, ReportContext, continue_item};

@@ -12,13 +12,14 @@
 //! filtered, or all of it as CSV).
 
 use chrono::{DateTime, Utc};
+use lms_tenants::TenantTx;
 use uuid::Uuid;
 
 use super::model::{
     CourseProgress, LearnerProgress, ModuleProgress, MyCourseProgress, OutlineItemProgress,
     ProgressReport, ProgressUpdate,
 };
-use super::store::{self, Report, RosterFilter, RosterRow};
+use super::store::{self, Report, ReportContext, RosterFilter, RosterRow};
 use crate::auth::{Actor, Authenticated};
 use crate::courses::{CourseId, ItemId, ItemKind, ModuleId};
 use crate::enrollments::{EnrollmentId, EnrollmentStatus, Staff};
@@ -80,6 +81,23 @@ fn validate(report: &ProgressReport, kind: ItemKind) -> ApiResult<()> {
     }
 }
 
+/// The caller's enrollment in the course, locked, and the item's place in it
+/// ([`store::report_context`]), once the caller's session is confirmed as [`Actor::load`]
+/// confirms it: a stale session is refused before anything is said about the enrollment.
+pub async fn enrollment_context(
+    tx: &mut TenantTx,
+    auth: &Authenticated,
+    course: CourseId,
+    item: ItemId,
+) -> ApiResult<Option<ReportContext>> {
+    let session = (auth.user_id(), auth.epoch());
+    let context = store::report_context(tx, course, item, session).await?;
+    if !context.as_ref().is_some_and(|c| c.session_current) {
+        Actor::load(tx, auth).await?;
+    }
+    Ok(context)
+}
+
 /// Records the caller's report on one item of a course.
 pub async fn report(
     state: &AppState,
@@ -89,8 +107,7 @@ pub async fn report(
     report: ProgressReport,
 ) -> ApiResult<ProgressUpdate> {
     let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
-    let Some(context) = store::report_context(&mut tx, course, item, actor.user_id).await? else {
+    let Some(context) = enrollment_context(&mut tx, auth, course, item).await? else {
         return Err(match crate::courses::store::by_id(&mut tx, course).await? {
             Some(row) if row.status() != crate::courses::CourseStatus::Draft => not_enrolled(),
             _ => ApiError::NotFound,

@@ -7,6 +7,7 @@ use lms_tenants::TenantTx;
 use uuid::Uuid;
 
 use super::model::{ContinueItem, CourseProgress, ItemProgress};
+use crate::auth::session_is_current;
 use crate::courses::{CourseId, ItemId, ItemKind, ModuleId};
 use crate::enrollments::{EnrollmentId, EnrollmentStatus};
 use crate::users::UserId;
@@ -35,6 +36,8 @@ pub struct ReportContext {
     pub duration_seconds: Option<i32>,
     /// Required items of earlier modules not complete yet (sequential courses; 0 otherwise).
     pub blocking: i64,
+    /// Whether the caller's session is current ([`session_is_current`]).
+    pub session_current: bool,
 }
 
 impl ReportContext {
@@ -43,15 +46,15 @@ impl ReportContext {
     }
 }
 
-/// Locks the user's enrollment in the course and reads the item's place in it. `None` when the
-/// user was never enrolled.
+/// Locks the caller's enrollment in the course and reads the item's place in it, with whether
+/// the caller's session is current. `None` when the user was never enrolled.
 pub async fn report_context(
     tx: &mut TenantTx,
     course: CourseId,
     item: ItemId,
-    user: UserId,
+    (user, epoch): (UserId, i32),
 ) -> Result<Option<ReportContext>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "select e.id as enrollment_id, e.status, c.status as course_status,
                 i.kind as item_kind, i.duration_seconds,
                 case when c.sequential and i.id is not null then (
@@ -61,7 +64,8 @@ pub async fn report_context(
                         and rp.enrollment_id = e.id and rp.item_id = ri.id
                     where ri.tenant_id = e.tenant_id and ri.course_id = e.course_id
                       and ri.required and rm.position < m.position and rp.completed_at is null)
-                else 0 end as blocking
+                else 0 end as blocking,
+                {session} as session_current
          from enrollments e
          join courses c on c.tenant_id = e.tenant_id and c.id = e.course_id
          left join course_items i on i.tenant_id = e.tenant_id and i.id = $3
@@ -69,11 +73,13 @@ pub async fn report_context(
          left join course_modules m on m.tenant_id = i.tenant_id and m.id = i.module_id
          where e.tenant_id = $1 and e.course_id = $2 and e.user_id = $4
          for update of e",
-    )
+        session = session_is_current("$4", "$5"),
+    ))
     .bind(tx.tenant_id())
     .bind(course)
     .bind(item)
     .bind(user)
+    .bind(epoch)
     .fetch_optional(&mut **tx)
     .await
 }

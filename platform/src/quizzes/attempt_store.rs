@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::model::{AttemptId, AttemptStatus, AttemptSummary, Grading};
+use crate::auth::session_is_current;
 use crate::courses::{CourseId, ItemId};
 use crate::enrollments::EnrollmentId;
 use crate::users::UserId;
@@ -246,12 +247,13 @@ pub async fn questions(
 
 /// Saves (or replaces) the answer at `position` of the user's attempt while it is open and
 /// before its deadline, sharing the attempt's row lock (closing it takes the row exclusively,
-/// so no answer lands after the attempt was read for grading). The question as saved; `None`
-/// when nothing was saved (no such attempt or position, not the user's, closed, expired).
+/// so no answer lands after the attempt was read for grading), and only while the caller's
+/// session is current ([`session_is_current`]). The question as saved; `None` when nothing was
+/// saved (a stale session; no such attempt or position, not the user's, closed, expired).
 pub async fn save_answer(
     tx: &mut TenantTx,
     attempt: AttemptId,
-    user: UserId,
+    (user, epoch): (UserId, i32),
     position: i32,
     answer: &Value,
 ) -> Result<Option<AttemptQuestionRow>, sqlx::Error> {
@@ -259,7 +261,7 @@ pub async fn save_answer(
         "with a as (
              select id from quiz_attempts
              where tenant_id = $1 and id = $2 and user_id = $3 and status = 'in_progress'
-               and (deadline_at is null or deadline_at > now())
+               and (deadline_at is null or deadline_at > now()) and {session}
              for share
          )
          update attempt_questions aq set answer = $5, answered_at = now()
@@ -267,13 +269,15 @@ pub async fn save_answer(
          where aq.tenant_id = $1 and aq.attempt_id = a.id and aq.position = $4
            and v.tenant_id = aq.tenant_id and v.question_id = aq.question_id
            and v.version = aq.version
-         returning {QUESTION_COLUMNS}"
+         returning {QUESTION_COLUMNS}",
+        session = session_is_current("$3", "$6"),
     ))
     .bind(tx.tenant_id())
     .bind(attempt)
     .bind(user)
     .bind(position)
     .bind(answer)
+    .bind(epoch)
     .fetch_optional(&mut **tx)
     .await
 }

@@ -50,12 +50,11 @@ fn closed() -> ApiError {
 /// The learner's enrollment, locked, with the quiz; every refusal a learner can meet on the way.
 async fn enter(
     tx: &mut TenantTx,
-    actor: &Actor,
+    auth: &Authenticated,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(EnrollmentId, QuizRow)> {
-    let Some(context) = crate::progress::report_context(tx, course, item, actor.user_id).await?
-    else {
+    let Some(context) = crate::progress::enrollment_context(tx, auth, course, item).await? else {
         return Err(match crate::courses::store::by_id(tx, course).await? {
             Some(row) if row.status() != CourseStatus::Draft => not_enrolled(),
             _ => ApiError::NotFound,
@@ -95,8 +94,8 @@ pub async fn start(
     // At most twice: an open attempt found past its deadline is closed and committed first.
     for _ in 0..2 {
         let mut tx = state.db.begin(auth.tenant.id).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
-        let (enrollment, quiz) = enter(&mut tx, &actor, course, item).await?;
+        let (enrollment, quiz) = enter(&mut tx, auth, course, item).await?;
+        let user = auth.user_id();
         if !quiz.configured {
             return Err(not_ready());
         }
@@ -108,7 +107,7 @@ pub async fn start(
                 detail: "the quiz is not open yet".into(),
             });
         }
-        let attempts = attempt_store::attempts_of(&mut tx, item, actor.user_id).await?;
+        let attempts = attempt_store::attempts_of(&mut tx, item, user).await?;
         if let Some(open) = attempts
             .iter()
             .find(|a| a.status() == AttemptStatus::InProgress)
@@ -150,7 +149,7 @@ pub async fn start(
             item,
             course,
             enrollment,
-            user: actor.user_id,
+            user,
             number: used + 1,
             deadline_at,
             max_score: given.iter().map(|q| q.points).sum(),
@@ -471,11 +470,11 @@ pub async fn save_answer(
     answer: Value,
 ) -> ApiResult<AttemptQuestion> {
     let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
-    let Some(row) =
-        attempt_store::save_answer(&mut tx, id, actor.user_id, position, &answer).await?
+    let session = (auth.user_id(), auth.epoch());
+    let Some(row) = attempt_store::save_answer(&mut tx, id, session, position, &answer).await?
     else {
-        // Nothing saved: say why.
+        // Nothing saved: say why, a stale session first.
+        let actor = Actor::load(&mut tx, auth).await?;
         let attempt = attempt_store::attempt(&mut tx, id, false)
             .await?
             .filter(|a| a.user_id == actor.user_id.0)

@@ -569,6 +569,89 @@ async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
     assert_eq!((attempts, events), (1, 1));
 }
 
+/// Saving, starting and reporting check the caller's session inside their own statements; a
+/// token whose session moved on (password or role change) or whose user was deactivated is
+/// refused with 401 before anything is written or said about the enrollment.
+#[tokio::test]
+async fn stale_sessions_cannot_save_start_or_report() {
+    let s = school().await;
+    let (course, item) = s.course("stale").await;
+    let bank = s.bank(&course).await;
+    let truth = s
+        .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
+        .await;
+    s.quiz(
+        &course,
+        &item,
+        json!({ "max_attempts": 3, "questions": [{ "question_id": truth }] }),
+    )
+    .await;
+    s.publish(&course).await;
+    let ada = s.learner("ada", &course).await;
+    let bob = s.learner("bob", &course).await;
+    let outsider = s.app.register("acme", "outsider@acme.example").await;
+    let mut attempts = Vec::new();
+    for who in [&ada, &bob] {
+        let attempt = s.start(&course, &item, who).await.json();
+        let id = attempt["id"].as_str().expect("id").to_owned();
+        s.answer(&id, 0, who, json!({ "value": true }))
+            .await
+            .assert_status(StatusCode::OK);
+        attempts.push(id);
+    }
+
+    let mut su = s.app.db.superuser().await;
+    for (change, who) in [
+        ("session_epoch = session_epoch + 1", &ada.id),
+        ("status = 'deactivated'", &bob.id),
+        ("session_epoch = session_epoch + 1", &outsider.id),
+    ] {
+        sqlx::query(&format!("update users set {change} where id = $1::uuid"))
+            .bind(who)
+            .execute(&mut su)
+            .await
+            .expect("session moved on");
+    }
+    for (who, attempt) in [&ada, &bob].into_iter().zip(&attempts) {
+        s.answer(attempt, 0, who, json!({ "value": false }))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        s.answer(attempt, 7, who, json!({ "value": false }))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        s.start(&course, &item, who)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        s.send(
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/items/{item}/progress"),
+            who,
+            Some(json!({ "complete": false })),
+        )
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    // Not enrolled: still 401, not "enroll first".
+    s.start(&course, &item, &outsider)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
+
+    // Nothing was written: each attempt still holds its first answer and is the only one.
+    for attempt in &attempts {
+        let (answer, count): (Value, i64) = sqlx::query_as(
+            "select aq.answer, (select count(*) from quiz_attempts o where o.user_id = a.user_id)
+             from attempt_questions aq join quiz_attempts a on a.id = aq.attempt_id
+             where aq.attempt_id = $1::uuid and aq.position = 0",
+        )
+        .bind(attempt)
+        .fetch_one(&mut su)
+        .await
+        .expect("answer");
+        assert_eq!(answer, json!({ "value": true }));
+        assert_eq!(count, 1);
+    }
+}
+
 #[tokio::test]
 async fn answers_after_the_deadline_are_refused_and_open_attempts_are_closed_by_the_sweep() {
     let s = school().await;
