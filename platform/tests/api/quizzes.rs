@@ -135,6 +135,20 @@ impl School {
         .await
     }
 
+    /// A published course whose quiz asks one true/false question (true is right), with
+    /// `settings` besides the question; returns (course id, quiz item id).
+    async fn one_question_quiz(&self, slug: &str, mut settings: Value) -> (String, String) {
+        let (course, item) = self.course(slug).await;
+        let bank = self.bank(&course).await;
+        let truth = self
+            .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
+            .await;
+        settings["questions"] = json!([{ "question_id": truth }]);
+        self.quiz(&course, &item, settings).await;
+        self.publish(&course).await;
+        (course, item)
+    }
+
     async fn learner(&self, name: &str, course: &str) -> TestUser {
         let learner = self
             .app
@@ -511,18 +525,9 @@ async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
 #[tokio::test]
 async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
     let s = school().await;
-    let (course, item) = s.course("race").await;
-    let bank = s.bank(&course).await;
-    let truth = s
-        .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
+    let (course, item) = s
+        .one_question_quiz("race", json!({ "max_attempts": 1 }))
         .await;
-    s.quiz(
-        &course,
-        &item,
-        json!({ "max_attempts": 1, "questions": [{ "question_id": truth }] }),
-    )
-    .await;
-    s.publish(&course).await;
     let learner = s.learner("ada", &course).await;
 
     let starts =
@@ -575,18 +580,9 @@ async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
 #[tokio::test]
 async fn stale_sessions_cannot_save_start_or_report() {
     let s = school().await;
-    let (course, item) = s.course("stale").await;
-    let bank = s.bank(&course).await;
-    let truth = s
-        .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
+    let (course, item) = s
+        .one_question_quiz("stale", json!({ "max_attempts": 3 }))
         .await;
-    s.quiz(
-        &course,
-        &item,
-        json!({ "max_attempts": 3, "questions": [{ "question_id": truth }] }),
-    )
-    .await;
-    s.publish(&course).await;
     let ada = s.learner("ada", &course).await;
     let bob = s.learner("bob", &course).await;
     let outsider = s.app.register("acme", "outsider@acme.example").await;
@@ -655,19 +651,10 @@ async fn stale_sessions_cannot_save_start_or_report() {
 #[tokio::test]
 async fn answers_after_the_deadline_are_refused_and_open_attempts_are_closed_by_the_sweep() {
     let s = school().await;
-    let (course, item) = s.course("deadline").await;
-    let bank = s.bank(&course).await;
-    let truth = s
-        .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
-        .await;
     let until = chrono::Utc::now() + chrono::Duration::seconds(3);
-    s.quiz(
-        &course,
-        &item,
-        json!({ "available_until": until, "questions": [{ "question_id": truth }] }),
-    )
-    .await;
-    s.publish(&course).await;
+    let (course, item) = s
+        .one_question_quiz("deadline", json!({ "available_until": until }))
+        .await;
     let ada = s.learner("ada", &course).await;
     let bob = s.learner("bob", &course).await;
     let ada_attempt = s.start(&course, &item, &ada).await.json();
