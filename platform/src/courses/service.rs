@@ -347,7 +347,11 @@ pub async fn delete(
             detail: "only draft courses can be deleted; archive it instead".into(),
         });
     }
-    store::delete(&mut authoring.tx, id).await?;
+    store::delete(&mut authoring.tx, id)
+        .await
+        .map_err(crate::question_banks::in_use(
+            "a question bank of the course",
+        ))?;
     authoring
         .audit(ip, "course.deleted", id)
         .details(json!({ "slug": authoring.course.slug }))

@@ -234,7 +234,15 @@ pub async fn set_status(
     .await
 }
 
+/// Deletes the course's outline first, then the course. The outline's quizzes refer to the
+/// course's own banks through foreign keys that refuse deletion (so a shared bank a quiz asks from
+/// stays safe); deleting both in one cascade would meet those refusals before the quizzes are gone.
 pub async fn delete(tx: &mut TenantTx, id: CourseId) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from course_modules where tenant_id = $1 and course_id = $2")
+        .bind(tx.tenant_id())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query("delete from courses where tenant_id = $1 and id = $2")
         .bind(tx.tenant_id())
         .bind(id)

@@ -236,7 +236,9 @@ pub async fn update(
     Ok(row.to_bank(categories))
 }
 
-fn in_use(what: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
+/// A foreign key refusing a delete because a quiz or an attempt still refers to the row: 409
+/// `in_use`. Every delete that can reach a bank, category or question version maps its error here.
+pub(crate) fn in_use(what: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
     move |err| match crate::error::violated_constraint(&err) {
         Some(name) if store::IN_USE.contains(&name) => ApiError::Conflict {
             code: "in_use",

@@ -219,7 +219,19 @@ pub async fn save(
         .ok_or(ApiError::NotFound)?;
     check_slots(&mut staff.tx, course, &slots).await?;
     store::save_settings(&mut staff.tx, course, item, &settings).await?;
-    store::replace_slots(&mut staff.tx, item, &slots).await?;
+    // A bank or category deleted since the list was checked trips its foreign key: a client error.
+    store::replace_slots(&mut staff.tx, item, &slots)
+        .await
+        .map_err(|err| match crate::error::violated_constraint(&err) {
+            Some(
+                "quiz_slots_bank_fkey" | "quiz_slots_category_fkey" | "quiz_slots_question_fkey",
+            ) => ApiError::validation(
+                "questions",
+                "not_found",
+                "a bank, category or question of the list no longer exists",
+            ),
+            _ => err.into(),
+        })?;
     Audit::new(
         AuditActor::User(staff.actor.user_id),
         "quiz.updated",

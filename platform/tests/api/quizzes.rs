@@ -785,6 +785,164 @@ async fn edits_make_versions_and_attempts_keep_the_one_they_were_given() {
 }
 
 #[tokio::test]
+async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
+    let s = school().await;
+    let (course, item) = s.course("bank-owner").await;
+    let bank = s.bank(&course).await;
+    let hard = s
+        .ok(
+            Method::POST,
+            &format!("/api/v1/question-banks/{bank}/categories"),
+            &s.teacher,
+            Some(json!({ "name": "Hard" })),
+        )
+        .await["categories"][0]["id"]
+        .as_str()
+        .expect("category")
+        .to_owned();
+    let named = s
+        .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
+        .await;
+    s.ok(
+        Method::POST,
+        &format!("/api/v1/question-banks/{bank}/questions"),
+        &s.teacher,
+        Some(json!({ "category_id": hard, "prompt": "Hard", "points": 1,
+                     "spec": { "type": "true_false", "correct": false } })),
+    )
+    .await;
+    s.quiz(
+        &course,
+        &item,
+        json!({ "questions": [
+            { "question_id": named },
+            { "bank_id": bank, "count": 1 },
+            { "bank_id": bank, "category_id": hard, "count": 1 }
+        ] }),
+    )
+    .await;
+    s.send(
+        Method::DELETE,
+        &format!("/api/v1/courses/{course}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NO_CONTENT);
+    s.send(
+        Method::GET,
+        &format!("/api/v1/question-banks/{bank}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // A course taken once (its attempts hold versions of its bank's questions), archived and
+    // back in draft, is deleted with its attempts.
+    let (course, item) = s.one_question_quiz("taken", json!({})).await;
+    let ada = s.learner("ada", &course).await;
+    let started = s.start(&course, &item, &ada).await.json();
+    let attempt = started["id"].as_str().expect("attempt").to_owned();
+    let position = started["questions"][0]["position"]
+        .as_i64()
+        .expect("position");
+    s.answer(&attempt, position, &ada, json!({ "value": true }))
+        .await
+        .assert_status(StatusCode::OK);
+    s.submit(&attempt, &ada).await.assert_status(StatusCode::OK);
+    for status in ["archived", "draft"] {
+        s.ok(
+            Method::POST,
+            &format!("/api/v1/courses/{course}/status"),
+            &s.teacher,
+            Some(json!({ "status": status })),
+        )
+        .await;
+    }
+    s.send(
+        Method::DELETE,
+        &format!("/api/v1/courses/{course}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NO_CONTENT);
+    s.send(
+        Method::GET,
+        &format!("/api/v1/quiz-attempts/{attempt}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn a_shared_bank_a_quiz_asks_from_stays_when_its_course_is_deleted() {
+    let s = school().await;
+    let shared = s
+        .ok(
+            Method::POST,
+            "/api/v1/question-banks",
+            &s.teacher,
+            Some(json!({ "title": "Shared" })),
+        )
+        .await["id"]
+        .as_str()
+        .expect("bank id")
+        .to_owned();
+    let kept = s
+        .question(
+            &shared,
+            1.0,
+            json!({ "type": "true_false", "correct": true }),
+        )
+        .await;
+    let (course, item) = s.course("asks-shared").await;
+    s.quiz(
+        &course,
+        &item,
+        json!({ "questions": [{ "question_id": kept }, { "bank_id": shared, "count": 1 }] }),
+    )
+    .await;
+    // While the quiz asks from it, the shared bank is in use.
+    s.send(
+        Method::DELETE,
+        &format!("/api/v1/question-banks/{shared}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "in_use");
+    s.send(
+        Method::DELETE,
+        &format!("/api/v1/courses/{course}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NO_CONTENT);
+    let bank = s
+        .ok(
+            Method::GET,
+            &format!("/api/v1/question-banks/{shared}/questions"),
+            &s.teacher,
+            None,
+        )
+        .await;
+    assert!(bank.to_string().contains(&kept), "{bank}");
+    s.send(
+        Method::DELETE,
+        &format!("/api/v1/question-banks/{shared}"),
+        &s.teacher,
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
 async fn draws_give_distinct_questions_from_the_bank_or_category() {
     let s = school().await;
     let (course, item) = s.course("draws").await;
