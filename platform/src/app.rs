@@ -96,6 +96,7 @@ pub fn build(state: AppState, limits: RateLimits, trust_proxy_headers: bool) -> 
                 .layer(axum::middleware::from_fn(
                     middleware::problem_for_bare_errors,
                 ))
+                .layer(axum::middleware::from_fn(middleware::refuse_nul))
                 .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     Duration::from_secs(30),

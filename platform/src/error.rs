@@ -103,6 +103,9 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// The code of a request refused for a NUL character in a string (path, query, JSON or form).
+pub const NUL_CHARACTER: &str = "nul_character";
+
 /// Carries an internal error's cause from `into_response` to the logging middleware.
 #[derive(Clone)]
 pub struct InternalCause(pub Arc<anyhow::Error>);
@@ -112,6 +115,14 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// A string in the request carries a NUL character, which PostgreSQL cannot store in text.
+    pub fn nul_character(location: &str) -> Self {
+        Self::BadRequest {
+            code: NUL_CHARACTER,
+            detail: format!("{location} contains a NUL character (U+0000), which is not accepted"),
+        }
     }
 
     pub fn forbidden() -> Self {

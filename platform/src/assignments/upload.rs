@@ -68,10 +68,16 @@ pub async fn read(form: Result<Multipart, MultipartRejection>) -> ApiResult<Form
                         "the text must be UTF-8",
                     )])
                 })?;
+                if text.contains('\0') {
+                    return Err(ApiError::nul_character("the text"));
+                }
                 out.text = Some(text);
             }
             "files" | "files[]" => {
                 let file_name = field.file_name().unwrap_or_default().to_owned();
+                if file_name.contains('\0') {
+                    return Err(ApiError::nul_character("a file name"));
+                }
                 let at = format!("files[{}]", out.files.len());
                 let limit = usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX);
                 let bytes = collect(&mut field, limit, &at).await?;

@@ -67,6 +67,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MaybeJson<T> {
 
 /// Deserialises JSON, turning serde's errors into problem details with the field's path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul_escape(bytes) {
+        return Err(ApiError::nul_character("a string of the JSON body"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -85,6 +88,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             },
         }
     })
+}
+
+/// Whether a JSON text has a `\u0000` escape in a string (value or key), which PostgreSQL cannot
+/// store. Inside a string a backslash escapes the next character, so `\\u0000` is ordinary text;
+/// a raw NUL byte is refused by the parser itself.
+fn has_nul_escape(json: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                if json.get(i + 1..i + 6) == Some(&b"u0000"[..]) {
+                    return true;
+                }
+                // Skip the escaped character: `\"` does not end the string, `\\` escapes nothing.
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 fn strip_position(message: &str) -> String {
@@ -173,6 +199,27 @@ mod tests {
     #[allow(dead_code)]
     struct Nested {
         count: u8,
+    }
+
+    #[test]
+    fn a_nul_escape_is_found_in_any_string_and_only_there() {
+        let nul = |json: &str| has_nul_escape(json.as_bytes());
+        assert!(nul(r#"{"a":"x\u0000"}"#));
+        assert!(nul(r#"{"a":{"b":["ok","\u0000"]}}"#));
+        assert!(nul(r#"{"k\u0000":1}"#));
+        assert!(nul(r#"{"a":"\\\u0000"}"#));
+        assert!(nul(r#"{"a":"\"\u0000"}"#));
+        assert!(!nul(r#"{"a":"\\u0000"}"#));
+        assert!(!nul(r#"{"a":"\\\\u0000"}"#));
+        assert!(!nul(r#"{"a":"\u0001","b":"u0000"}"#));
+        assert!(!nul(r#"{"a":"\\","b":"u0000"}"#));
+        assert!(matches!(
+            parse_json::<serde_json::Value>(br#"{"a":"\u0000"}"#),
+            Err(ApiError::BadRequest {
+                code: crate::error::NUL_CHARACTER,
+                ..
+            })
+        ));
     }
 
     #[test]

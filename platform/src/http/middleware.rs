@@ -36,6 +36,22 @@ pub async fn observe(req: Request, next: Next) -> Response {
     response
 }
 
+/// Refuses a request whose percent-decoded path or query holds a NUL (400 `nul_character`):
+/// PostgreSQL cannot store one in text, and any path segment or query value may reach a query.
+pub async fn refuse_nul(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    if decodes_to_nul(uri.path()) || uri.query().is_some_and(decodes_to_nul) {
+        return ApiError::nul_character("the request's path or query").into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether percent-decoding `raw` yields a NUL byte. A URI cannot hold a raw NUL, and a `%`
+/// is never one of an escape's two hex digits, so every `%00` decodes to NUL and nothing else does.
+fn decodes_to_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }
@@ -71,5 +87,20 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType.into_response(),
         StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.into_response(),
         _ => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_nul;
+
+    #[test]
+    fn only_an_escaped_nul_decodes_to_nul() {
+        assert!(decodes_to_nul("/api/v1/catalog/%00"));
+        assert!(decodes_to_nul("q=a%00b&limit=5"));
+        assert!(decodes_to_nul("q=%%00"));
+        assert!(!decodes_to_nul("q=%2500"));
+        assert!(!decodes_to_nul("q=100%25&x=%0A"));
+        assert!(!decodes_to_nul("/api/v1/users"));
     }
 }

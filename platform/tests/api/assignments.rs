@@ -807,3 +807,38 @@ pub async fn seed_assignment(app: &TestApp, t: &TestTenant) -> AssignmentIds {
             .to_owned(),
     }
 }
+
+/// A NUL character in a form's text or in a file name is refused with 400 `nul_character`
+/// before anything is stored (PostgreSQL cannot store it in text).
+#[tokio::test]
+async fn nul_characters_in_a_submission_form_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.seed_tenant("acme").await;
+    let ids = seed_assignment(&app, &t).await;
+    let course: uuid::Uuid = {
+        let mut su = app.db.superuser().await;
+        sqlx::query_scalar("select course_id from course_items where id = $1::uuid")
+            .bind(&ids.item)
+            .fetch_one(&mut su)
+            .await
+            .expect("course of the item")
+    };
+    let path = format!(
+        "/api/v1/courses/{course}/items/{}/assignment/submissions",
+        ids.item
+    );
+    let forms: [Parts<'_>; 2] = [
+        &[("text", None, b"my\0work")],
+        &[("files", Some("wo\0rk.txt"), b"my work")],
+    ];
+    for parts in forms {
+        let (content_type, body) = form(parts);
+        app.post(&path)
+            .tenant("acme")
+            .bearer(&t.learner.access_token)
+            .raw(Some(&content_type), body)
+            .send()
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "nul_character");
+    }
+}

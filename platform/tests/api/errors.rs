@@ -202,17 +202,16 @@ async fn bad_paths_and_queries_are_client_errors() {
     let app = TestApp::spawn().await;
     let t = app.seed_tenant("acme").await;
     let admin = |path: &str| app.get(path).tenant("acme").bearer(&t.admin.access_token);
-    for id in [
-        "not-a-uuid",
-        "1",
-        "%00",
-        "00000000-0000-0000-0000-00000000000g",
-    ] {
+    for id in ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g"] {
         admin(&format!("/api/v1/users/{id}"))
             .send()
             .await
             .assert_problem(StatusCode::BAD_REQUEST, "invalid_path_parameter");
     }
+    admin("/api/v1/users/%00")
+        .send()
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "nul_character");
     app.post("/api/v1/users/nope/deactivate")
         .tenant("acme")
         .bearer(&t.admin.access_token)
@@ -398,4 +397,93 @@ async fn no_junk_input_makes_any_endpoint_fail() {
         .send()
         .await
         .assert_status(StatusCode::OK);
+}
+
+/// A NUL character is refused at the boundary with 400 `nul_character` wherever a string could
+/// reach the database: PostgreSQL cannot store it in text and answered 500.
+#[tokio::test]
+async fn nul_characters_are_refused_before_they_reach_the_database() {
+    let app = TestApp::spawn().await;
+    let t = app.seed_tenant("acme").await;
+    let missing = uuid::Uuid::now_v7();
+    let queries: [(&str, &str); 12] = [
+        ("/api/v1/users?q=a%00b", &t.admin.access_token),
+        ("/api/v1/catalog?q=rust%00", &t.learner.access_token),
+        ("/api/v1/catalog?tag=%00", &t.learner.access_token),
+        ("/api/v1/catalog?category=a%00", &t.learner.access_token),
+        ("/api/v1/catalog?language=e%00n", &t.learner.access_token),
+        ("/api/v1/catalog/intro%00", &t.learner.access_token),
+        ("/api/v1/catalog/%00", &t.learner.access_token),
+        ("/api/v1/audit-events?action=user%00", &t.admin.access_token),
+        ("/tls/ask?domain=acme%00.example", ""),
+        ("/tls/ask?domain=%00", ""),
+        // A lower-case escape, and a NUL in an unknown route's path.
+        ("/api/v1/users?q=%00&limit=5", &t.admin.access_token),
+        ("/api/v1/nowhere%00", &t.admin.access_token),
+    ];
+    for (path, token) in queries {
+        let mut call = app.get(path).tenant("acme");
+        if !token.is_empty() {
+            call = call.bearer(token);
+        }
+        call.send()
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "nul_character");
+    }
+    // An escaped percent sign is not a NUL: `%2500` is the text `%00`.
+    app.get("/api/v1/catalog?q=%2500")
+        .tenant("acme")
+        .bearer(&t.learner.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+
+    // JSON: a `\u0000` escape anywhere in a string or a key, however deep, even for a missing
+    // attempt; an escaped backslash before `u0000` is no NUL.
+    let answer = |raw: &str| {
+        app.call(
+            Method::PUT,
+            &format!("/api/v1/quiz-attempts/{missing}/answers/0"),
+        )
+        .tenant("acme")
+        .bearer(&t.learner.access_token)
+        .raw(Some("application/json"), raw.as_bytes().to_vec())
+    };
+    for raw in [
+        r#"{"answer": {"text": "a\u0000b"}}"#,
+        r#"{"answer": {"items": [{"x": ["ok", "\u0000"]}]}}"#,
+        r#"{"answer": {"te\u0000xt": "key"}}"#,
+        r#"{"answer": {"text": "\\\u0000"}}"#,
+    ] {
+        answer(raw)
+            .send()
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "nul_character");
+    }
+    for raw in [
+        r#"{"answer": {"text": "\\u0000"}}"#,
+        r#"{"answer": {"text": "\\\\u0000", "u0000": "\"\\"}}"#,
+    ] {
+        answer(raw)
+            .send()
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    // The literal text `\u0000` is an ordinary string and is stored as it was sent.
+    let named = app
+        .post("/api/v1/auth/register")
+        .tenant("acme")
+        .raw(
+            Some("application/json"),
+            br#"{"email": "slash@acme.example", "password": "correct horse battery", "display_name": "Back\\u0000slash"}"#.to_vec(),
+        )
+        .send()
+        .await;
+    named.assert_status(StatusCode::CREATED);
+    assert_eq!(
+        named.json()["user"]["display_name"],
+        "Back\\u0000slash",
+        "{}",
+        named.text
+    );
 }
