@@ -38,6 +38,11 @@ impl Password {
         Ok(Self(SecretString::from(raw)))
     }
 
+    /// Whether both are the same text.
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+
     /// A password as typed at login: never validated (so rules can change), only capped.
     pub fn candidate(raw: String) -> Self {
         Self(SecretString::from(

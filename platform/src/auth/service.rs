@@ -291,6 +291,15 @@ pub async fn change_password(
         ));
     }
     state.backoff.record_success(auth.tenant.id, &backoff_key);
+    // Checked only once the current password is proven, so it reveals nothing; it would end
+    // every session for no change.
+    if current.same_as(&new) {
+        return Err(ApiError::validation(
+            "new_password",
+            "same_password",
+            "the new password must differ from the current one",
+        ));
+    }
     let hash = state.passwords.hash(&new).await?;
     users::set_password(&mut tx, row.id(), &hash).await?;
     store::revoke_all_for_user(&mut tx, row.id()).await?;

@@ -163,6 +163,11 @@ pub async fn set_roles(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // The same roles again change nothing: the user's sessions stay valid.
+    if current.roles() == roles {
+        tx.commit().await?;
+        return Ok(current.to_user());
+    }
     if current.roles().contains(Role::TenantAdmin) && !roles.contains(Role::TenantAdmin) {
         ensure_another_admin(&mut tx, id).await?;
     }
@@ -181,7 +186,8 @@ pub async fn set_roles(
     Ok(row.to_user())
 }
 
-/// Deactivates an account: it cannot sign in, and its tokens stop working at once.
+/// Deactivates an account: it cannot sign in, and its tokens stop working at once. An account
+/// already deactivated is answered as it is.
 pub async fn deactivate(
     state: &AppState,
     auth: &Authenticated,
@@ -200,6 +206,10 @@ pub async fn deactivate(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    if current.status() == UserStatus::Deactivated {
+        tx.commit().await?;
+        return Ok(current.to_user());
+    }
     if current.roles().contains(Role::TenantAdmin) {
         ensure_another_admin(&mut tx, id).await?;
     }
@@ -218,6 +228,8 @@ pub async fn deactivate(
     Ok(row.to_user())
 }
 
+/// Reactivates a deactivated account; one that is not deactivated is answered as it is, and
+/// keeps its sessions.
 pub async fn reactivate(
     state: &AppState,
     auth: &Authenticated,
@@ -236,6 +248,11 @@ pub async fn reactivate(
     } else {
         UserStatus::Invited
     };
+    // Already there (e.g. an active user): nothing to do, and their sessions must keep working.
+    if current.status() == status {
+        tx.commit().await?;
+        return Ok(current.to_user());
+    }
     let row = store::set_status(&mut tx, id, status).await?;
     Audit::new(
         AuditActor::User(actor.user_id),

@@ -639,3 +639,84 @@ async fn deactivation_blocks_sign_in_until_reactivation() {
             .assert_problem(StatusCode::NOT_FOUND, "not_found");
     }
 }
+
+#[tokio::test]
+async fn calls_that_change_nothing_keep_every_session() {
+    let app = TestApp::spawn().await;
+    let t = app.seed_tenant("acme").await;
+    let admin_call = |path: String| app.post(&path).tenant("acme").bearer(&t.admin.access_token);
+    let app_ref = &app;
+    let still_signed_in = move |token: String| async move {
+        app_ref
+            .me("acme", &token)
+            .await
+            .assert_status(StatusCode::OK);
+    };
+    let audit_count = move || async move {
+        let mut su = app_ref.db.superuser().await;
+        sqlx::query_scalar::<_, i64>("select count(*) from audit_events")
+            .fetch_one(&mut su)
+            .await
+            .expect("audit count")
+    };
+    let before = audit_count().await;
+
+    // Reactivating an active user, or the admin themself, answers the unchanged user.
+    for (id, token) in [
+        (&t.learner.id, &t.learner.access_token),
+        (&t.admin.id, &t.admin.access_token),
+    ] {
+        let reply = admin_call(format!("/api/v1/users/{id}/reactivate"))
+            .send()
+            .await;
+        reply.assert_status(StatusCode::OK);
+        assert_eq!(reply.json()["status"], "active");
+        still_signed_in(token.clone()).await;
+    }
+    // Setting the roles a user already has (in any order) ends no session.
+    let roles = app
+        .call(Method::PUT, &format!("/api/v1/users/{}/roles", t.admin.id))
+        .tenant("acme")
+        .bearer(&t.admin.access_token)
+        .json(json!({ "roles": ["tenant_admin"] }))
+        .send()
+        .await;
+    roles.assert_status(StatusCode::OK);
+    assert_eq!(roles.json()["roles"], json!(["tenant_admin"]));
+    still_signed_in(t.admin.access_token.clone()).await;
+    app.refresh("acme", &t.admin.refresh_token)
+        .await
+        .assert_status(StatusCode::OK);
+    // A new password equal to the current one is refused and the session lives on.
+    let same = app
+        .post("/api/v1/auth/password")
+        .tenant("acme")
+        .bearer(&t.learner.access_token)
+        .json(json!({ "current_password": PASSWORD, "new_password": PASSWORD }))
+        .send()
+        .await;
+    same.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(
+        same.json()["errors"][0]["code"],
+        "same_password",
+        "{}",
+        same.text
+    );
+    still_signed_in(t.learner.access_token.clone()).await;
+    // Nothing changed, so nothing was audited.
+    assert_eq!(audit_count().await, before);
+
+    // Deactivating twice: the second call answers the unchanged user and audits nothing.
+    let other = app.register("acme", "other@acme.example").await;
+    admin_call(format!("/api/v1/users/{}/deactivate", other.id))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    let after_first = audit_count().await;
+    let again = admin_call(format!("/api/v1/users/{}/deactivate", other.id))
+        .send()
+        .await;
+    again.assert_status(StatusCode::OK);
+    assert_eq!(again.json()["status"], "deactivated");
+    assert_eq!(audit_count().await, after_first);
+}
