@@ -28,29 +28,41 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route with its OpenAPI description; `auth_limit` wraps the credential endpoints.
 pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppState> {
+    let mut router = features(auth_limit).into_iter().fold(
+        OpenApiRouter::with_openapi(ApiDoc::openapi()),
+        OpenApiRouter::merge,
+    );
+    crate::openapi::add_shared_responses(router.get_openapi_mut());
+    router
+}
+
+/// Each feature's router on its own, before they are merged: merging keeps only one schema per
+/// component name, so the document's uniqueness check looks at them apart.
+pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppState>> {
     let credentials = match auth_limit {
         Some(limit) => crate::auth::credential_router().layer(limit),
         None => crate::auth::credential_router(),
     };
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(credentials)
-        .merge(crate::auth::session_router())
-        .merge(crate::users::router())
-        .merge(crate::courses::router())
-        .merge(crate::catalog::router())
-        .merge(crate::enrollments::router())
-        .merge(crate::cohorts::router())
-        .merge(crate::progress::router())
-        .merge(crate::question_banks::router())
-        .merge(crate::quizzes::router())
-        .merge(crate::assignments::router())
-        .merge(crate::gradebook::router())
-        .merge(crate::plugins::router())
-        .merge(crate::tenant_profile::router())
-        .merge(crate::audit::router())
-        .merge(crate::operator::router())
-        .merge(crate::health::router())
-        .merge(crate::tls_ask::router())
+    vec![
+        credentials,
+        crate::auth::session_router(),
+        crate::users::router(),
+        crate::courses::router(),
+        crate::catalog::router(),
+        crate::enrollments::router(),
+        crate::cohorts::router(),
+        crate::progress::router(),
+        crate::question_banks::router(),
+        crate::quizzes::router(),
+        crate::assignments::router(),
+        crate::gradebook::router(),
+        crate::plugins::router(),
+        crate::tenant_profile::router(),
+        crate::audit::router(),
+        crate::operator::router(),
+        crate::health::router(),
+        crate::tls_ask::router(),
+    ]
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {

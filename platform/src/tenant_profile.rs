@@ -73,10 +73,8 @@ struct UpdateTenant {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PublicTenant),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn update_tenant(

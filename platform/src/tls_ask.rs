@@ -32,7 +32,6 @@ struct AskQuery {
     params(AskQuery),
     responses(
         (status = 200, description = "The domain belongs to a tenant"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]

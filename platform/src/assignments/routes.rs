@@ -45,8 +45,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Assignment),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such course, no assignment item with this id in it, or the caller is neither its staff nor enrolled", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`assignment_not_ready`: no settings saved yet", body = Problem, content_type = "application/problem+json"),
     )
@@ -68,13 +66,9 @@ async fn get_assignment(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Assignment),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`rubric_in_use`: graded submissions fix the rubric and points", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn save_assignment(
@@ -97,8 +91,6 @@ async fn save_assignment(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MySubmissions),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`assignment_not_ready`", body = Problem, content_type = "application/problem+json"),
     )
@@ -121,7 +113,6 @@ async fn my_submissions(
     responses(
         (status = 201, body = Submission),
         (status = 400, description = "`multipart_required`, `invalid_multipart`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_enrolled`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`assignment_not_ready`, `past_due` (late work refused), `resubmission_closed`, `module_locked`", body = Problem, content_type = "application/problem+json"),
@@ -147,8 +138,6 @@ async fn submit(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Released),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -182,6 +171,7 @@ struct ListParams {
     /// Default `waiting`.
     #[param(inline)]
     status: Option<ListStatus>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -194,8 +184,6 @@ struct ListParams {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<WaitingSubmission>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -233,8 +221,6 @@ async fn list_submissions(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Submission),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -255,12 +241,9 @@ async fn get_submission(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Submission),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The learner's own submission", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`submission_superseded`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`criterion_not_graded`, `unknown_level`, `outside_text`, `unknown_file`, points out of range", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -281,8 +264,6 @@ async fn grade_submission(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The file, with the content type of its extension", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct AuditQuery {
     /// Only events with this action, e.g. `user.deactivated`.
     action: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -35,8 +36,6 @@ struct AuditQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<AuditEvent>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )

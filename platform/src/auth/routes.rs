@@ -157,7 +157,6 @@ struct RegisterRequest {
         (status = 403, description = "Self-registration is off (`registration_disabled`) or the tenant is suspended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -197,7 +196,6 @@ struct LoginRequest {
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Backoff after repeated failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -304,7 +302,6 @@ async fn logout(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -326,7 +323,6 @@ struct ChangePasswordRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Changed; sign in again"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Weak new password or wrong current password", body = Problem, content_type = "application/problem+json"),
@@ -397,7 +393,6 @@ struct ConfirmResetRequest {
         (status = 204, description = "Password set"),
         (status = 400, description = "`invalid_reset_token`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn confirm_password_reset(
@@ -429,7 +424,6 @@ struct AcceptInvitationRequest {
         (status = 200, body = SessionResponse),
         (status = 400, description = "`invalid_invitation`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn accept_invitation(

@@ -35,6 +35,7 @@ struct CatalogParams {
     /// summaries and descriptions. Results are then ordered by relevance instead of newest first.
     q: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page of the same listing.
     cursor: Option<String>,
@@ -87,7 +88,6 @@ impl CatalogParams {
     responses(
         (status = 200, body = Page<CatalogCourse>),
         (status = 400, description = "`invalid_query` or `invalid_cursor`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
@@ -109,8 +109,6 @@ async fn list_catalog(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CatalogDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No published course with this id or slug", body = Problem, content_type = "application/problem+json"),
     )
 )]

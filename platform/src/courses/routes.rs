@@ -48,6 +48,7 @@ where
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     status: Option<CourseStatus>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -59,8 +60,6 @@ struct ListQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Course>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -232,13 +231,9 @@ impl CreateCourse {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_course(
@@ -261,8 +256,6 @@ async fn create_course(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -282,13 +275,9 @@ async fn get_course(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn update_course(
@@ -311,8 +300,6 @@ async fn update_course(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`course_not_draft`", body = Problem, content_type = "application/problem+json"),
@@ -343,13 +330,9 @@ struct StatusRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn set_status(
@@ -380,13 +363,9 @@ struct CloneRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn clone_course(
@@ -421,12 +400,9 @@ struct InstructorRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_instructor`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_user` or `not_an_instructor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -449,8 +425,6 @@ async fn add_instructor(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`cannot_remove_owner`", body = Problem, content_type = "application/problem+json"),
@@ -482,12 +456,9 @@ struct PrerequisitesRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`prerequisite_cycle`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`self_reference` or `unknown_course`", body = Problem, content_type = "application/problem+json"),
     )
 )]

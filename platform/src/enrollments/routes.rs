@@ -38,8 +38,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Enrollment),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`self_enrollment_closed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`course_not_published`, `prerequisites_unmet`, `course_full` or `already_enrolled`", body = Problem, content_type = "application/problem+json"),
@@ -63,6 +61,7 @@ async fn enroll_self(
 struct ListQuery {
     status: Option<EnrollmentStatus>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -75,8 +74,6 @@ struct ListQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Enrollment>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -127,13 +124,9 @@ pub fn bulk_ids(user_ids: Vec<UserId>) -> ApiResult<Vec<UserId>> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = BulkEnrollment),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`course_not_published`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn enroll_users(
@@ -164,12 +157,9 @@ struct EnrollCohort {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = BulkEnrollment),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`course_not_published`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_cohort`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -192,8 +182,6 @@ async fn enroll_cohort(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Dropped"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such course, or the user has no active enrollment in it", body = Problem, content_type = "application/problem+json"),
     )
@@ -215,8 +203,6 @@ async fn unenroll(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<MyEnrollment>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )

@@ -47,9 +47,7 @@ struct CreateTenantRequest {
     security(("operator" = [])),
     responses(
         (status = 201, body = Tenant),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_tenant(
@@ -82,6 +80,7 @@ async fn create_tenant(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     status: Option<TenantStatus>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -93,8 +92,6 @@ struct ListQuery {
     security(("operator" = [])),
     responses(
         (status = 200, body = Page<Tenant>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -120,8 +117,6 @@ async fn list_tenants(
     security(("operator" = [])),
     responses(
         (status = 200, body = Tenant),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -140,8 +135,6 @@ async fn get_tenant(
     security(("operator" = [])),
     responses(
         (status = 200, body = Tenant),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -162,8 +155,6 @@ async fn suspend_tenant(
     security(("operator" = [])),
     responses(
         (status = 200, body = Tenant),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -191,11 +182,8 @@ struct DomainRequest {
     security(("operator" = [])),
     responses(
         (status = 201, body = Tenant),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`domain_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn add_domain(
@@ -217,8 +205,6 @@ async fn add_domain(
     security(("operator" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -240,11 +226,8 @@ async fn remove_domain(
     security(("operator" = [])),
     responses(
         (status = 201, body = User),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn invite_user(
@@ -272,7 +255,6 @@ struct RotatedKey {
     security(("operator" = [])),
     responses(
         (status = 200, body = RotatedKey),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn rotate_signing_key(

@@ -19,6 +19,8 @@ use crate::users::Role;
 /// One response to grade, as a question would send it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+// Qualified: assignments have a `GradeInput` of their own.
+#[schema(as = plugins::GradeInput)]
 pub struct GradeInput {
     /// The question kind, e.g. `lab-flag` or `numeric`.
     pub question_kind: String,

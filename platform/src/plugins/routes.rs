@@ -68,8 +68,6 @@ fn version(raw: &str) -> ApiResult<SemVer> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Plugin>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -114,13 +112,10 @@ struct Upload {
     responses(
         (status = 201, description = "A new version", body = PluginVersionDetail),
         (status = 200, description = "This version with these bytes was already uploaded", body = PluginVersionDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`rejected` (`version_conflict`: same version, other bytes), `world_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`rejected` (`too_large`) or `payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (manifest), `rejected` (`malformed`, `forbidden_import`, `unsupported_world`), `signature_required`, `untrusted_publisher_key`, `invalid_signature`, `malformed_signature`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -163,7 +158,6 @@ async fn upload_version(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -183,7 +177,6 @@ async fn get_plugin(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<PluginVersionSummary>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -204,7 +197,6 @@ async fn list_versions(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PluginVersionDetail),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -235,12 +227,9 @@ struct Grant {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PluginVersionDetail),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_installed`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`capabilities_not_granted`, `capabilities_not_requested`, `validation_failed` (unknown capability)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -272,7 +261,6 @@ async fn install_version(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_installed`", body = Problem, content_type = "application/problem+json"),
@@ -296,7 +284,6 @@ async fn enable_plugin(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -327,13 +314,9 @@ struct Rollback {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`version_not_installed`, `not_an_earlier_version`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn rollback_plugin(
@@ -361,12 +344,9 @@ async fn rollback_plugin(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = GradeView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`plugin_disabled`, `not_installed`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (config against the schema) or the plugin's failure code", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: too many calls in flight; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
@@ -388,7 +368,6 @@ async fn grade(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = RegistrySettings),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
@@ -407,12 +386,8 @@ async fn get_settings(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = RegistrySettings),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn update_settings(
@@ -432,7 +407,6 @@ async fn update_settings(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<PublisherKey>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
@@ -460,13 +434,9 @@ struct NewKey {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = PublisherKey),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`key_exists`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn add_key(
@@ -511,8 +481,6 @@ async fn add_key(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -533,7 +501,6 @@ async fn remove_key(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<CatalogEntry>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
@@ -559,12 +526,9 @@ async fn list_catalog(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`rejected` (`version_conflict`: the tenant has this version with other bytes), `world_mismatch`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`capabilities_not_granted`, `capabilities_not_requested`, `rejected`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -588,6 +552,7 @@ struct InvocationParams {
     /// Only this plugin's invocations.
     plugin: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -601,8 +566,6 @@ struct InvocationParams {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<InvocationRecord>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

@@ -41,12 +41,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = ProgressUpdate),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_enrolled` (never enrolled, or dropped)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such course, or the item is not in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`module_locked` (sequential course) or `course_not_published`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`session` missing, values out of range, or a position for an item that is not a video", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -69,8 +66,6 @@ async fn report_progress(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MyCourseProgress),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such course, or the caller was never enrolled in it", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -141,6 +136,7 @@ struct RosterParams {
     /// Learners with no activity since this instant (RFC 3339), including those never active.
     inactive_since: Option<DateTime<Utc>>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -154,8 +150,6 @@ struct RosterParams {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<LearnerProgress>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -192,8 +186,6 @@ async fn course_progress(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`text/csv` with a header row: enrollment_id, user_id, display_name, email, status, progress_percent, required_completed, required_total, time_spent_seconds, enrolled_at, last_activity_at, completed_at", content_type = "text/csv", body = String),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct BankListParams {
     /// A course's banks (its staff); without it, the banks shared by every course.
     course_id: Option<CourseId>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -46,8 +47,6 @@ struct BankListParams {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Bank>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant or course", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -86,12 +85,8 @@ struct CreateBank {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Bank),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant or course", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_bank(
@@ -125,8 +120,6 @@ async fn create_bank(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Bank),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -154,12 +147,8 @@ struct UpdateBank {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Bank),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn update_bank(
@@ -192,8 +181,6 @@ async fn update_bank(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`in_use`", body = Problem, content_type = "application/problem+json"),
@@ -224,13 +211,9 @@ struct CreateCategory {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Bank),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_category(
@@ -254,8 +237,6 @@ async fn create_category(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`in_use`", body = Problem, content_type = "application/problem+json"),
@@ -278,6 +259,7 @@ struct QuestionListParams {
     /// `true` lists the archived questions instead.
     #[serde(default)]
     archived: bool,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -289,8 +271,6 @@ struct QuestionListParams {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Question>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -365,11 +345,8 @@ impl QuestionInput {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Question),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid, the category is not the bank's, or a plugin question's grader is not installed or its configuration does not fit the grader's schema", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -394,8 +371,6 @@ async fn create_question(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Question),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -417,13 +392,9 @@ async fn get_question(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Question),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`question_archived`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn edit_question(
@@ -446,8 +417,6 @@ async fn edit_question(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Archived"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -469,8 +438,6 @@ async fn archive_question(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<Question>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )

@@ -39,8 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Quiz),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such course, no quiz item with this id in it, or the caller is neither its staff nor enrolled", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -61,11 +59,8 @@ async fn get_quiz(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Quiz),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A setting is out of range, or a question, bank or category is not one the course may ask from (`unknown_question`, `unknown_bank`, `unknown_category`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -88,8 +83,6 @@ async fn save_quiz(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MyAttempts),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -111,8 +104,6 @@ async fn my_attempts(
     responses(
         (status = 201, description = "A new attempt", body = Attempt),
         (status = 200, description = "The attempt already open", body = Attempt),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_enrolled`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`quiz_not_ready` (no questions), `quiz_not_open`, `quiz_closed`, `no_attempts_left`, `module_locked`", body = Problem, content_type = "application/problem+json"),
@@ -141,8 +132,6 @@ async fn start_attempt(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Attempt),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -163,11 +152,8 @@ async fn get_attempt(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = AttemptQuestion),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`attempt_closed`: submitted, or past the deadline", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer does not fit the question", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -190,8 +176,6 @@ async fn save_answer(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Attempt),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -211,13 +195,9 @@ async fn submit_attempt(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Attempt),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The learner's own attempt", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`attempt_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn grade_answer(
@@ -237,6 +217,7 @@ async fn grade_answer(
 struct QueueParams {
     /// Only this course's attempts.
     course_id: Option<CourseId>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -249,8 +230,6 @@ struct QueueParams {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<ReviewAttempt>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

@@ -33,6 +33,7 @@ struct ListQuery {
     q: Option<String>,
     role: Option<Role>,
     status: Option<UserStatus>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -44,8 +45,6 @@ struct ListQuery {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<User>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -78,8 +77,6 @@ async fn list_users(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -119,11 +116,9 @@ impl InviteRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = User),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn invite_user(
@@ -153,12 +148,9 @@ struct RolesRequest {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`last_admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn set_roles(
@@ -180,8 +172,6 @@ async fn set_roles(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`cannot_deactivate_self` or `last_admin`", body = Problem, content_type = "application/problem+json"),
@@ -203,8 +193,6 @@ async fn deactivate_user(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
