@@ -2,12 +2,14 @@
 //!
 //! `cargo xtask test` prepares everything the test suite needs (PostgreSQL,
 //! Redis, the Python test peers, the Rust tools) and then runs format, lint,
-//! tests and the generated-artifact freshness check. `cargo xtask openapi`
+//! tests, the generated-artifact freshness check and the OpenAPI-driven fuzz.
+//! `cargo xtask openapi`
 //! regenerates `platform/openapi.json`. `cargo xtask bench …` prints figures of
 //! the release server under load.
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod fuzz;
 mod grader_bench;
 mod peers;
 mod services;
@@ -27,6 +29,8 @@ commands:
             then run format check, clippy, the test suite and the
             generated-artifact freshness check
   openapi   regenerate platform/openapi.json from `lms openapi`
+  fuzz      the test command's fuzz step alone: schemathesis against the debug
+            server with the demo tenant (prepares PostgreSQL and the test peers)
   bench login [--connections N] [--seconds S]
             login throughput and p50/p99 latency of the release server (wrk)
   bench courses [--connections N] [--seconds S] [--other-tenants T] [--pool-size P]
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     {
         ["test"] => test::all(),
         ["openapi"] => openapi(),
+        ["fuzz"] => test::fuzz_alone(),
         ["bench", "login", rest @ ..] => {
             bench::login::Options::parse(rest).and_then(|o| bench::login::run(&o))
         }
@@ -71,7 +76,7 @@ fn main() -> ExitCode {
         other => {
             if let Some(first) = other.first() {
                 eprintln!("xtask: unknown command or arguments: {}", other.join(" "));
-                if *first == "test" || *first == "openapi" {
+                if ["test", "openapi", "fuzz"].contains(first) {
                     eprintln!("xtask: `{first}` takes no arguments");
                 }
             }

@@ -22,7 +22,7 @@ pub fn database_url() -> String {
 
 /// A `psql` invocation against `url`: no psqlrc, never prompts for a
 /// password, unaligned tuples-only output, stops on the first error.
-fn psql(url: &str, sql: &str) -> Command {
+pub fn psql(url: &str, sql: &str) -> Command {
     let mut cmd = command("psql");
     cmd.env("PGCONNECT_TIMEOUT", "5")
         .args(["-X", "-w", "-q", "-At", "-v", "ON_ERROR_STOP=1"])

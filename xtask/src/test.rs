@@ -1,5 +1,5 @@
-//! `cargo xtask test`: prepare everything, then format, lint, test and check
-//! the generated artifacts.
+//! `cargo xtask test`: prepare everything, then format, lint, test, check
+//! the generated artifacts and fuzz the API.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    OPENAPI_PATH, cargo, command, generate_openapi, output_text, peers, root, run, services,
+    OPENAPI_PATH, cargo, command, fuzz, generate_openapi, output_text, peers, root, run, services,
     succeeds,
 };
 
@@ -54,6 +54,7 @@ const STEPS: &[(&str, StepFn)] = &[
     }),
     ("Tests", tests),
     ("Generated artifacts", |_| openapi_fresh()),
+    ("Fuzz", fuzz),
 ];
 
 enum Outcome {
@@ -239,4 +240,38 @@ fn openapi_fresh() -> Result<()> {
         bail!("{OPENAPI_PATH} is missing: run `cargo xtask openapi`");
     }
     bail!("{OPENAPI_PATH} is stale: run `cargo xtask openapi`")
+}
+
+/// Step 10: schemathesis against the running server (after the freshness check, whose
+/// `lms openapi` run builds the same debug binary).
+fn fuzz(env: &mut Env) -> Result<()> {
+    let database_url = env
+        .database_url
+        .clone()
+        .context("the PostgreSQL step did not run")?;
+    let python = env
+        .python
+        .clone()
+        .context("the Python test peers step did not run")?;
+    fuzz::fuzz(&database_url, &python, env.plugin_artifacts.as_deref())
+}
+
+/// `cargo xtask fuzz`: the fuzz step alone, against the PostgreSQL the test command prepared
+/// (its PostgreSQL step is not rerun: it drops the databases of tests that may be running); the
+/// first-party plugins are used when they are already built.
+pub fn fuzz_alone() -> Result<()> {
+    let mut env = Env {
+        database_url: Some(services::database_url()),
+        python: Some(peers::ensure()?),
+        plugin_artifacts: None,
+    };
+    let built = root()
+        .join("target")
+        .join("plugins")
+        .join(WASM_TARGET)
+        .join("release");
+    if built.join("lab_flag_grader.wasm").is_file() {
+        env.plugin_artifacts = Some(built);
+    }
+    fuzz(&mut env)
 }

@@ -17,5 +17,5 @@ mod pgbench;
 pub mod quiz_storm;
 mod scenarios;
 mod seed;
-mod server;
+pub(crate) mod server;
 mod wrk;

@@ -92,11 +92,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn wait_ready(port: u16, timeout: Duration, log: &Path) -> Result<()> {
+pub fn wait_ready(port: u16, timeout: Duration, log: &Path) -> Result<()> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
