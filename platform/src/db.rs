@@ -6,13 +6,14 @@
 //! the email dispatcher, the quiz deadline sweep (which only finds attempts; it closes each as the
 //! app role) and the demo seeding use.
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::Context;
-use lms_tenants::TenantDb;
+use lms_tenants::{PooledTx, TenantDb};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 use crate::config::DatabaseConfig;
 
@@ -32,9 +33,10 @@ impl OperatorDb {
         &self.pool
     }
 
+    /// Begins a cross-tenant transaction; like a tenant one, it is safe to drop at any point.
     #[allow(clippy::disallowed_methods)] // operator work is cross-tenant by definition
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+    pub async fn begin(&self) -> Result<PooledTx, sqlx::Error> {
+        PooledTx::begin(&self.pool, None).await
     }
 }
 
@@ -148,7 +150,9 @@ pub async fn connect(urls: &ResolvedUrls, pool_size: u32) -> anyhow::Result<Data
 
 /// A connection idle for longer than this is checked (one round trip) before it is handed out;
 /// one in steady use is not, as the query it is taken for is check enough (a broken one fails
-/// that query and is dropped from the pool).
+/// that query and is dropped from the pool). The check also closes a connection found inside a
+/// transaction block, which no code path should leave (see `PooledTx`): outside one, a
+/// statement's transaction starts with it, so `now()` equals `statement_timestamp()`.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// A pool that keeps all its connections open: a burst of requests after a quiet spell (a
@@ -166,13 +170,30 @@ async fn pool(url: &SecretString, size: u32) -> anyhow::Result<PgPool> {
         .before_acquire(|conn, meta| {
             Box::pin(async move {
                 if meta.idle_for > CHECK_IDLE_AFTER {
-                    conn.ping().await?;
+                    let outside = outside_transaction(conn).await?;
+                    if !outside {
+                        tracing::warn!("closing a pooled connection left inside a transaction");
+                    }
+                    return Ok(outside);
                 }
                 Ok(true)
             })
         })
         .connect_with(options)
         .await?)
+}
+
+/// Whether the session is outside any transaction block (one simple-protocol round trip). Boxed:
+/// the pool's hook needs a future that is `Send` for every borrow of the connection.
+fn outside_transaction(
+    conn: &mut PgConnection,
+) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        // A plain string without arguments goes by the simple protocol: nothing is prepared.
+        sqlx::Executor::fetch_one(conn, "select now() = statement_timestamp()")
+            .await?
+            .try_get(0)
+    })
 }
 
 /// Whether every migration this binary knows is applied (readiness).

@@ -1,8 +1,11 @@
 //! The tenant-scoped database context.
 
+use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgTransactionManager;
+use sqlx::{PgConnection, PgPool, Postgres, TransactionManager};
 
 use crate::TenantId;
 
@@ -28,15 +31,16 @@ impl TenantDb {
     ///
     /// `BEGIN` and the setting travel in one simple-protocol round trip. The tenant id is a UUID
     /// formatted by us (hex digits and dashes), so inlining it cannot inject SQL.
-    #[allow(clippy::disallowed_methods)] // the one sanctioned place that opens a transaction
+    #[allow(clippy::disallowed_methods)] // the one sanctioned place that opens a tenant transaction
     pub async fn begin(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
-        let tx = self
-            .pool
-            .begin_with(format!(
+        let tx = PooledTx::begin(
+            &self.pool,
+            Some(format!(
                 "begin; select set_config('app.tenant_id', '{}', true)",
                 tenant.as_uuid().as_hyphenated()
-            ))
-            .await?;
+            )),
+        )
+        .await?;
         Ok(TenantTx { tx, tenant })
     }
 
@@ -61,9 +65,10 @@ impl TenantDb {
 }
 
 /// A transaction bound to one tenant. Stores take `&mut TenantTx` and run their statements on it;
-/// the service that began it commits it. Dropping it without commit rolls back.
+/// the service that began it commits it. Dropping it without commit rolls back, and dropping it
+/// at any point of a cancelled request never returns its connection to the pool in a transaction.
 pub struct TenantTx {
-    tx: Transaction<'static, Postgres>,
+    tx: PooledTx,
     tenant: TenantId,
 }
 
@@ -89,6 +94,80 @@ impl Deref for TenantTx {
 impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+}
+
+/// A transaction on its own pooled connection that is safe to drop at any await point.
+///
+/// A future dropped while `BEGIN` or `COMMIT` is in flight leaves the session in a state the
+/// client cannot know (sqlx counts a transaction as begun only once `BEGIN` has answered, so
+/// its own drop-rollback does nothing then): such a connection is closed, and the server rolls
+/// back, instead of being reused. Once `BEGIN` has answered, a drop (an error returned with `?`,
+/// or a statement cancelled in flight) queues `ROLLBACK`, which the pool sends, after draining
+/// any reply still due, before it hands the connection out again: no reconnect on error paths.
+///
+/// Open transactions through [`TenantDb::begin`] or the operator pool's `begin`, not this.
+pub struct PooledTx {
+    conn: PoolConnection<Postgres>,
+    state: TxState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// `BEGIN` or `COMMIT` was sent and has not answered (or failed): close, never reuse.
+    Unsettled,
+    /// Begun and counted by sqlx: a `ROLLBACK` queued on drop ends it.
+    Open,
+    /// Committed: the connection is idle, outside any transaction.
+    Finished,
+}
+
+impl PooledTx {
+    /// Takes a connection from `pool` and begins a transaction with `statement` (`BEGIN` when
+    /// `None`), which may carry further statements in the same simple-protocol round trip.
+    pub async fn begin(pool: &PgPool, statement: Option<String>) -> Result<Self, sqlx::Error> {
+        let conn = pool.acquire().await?;
+        let mut tx = Self {
+            conn,
+            state: TxState::Unsettled,
+        };
+        PgTransactionManager::begin(&mut tx.conn, statement.map(Cow::Owned)).await?;
+        tx.state = TxState::Open;
+        Ok(tx)
+    }
+
+    /// Commits the transaction. If this fails or is cancelled, the connection is closed.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.state = TxState::Unsettled;
+        PgTransactionManager::commit(&mut self.conn).await?;
+        self.state = TxState::Finished;
+        Ok(())
+    }
+}
+
+impl Drop for PooledTx {
+    fn drop(&mut self) {
+        match self.state {
+            TxState::Finished => {}
+            // Depth 0 here would mean a statement ended the transaction behind sqlx's back.
+            TxState::Open if PgTransactionManager::get_transaction_depth(&self.conn) == 1 => {
+                PgTransactionManager::start_rollback(&mut self.conn);
+            }
+            TxState::Open | TxState::Unsettled => self.conn.close_on_drop(),
+        }
+    }
+}
+
+impl Deref for PooledTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
     }
 }
 

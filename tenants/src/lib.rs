@@ -11,7 +11,7 @@ mod model;
 pub mod registry;
 mod resolve;
 
-pub use db::{TenantDb, TenantTx, update_profile};
+pub use db::{PooledTx, TenantDb, TenantTx, update_profile};
 pub use model::{
     Branding, DomainName, Slug, Tenant, TenantId, TenantSettings, TenantStatus, ValidationError,
 };
