@@ -808,8 +808,8 @@ pub async fn seed_assignment(app: &TestApp, t: &TestTenant) -> AssignmentIds {
     }
 }
 
-/// A NUL character in a form's text or in a file name is refused with 400 `nul_character`
-/// before anything is stored (PostgreSQL cannot store it in text).
+/// A NUL character in a form's text or in a file name is refused with 400 before anything is
+/// stored (PostgreSQL cannot store it in text).
 #[tokio::test]
 async fn nul_characters_in_a_submission_form_are_refused() {
     let app = TestApp::spawn().await;
@@ -827,11 +827,12 @@ async fn nul_characters_in_a_submission_form_are_refused() {
         "/api/v1/courses/{course}/items/{}/assignment/submissions",
         ids.item
     );
-    let forms: [Parts<'_>; 2] = [
-        &[("text", None, b"my\0work")],
-        &[("files", Some("wo\0rk.txt"), b"my work")],
+    // A raw NUL in a part's headers (the file name) is already refused by the form parser.
+    let forms: [(Parts<'_>, &str); 2] = [
+        (&[("text", None, b"my\0work")], "nul_character"),
+        (&[("files", Some("wo\0rk.txt"), b"my work")], "invalid_multipart"),
     ];
-    for parts in forms {
+    for (parts, code) in forms {
         let (content_type, body) = form(parts);
         app.post(&path)
             .tenant("acme")
@@ -839,6 +840,6 @@ async fn nul_characters_in_a_submission_form_are_refused() {
             .raw(Some(&content_type), body)
             .send()
             .await
-            .assert_problem(StatusCode::BAD_REQUEST, "nul_character");
+            .assert_problem(StatusCode::BAD_REQUEST, code);
     }
 }
