@@ -260,6 +260,7 @@ fn plugin_status(err: &PluginError) -> StatusCode {
         | PluginError::OutOfFuel { .. }
         | PluginError::MemoryLimit { .. }
         | PluginError::OutputTooLarge { .. }
+        | PluginError::TransferTooLarge { .. }
         | PluginError::InvalidOutput { .. }
         | PluginError::InvalidInput { .. }
         | PluginError::Grader(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -366,6 +367,10 @@ mod tests {
         let deadline = ApiError::Plugin(PluginError::DeadlineExceeded { deadline_ms: 100 });
         assert_eq!(deadline.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(deadline.code(), "deadline_exceeded");
+        let transfer = ApiError::Plugin(PluginError::TransferTooLarge { limit: 24_576 });
+        assert_eq!(transfer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(transfer.code(), "transfer_too_large");
+        assert!(transfer.detail().is_some_and(|d| d.contains("24576 bytes")));
         let too_large = ApiError::Plugin(PluginError::Rejected {
             reason: RejectReason::TooLarge { size: 2, limit: 1 },
         });

@@ -26,15 +26,26 @@ pub enum PluginError {
     /// The plugin tried to grow its memory past the limit (and then failed).
     #[error("the plugin exceeded its memory limit of {limit_bytes} bytes")]
     MemoryLimit {
-        /// The memory limit per instance.
+        /// The limit on all the linear memories of one call together.
         limit_bytes: usize,
     },
-    /// The plugin's output is larger than allowed.
+    /// The plugin's output (a grade's feedback or a grader's error message) is larger than
+    /// allowed.
     #[error("the plugin's output is {size} bytes, over the limit of {limit}")]
     OutputTooLarge {
-        /// The size of the output's text.
+        /// The size of the output: its text plus a fixed size per criterion.
         size: usize,
         /// The limit.
+        limit: usize,
+    },
+    /// The plugin handed the host a value (its result or error, or a host call's arguments
+    /// such as a log line) larger than the host copies out of a plugin at once. It was refused
+    /// before being copied.
+    #[error(
+        "the plugin passed the host a value over the {limit} bytes the host reads at once"
+    )]
+    TransferTooLarge {
+        /// The most bytes the host reads in one transfer.
         limit: usize,
     },
     /// The plugin returned a result that breaks the world's contract (e.g. points above maximum).
@@ -83,6 +94,7 @@ impl PluginError {
             Self::OutOfFuel { .. } => "out_of_fuel",
             Self::MemoryLimit { .. } => "memory_limit",
             Self::OutputTooLarge { .. } => "output_too_large",
+            Self::TransferTooLarge { .. } => "transfer_too_large",
             Self::InvalidOutput { .. } => "invalid_output",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Grader(_) => "grader_declined",

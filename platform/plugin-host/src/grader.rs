@@ -107,20 +107,36 @@ impl Grade {
             .sum()
     }
 
+    /// The size the output limit is applied to: the feedback text plus the bytes each
+    /// criterion takes in the plugin's memory, so that many empty criteria are not free.
+    pub fn output_size(&self) -> usize {
+        self.feedback
+            .iter()
+            .map(|c| c.name.len() + c.message.len() + crate::wit::CRITERION_ABI_BYTES)
+            .sum()
+    }
+
     /// Enforces the world's contract on a plugin's result.
     pub(crate) fn check(
         &self,
         max_points: f64,
+        max_criteria: usize,
         max_output_bytes: usize,
     ) -> Result<(), PluginError> {
-        let size = self.feedback_size();
+        let invalid = |reason: String| Err(PluginError::InvalidOutput { reason });
+        if self.feedback.len() > max_criteria {
+            return invalid(format!(
+                "{} criteria, over the limit of {max_criteria}",
+                self.feedback.len()
+            ));
+        }
+        let size = self.output_size();
         if size > max_output_bytes {
             return Err(PluginError::OutputTooLarge {
                 size,
                 limit: max_output_bytes,
             });
         }
-        let invalid = |reason: String| Err(PluginError::InvalidOutput { reason });
         if !self.points.is_finite() || self.points < 0.0 || self.points > max_points {
             return invalid(format!("points {} outside 0..={max_points}", self.points));
         }
@@ -136,6 +152,27 @@ impl Grade {
                     c.name, c.points, c.max_points
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl GraderError {
+    /// The grader's own message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::InvalidConfig(m) | Self::InvalidResponse(m) | Self::Internal(m) => m,
+        }
+    }
+
+    /// Enforces the output limit on the grader's message, as on a grade's feedback.
+    pub(crate) fn check(&self, max_output_bytes: usize) -> Result<(), PluginError> {
+        let size = self.message().len();
+        if size > max_output_bytes {
+            return Err(PluginError::OutputTooLarge {
+                size,
+                limit: max_output_bytes,
+            });
         }
         Ok(())
     }

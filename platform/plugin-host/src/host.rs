@@ -15,7 +15,7 @@ use crate::error::{PluginError, RejectReason};
 use crate::grader::{Grade, GradeRequest};
 use crate::limits::Limiter;
 use crate::validate;
-use crate::wit::{self, GraderPre, WitVersion};
+use crate::wit::{self, GraderPre, LogLine, WitVersion};
 
 /// A plugin's id, opaque to the host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,9 +45,9 @@ display_inner!(PluginId, PluginVersion, TenantId);
 pub struct HostConfig {
     /// Largest accepted upload (10 MiB).
     pub max_upload_bytes: usize,
-    /// Linear memory per instance (64 MiB).
+    /// Linear memory of one call, all of its memories together (64 MiB).
     pub max_memory_bytes: usize,
-    /// Elements per table (20 000).
+    /// Table elements of one call, all of its tables together (20 000).
     pub max_table_elements: usize,
     /// Core and component instances per store.
     pub max_instances: usize,
@@ -67,14 +67,27 @@ pub struct HostConfig {
     pub fuel: Option<u64>,
     /// Largest request text (128 KiB).
     pub max_request_bytes: usize,
-    /// Largest feedback text in a grade (20 KiB).
+    /// Largest output of a grade: its feedback text plus a fixed size per criterion; also the
+    /// largest error message of a grader (20 KiB).
     pub max_output_bytes: usize,
+    /// Most criteria in a grade (64).
+    pub max_criteria: usize,
+    /// Most bytes the host copies out of a plugin at once: its result or error, or one host
+    /// call's arguments such as a log line (2 MiB; never less than `max_criteria` criteria
+    /// plus `max_output_bytes`). A larger value is refused unread with
+    /// [`PluginError::TransferTooLarge`]; what is copied is then held to the output limits.
+    pub max_transfer_bytes: usize,
     /// Calls running at once (64).
     pub max_concurrency: usize,
+    /// Calls running at once for one tenant, so that one tenant cannot take every slot (16, a
+    /// quarter of the default `max_concurrency`; at least 1 is used).
+    pub max_concurrency_per_tenant: usize,
     /// How long a call may wait for a free slot before [`PluginError::Overloaded`] (50 ms).
     pub queue_wait: Duration,
     /// Log lines kept per call; further lines are dropped.
     pub max_log_lines: usize,
+    /// Longest log line kept (4 KiB); a longer line is replaced by a note of its size.
+    pub max_log_line_bytes: usize,
 }
 
 impl Default for HostConfig {
@@ -93,9 +106,13 @@ impl Default for HostConfig {
             fuel: None,
             max_request_bytes: 128 << 10,
             max_output_bytes: 20 << 10,
+            max_criteria: 64,
+            max_transfer_bytes: 2 << 20,
             max_concurrency: 64,
+            max_concurrency_per_tenant: 16,
             queue_wait: Duration::from_millis(50),
             max_log_lines: 100,
+            max_log_line_bytes: 4 << 10,
         }
     }
 }
@@ -133,7 +150,7 @@ pub struct InvocationRecord {
     pub wall_time: Duration,
     /// Fuel consumed, when fuel metering is on.
     pub fuel_used: Option<u64>,
-    /// The largest linear memory the instance had, in bytes.
+    /// The most linear memory the call had, all of its memories together, in bytes.
     pub peak_memory_bytes: usize,
     /// How it ended.
     pub outcome: Outcome,
@@ -156,15 +173,35 @@ pub(crate) struct State {
     plugin: String,
     log_lines: usize,
     max_log_lines: usize,
+    max_log_line_bytes: usize,
 }
 
 impl State {
-    pub(crate) fn log(&mut self, level: tracing::Level, message: &str) {
+    /// Counts a log line against the call's allowance; false once it is used up (or when the
+    /// install has no `log` grant), and the line is then not read at all.
+    pub(crate) fn take_log_line(&mut self) -> bool {
         if self.log_lines >= self.max_log_lines {
-            return;
+            return false;
         }
         self.log_lines += 1;
-        let message: String = message.chars().take(1024).collect();
+        true
+    }
+
+    /// The longest log line whose text is kept.
+    pub(crate) fn max_log_line_bytes(&self) -> usize {
+        self.max_log_line_bytes
+    }
+
+    /// Writes a line counted by [`State::take_log_line`] to the host's log.
+    pub(crate) fn write_log(&self, level: tracing::Level, line: &LogLine) {
+        let message = match line {
+            LogLine::Text(text) => text.clone(),
+            LogLine::TooLong(size) => format!(
+                "(a log line of {size} bytes, over the {} byte limit, was dropped)",
+                self.max_log_line_bytes
+            ),
+            LogLine::NotText => "(a log line that is not valid text was dropped)".to_owned(),
+        };
         let plugin = self.plugin.as_str();
         match level {
             tracing::Level::ERROR => tracing::error!(plugin, "{message}"),
@@ -188,6 +225,78 @@ impl fmt::Display for DeadlineHit {
 
 impl std::error::Error for DeadlineHit {}
 
+/// Each tenant's share of the concurrency slots: a semaphore per tenant with calls in flight
+/// or waiting, removed once the tenant has none.
+struct TenantPermits {
+    per_tenant: usize,
+    tenants: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+}
+
+/// A tenant's claim on its share; frees the slot, and the tenant's entry once idle, on drop.
+struct TenantSlot {
+    owner: Arc<TenantPermits>,
+    tenant: TenantId,
+    semaphore: Arc<Semaphore>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl TenantPermits {
+    fn new(per_tenant: usize) -> Self {
+        Self {
+            per_tenant,
+            tenants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for a slot of `tenant`'s share.
+    async fn acquire(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+    ) -> Result<TenantSlot, tokio::sync::AcquireError> {
+        let semaphore = Arc::clone(
+            self.tenants
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(tenant.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant))),
+        );
+        // The slot exists before the wait so that a caller that gives up also cleans up.
+        let mut slot = TenantSlot {
+            owner: Arc::clone(self),
+            tenant: tenant.clone(),
+            semaphore,
+            permit: None,
+        };
+        slot.permit = Some(Arc::clone(&slot.semaphore).acquire_owned().await?);
+        Ok(slot)
+    }
+
+    /// Tenants with calls in flight or waiting.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl Drop for TenantSlot {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let mut tenants = self
+            .owner
+            .tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Clones are only made under this lock, so with none but the map's and this one
+        // nobody else is using or waiting for the tenant's share.
+        if Arc::strong_count(&self.semaphore) == 2 {
+            tenants.remove(&self.tenant);
+        }
+    }
+}
+
 struct InstalledGrader {
     pre: GraderPre,
     info: InstalledPlugin,
@@ -203,6 +312,7 @@ pub struct PluginHost {
     compiled: Mutex<HashMap<[u8; 32], Component>>,
     graders: RwLock<HashMap<PluginKey, Arc<InstalledGrader>>>,
     permits: Arc<Semaphore>,
+    tenant_permits: Arc<TenantPermits>,
     _ticker: EpochTicker,
 }
 
@@ -222,6 +332,9 @@ impl PluginHost {
             compiled: Mutex::new(HashMap::new()),
             graders: RwLock::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(permits)),
+            tenant_permits: Arc::new(TenantPermits::new(
+                config.max_concurrency_per_tenant.clamp(1, permits.max(1)),
+            )),
             config,
             _ticker: ticker,
         })
@@ -362,7 +475,7 @@ impl PluginHost {
             outcome: Outcome::Success,
         };
         let result = self
-            .grade_inner(plugin, version, request, log_granted, &mut record)
+            .grade_inner(plugin, version, tenant, request, log_granted, &mut record)
             .await;
         record.wall_time = started.elapsed();
         record.outcome = match &result {
@@ -376,6 +489,7 @@ impl PluginHost {
         &self,
         plugin: &PluginId,
         version: &PluginVersion,
+        tenant: &TenantId,
         request: &GradeRequest,
         log_granted: bool,
         record: &mut InvocationRecord,
@@ -390,13 +504,16 @@ impl PluginHost {
             })?;
         record.wit_version = Some(grader.info.wit_version);
 
-        let _permit = tokio::time::timeout(
-            self.config.queue_wait,
-            Arc::clone(&self.permits).acquire_owned(),
-        )
-        .await
-        .map_err(|_| PluginError::Overloaded)?
-        .map_err(|_| PluginError::Internal("the concurrency limiter is closed".into()))?;
+        // The tenant's share first, then a slot of the host's, both within one wait.
+        let waited = tokio::time::timeout(self.config.queue_wait, async {
+            let tenant_slot = self.tenant_permits.acquire(tenant).await?;
+            let permit = Arc::clone(&self.permits).acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((tenant_slot, permit))
+        });
+        let _permits = waited
+            .await
+            .map_err(|_| PluginError::Overloaded)?
+            .map_err(|_| PluginError::Internal("the concurrency limiter is closed".into()))?;
 
         let deadline = self.config.grader_deadline;
         let mut store = self.new_store(&key, deadline)?;
@@ -415,33 +532,42 @@ impl PluginHost {
 
         let grade = match outcome {
             Ok(Ok(grade)) => grade,
-            Ok(Err(declined)) => return Err(PluginError::Grader(declined)),
+            Ok(Err(declined)) => {
+                declined.check(self.config.max_output_bytes)?;
+                return Err(PluginError::Grader(declined));
+            }
             Err(error) => return Err(self.classify(&error, store.data(), deadline)),
         };
-        grade.check(request.max_points, self.config.max_output_bytes)?;
+        grade.check(
+            request.max_points,
+            self.config.max_criteria,
+            self.config.max_output_bytes,
+        )?;
         Ok(grade)
     }
 
     fn new_store(&self, key: &PluginKey, deadline: Duration) -> Result<Store<State>, PluginError> {
         let config = &self.config;
         let state = State {
-            limiter: Limiter {
-                max_memory_bytes: config.max_memory_bytes,
-                max_table_elements: config.max_table_elements,
-                max_instances: config.max_instances,
-                max_tables: config.max_tables,
-                max_memories: config.max_memories,
-                peak_memory_bytes: 0,
-                memory_refused: false,
-            },
+            limiter: Limiter::new(
+                config.max_memory_bytes,
+                config.max_table_elements,
+                config.max_instances,
+                config.max_tables,
+                config.max_memories,
+            ),
             deadline: Instant::now() + deadline,
             deadline_hit: false,
             plugin: format!("{}@{}", key.0, key.1),
             log_lines: 0,
             max_log_lines: config.max_log_lines,
+            max_log_line_bytes: config.max_log_line_bytes,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
+        // Copying the result (or a host call's arguments) out of the plugin happens after its
+        // deadline stops applying; wasmtime refuses any transfer over this budget unread.
+        store.set_hostcall_fuel(self.transfer_budget());
         if let Some(fuel) = config.fuel {
             store
                 .set_fuel(fuel)
@@ -464,11 +590,23 @@ impl PluginHost {
         Ok(store)
     }
 
+    /// The bytes wasmtime may copy out of a plugin in one transfer.
+    fn transfer_budget(&self) -> usize {
+        let config = &self.config;
+        wit::transfer_budget(config.max_criteria, config.max_output_bytes)
+            .max(config.max_transfer_bytes)
+    }
+
     fn classify(&self, error: &wasmtime::Error, state: &State, deadline: Duration) -> PluginError {
         let trap = error.downcast_ref::<Trap>().copied();
         if state.deadline_hit || error.is::<DeadlineHit>() || trap == Some(Trap::Interrupt) {
             return PluginError::DeadlineExceeded {
                 deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            };
+        }
+        if wit::is_transfer_refused(error) {
+            return PluginError::TransferTooLarge {
+                limit: self.transfer_budget(),
             };
         }
         if trap == Some(Trap::OutOfFuel) {
@@ -487,5 +625,28 @@ impl PluginHost {
                 None => format!("{error:#}"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tenant_share_is_bounded_and_forgotten_when_idle() {
+        let permits = Arc::new(TenantPermits::new(2));
+        let a = TenantId("a".into());
+        let b = TenantId("b".into());
+        let first = permits.acquire(&a).await.expect("a slot");
+        let second = permits.acquire(&a).await.expect("a slot");
+        let third = tokio::time::timeout(Duration::from_millis(20), permits.acquire(&a)).await;
+        assert!(third.is_err(), "a third slot for tenant a");
+        let other = permits
+            .acquire(&b)
+            .await
+            .expect("tenant b has its own share");
+        assert_eq!(permits.tracked(), 2);
+        drop((first, second, other));
+        assert_eq!(permits.tracked(), 0);
     }
 }

@@ -7,8 +7,10 @@
 
 use std::fmt;
 
-use wasmtime::Store;
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentType, InstancePre, Lift, Linker, TypedFunc, WasmStr,
+};
+use wasmtime::{Store, StoreContextMut};
 
 use crate::grader::{Criterion, Grade, GradeRequest, GraderError};
 use crate::host::State;
@@ -61,18 +63,121 @@ pub const SUPPORTED_VERSIONS: &[WitVersion] = &[LATEST_VERSION];
 pub(crate) const PACKAGE_PREFIX: &str = "lms:plugin/";
 
 /// Adds the host side of every supported version's imports to `linker`.
+///
+/// `log` is written by hand rather than by bindgen so that its message arrives as a [`WasmStr`]:
+/// a view into the plugin's memory whose length is known before a byte of it is copied.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    since_v0_1_0::lms::plugin::log::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
-        linker,
-        |state| state,
+    use since_v0_1_0::lms::plugin::log::Level;
+    linker.instance("lms:plugin/log@0.1.0")?.func_wrap(
+        "log",
+        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
+            let level = match level {
+                Level::Trace => tracing::Level::TRACE,
+                Level::Debug => tracing::Level::DEBUG,
+                Level::Info => tracing::Level::INFO,
+                Level::Warn => tracing::Level::WARN,
+                Level::Error => tracing::Level::ERROR,
+            };
+            if !store.data_mut().take_log_line() {
+                return Ok(());
+            }
+            let max = store.data().max_log_line_bytes();
+            // UTF-8 text is borrowed from the plugin's memory, so measuring it copies nothing;
+            // only a line within the cap is copied out.
+            let line = match message.to_str(&store) {
+                Ok(text) if text.len() <= max => LogLine::Text(text.into_owned()),
+                Ok(text) => LogLine::TooLong(text.len()),
+                Err(_) => LogLine::NotText,
+            };
+            store.data().write_log(level, &line);
+            Ok(())
+        },
     )?;
     Ok(())
+}
+
+/// One log line as the host keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LogLine {
+    /// The line, within the cap.
+    Text(String),
+    /// A line over the cap, of this many bytes; its text is not kept.
+    TooLong(usize),
+    /// A line that is not valid text.
+    NotText,
+}
+
+/// A criterion as the host lifts it from `lms:plugin@0.1.0`; the canonical ABI lays one out in
+/// [`CRITERION_ABI_BYTES`] bytes.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct LiftedCriterion {
+    name: String,
+    points: f64,
+    #[component(name = "max-points")]
+    max_points: f64,
+    message: String,
+}
+
+/// A grade as the host lifts it from `lms:plugin@0.1.0`.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+struct LiftedGrade {
+    points: f64,
+    passed: bool,
+    feedback: Vec<LiftedCriterion>,
+}
+
+/// A `grade-error` as the host lifts it from `lms:plugin@0.1.0`.
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+enum LiftedGradeError {
+    #[component(name = "invalid-config")]
+    InvalidConfig(String),
+    #[component(name = "invalid-response")]
+    InvalidResponse(String),
+    #[component(name = "internal")]
+    Internal(String),
+}
+
+/// The `grade` export of `lms:plugin@0.1.0` with the host's own result types.
+type GradeFunc = TypedFunc<(since_v0_1_0::GradeRequest,), (Result<LiftedGrade, LiftedGradeError>,)>;
+
+/// The bytes one `criterion` record takes in the plugin's memory (two strings, two f64).
+pub(crate) const CRITERION_ABI_BYTES: usize = 32;
+
+/// The fewest bytes the host must let wasmtime copy out of a plugin in one transfer (the
+/// `grade` result, or one host call's arguments) for a result within the limits:
+/// `max_criteria` criteria as the host holds them plus `max_output_bytes` of text.
+///
+/// wasmtime charges a list its length times the host element's size and a string its length,
+/// both before allocating, and fails the transfer once the store's budget is spent; nothing
+/// past it is copied. The results are lifted into owned values rather than read lazily
+/// ([`wasmtime::component::WasmList`]) because wasmtime runs the plugin's `post-return`, which
+/// frees them, before `call` returns.
+pub(crate) fn transfer_budget(max_criteria: usize, max_output_bytes: usize) -> usize {
+    max_criteria
+        .saturating_mul(std::mem::size_of::<LiftedCriterion>())
+        .saturating_add(max_output_bytes)
+}
+
+/// Whether `error` is wasmtime refusing a transfer over [`transfer_budget`]. wasmtime's error
+/// type for it is private, so its message is what identifies it.
+pub(crate) fn is_transfer_refused(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))
 }
 
 /// A grader ready to instantiate, in the WIT version it was built against.
 pub(crate) enum GraderPre {
     /// Built against 0.1.0.
-    V0_1_0(since_v0_1_0::GraderPre<State>),
+    V0_1_0 {
+        /// The instance, checked to implement the world.
+        pre: since_v0_1_0::GraderPre<State>,
+        /// The `grade` export, called with the host's result types.
+        grade: ComponentExportIndex,
+    },
 }
 
 impl GraderPre {
@@ -86,9 +191,11 @@ impl GraderPre {
         let pre: InstancePre<State> = linker
             .instantiate_pre(component)
             .map_err(|e| format!("{e:#}"))?;
-        since_v0_1_0::GraderPre::new(pre)
-            .map(|p| (Self::V0_1_0(p), WitVersion::new(0, 1, 0)))
-            .map_err(|e| format!("{e:#}"))
+        let pre = since_v0_1_0::GraderPre::new(pre).map_err(|e| format!("{e:#}"))?;
+        let (_, grade) = component
+            .get_export(None, "grade")
+            .ok_or_else(|| "no `grade` export".to_owned())?;
+        Ok((Self::V0_1_0 { pre, grade }, WitVersion::new(0, 1, 0)))
     }
 
     /// Instantiates the grader in `store` and grades `request`.
@@ -98,8 +205,9 @@ impl GraderPre {
         request: &GradeRequest,
     ) -> wasmtime::Result<Result<Grade, GraderError>> {
         match self {
-            Self::V0_1_0(pre) => {
-                let grader = pre.instantiate_async(&mut *store).await?;
+            Self::V0_1_0 { pre, grade } => {
+                let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+                let func: GradeFunc = instance.get_typed_func(&mut *store, grade)?;
                 let request = since_v0_1_0::GradeRequest {
                     question_kind: request.question_kind.clone(),
                     prompt: request.prompt.clone(),
@@ -109,7 +217,7 @@ impl GraderPre {
                     response_json: request.response_json.clone(),
                     learner: request.learner.clone(),
                 };
-                let result = grader.call_grade(&mut *store, &request).await?;
+                let (result,) = func.call_async(&mut *store, (request,)).await?;
                 Ok(result
                     .map(|g| Grade {
                         points: g.points,
@@ -126,27 +234,11 @@ impl GraderPre {
                             .collect(),
                     })
                     .map_err(|e| match e {
-                        since_v0_1_0::GradeError::InvalidConfig(m) => GraderError::InvalidConfig(m),
-                        since_v0_1_0::GradeError::InvalidResponse(m) => {
-                            GraderError::InvalidResponse(m)
-                        }
-                        since_v0_1_0::GradeError::Internal(m) => GraderError::Internal(m),
+                        LiftedGradeError::InvalidConfig(m) => GraderError::InvalidConfig(m),
+                        LiftedGradeError::InvalidResponse(m) => GraderError::InvalidResponse(m),
+                        LiftedGradeError::Internal(m) => GraderError::Internal(m),
                     }))
             }
         }
-    }
-}
-
-impl since_v0_1_0::lms::plugin::log::Host for State {
-    fn log(&mut self, level: since_v0_1_0::lms::plugin::log::Level, message: String) {
-        use since_v0_1_0::lms::plugin::log::Level;
-        let level = match level {
-            Level::Trace => tracing::Level::TRACE,
-            Level::Debug => tracing::Level::DEBUG,
-            Level::Info => tracing::Level::INFO,
-            Level::Warn => tracing::Level::WARN,
-            Level::Error => tracing::Level::ERROR,
-        };
-        self.log(level, &message);
     }
 }

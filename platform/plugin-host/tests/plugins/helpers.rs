@@ -86,3 +86,34 @@ pub fn lab_config() -> String {
     })
     .to_string()
 }
+
+/// The bytes of a hostile component written in the component text format, from
+/// `plugins/testing/<name>/grader.wat` (shapes Rust cannot build).
+#[track_caller]
+pub fn wat_component(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/testing")
+        .join(name)
+        .join("grader.wat");
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Installs `bytes` as version 1.0.0 of `name` for [`tenant`], granted logging.
+pub async fn install_bytes(
+    host: &PluginHost,
+    name: &str,
+    bytes: &[u8],
+) -> (PluginId, PluginVersion) {
+    let id = PluginId(name.to_owned());
+    let version = PluginVersion("1.0.0".to_owned());
+    host.install_grader(
+        &tenant(),
+        id.clone(),
+        version.clone(),
+        bytes,
+        &[lms_plugin_host::Capability::Log],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("installing {name}: {e}"));
+    (id, version)
+}

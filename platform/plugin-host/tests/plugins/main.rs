@@ -5,4 +5,5 @@ mod graders;
 mod helpers;
 mod hostile;
 mod limits;
+mod sandbox_totals;
 mod upload;
