@@ -15,6 +15,7 @@ mod demo;
 mod enrollments;
 mod errors;
 mod gradebook;
+mod hostile_input;
 mod health;
 mod operator;
 mod plugins;
