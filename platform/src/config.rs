@@ -61,6 +61,9 @@ pub struct PluginConfig {
     pub artifacts_dir: Option<PathBuf>,
     /// Invocation records kept per tenant.
     pub invocations_kept: i64,
+    /// The program run to prove an upload compiles within its budget, with the hidden
+    /// `__compile-plugin` argument; `None`: this executable (`lms`).
+    pub compile_program: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +142,7 @@ impl Config {
                 }),
                 invocations_kept: var("LMS_PLUGIN_INVOCATIONS_KEPT")?
                     .unwrap_or(crate::plugins::DEFAULT_INVOCATIONS_KEPT),
+                compile_program: None,
             },
             storage: StorageConfig::from_env()?,
         })

@@ -216,7 +216,11 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::Plugin(PluginError::Overloaded | PluginError::NotInstalled { .. }) => {
+            Self::Plugin(
+                PluginError::Overloaded
+                | PluginError::NotInstalled { .. }
+                | PluginError::CompileBusy { .. },
+            ) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(1));
@@ -240,8 +244,10 @@ impl IntoResponse for ApiError {
 }
 
 /// Refused uploads are client errors (413 when too large, 409 for a changed version, 422 for
-/// anything else); a plugin failing on a request is 422 (the request cannot be graded as it is),
-/// an overloaded sandbox 503 with Retry-After. Only the host's own failures are 500.
+/// anything else, a compile over its budget included); a plugin failing on a request is 422 (the
+/// request cannot be graded as it is), an overloaded sandbox 503 with Retry-After, and so are
+/// compilations when the server has no free place (429 when the tenant's own place is taken).
+/// Only the host's own failures are 500.
 fn plugin_status(err: &PluginError) -> StatusCode {
     match err {
         PluginError::Rejected {
@@ -253,6 +259,9 @@ fn plugin_status(err: &PluginError) -> StatusCode {
         PluginError::Overloaded | PluginError::NotInstalled { .. } => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        // The tenant's own share of compilations is in use: it is the one to slow down.
+        PluginError::CompileBusy { tenant: true } => StatusCode::TOO_MANY_REQUESTS,
+        PluginError::CompileBusy { tenant: false } => StatusCode::SERVICE_UNAVAILABLE,
         PluginError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         PluginError::Rejected { .. }
         | PluginError::Trap { .. }
@@ -263,6 +272,7 @@ fn plugin_status(err: &PluginError) -> StatusCode {
         | PluginError::TransferTooLarge { .. }
         | PluginError::InvalidOutput { .. }
         | PluginError::InvalidInput { .. }
+        | PluginError::CompileBudgetExceeded { .. }
         | PluginError::Grader(_) => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -33,8 +33,23 @@ enum Command {
     Openapi,
 }
 
+fn main() -> std::process::ExitCode {
+    // The plugin compile child (`lms __compile-plugin`, hidden) starts before any runtime or
+    // thread, so that the limits it sets on itself cover the compile alone.
+    if let Some(code) = lms_plugin_host::run_child_if_requested() {
+        return code;
+    }
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = Config::from_env()?;
     match cli.command {

@@ -82,7 +82,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.bind))?;
         let local = listener.local_addr()?;
-        let plugins = crate::plugins::Plugins::new(config.plugins.invocations_kept)?;
+        let plugins = crate::plugins::Plugins::new(&config.plugins)?;
         crate::plugins::register_catalog(
             &databases.operator,
             config.plugins.artifacts_dir.as_deref(),

@@ -10,9 +10,16 @@ use crate::error::PluginError;
 use crate::host::HostConfig;
 
 /// The engine's settings: component model, async, epoch interruption, optional fuel, NaN
-/// canonicalisation (the same float results on every CPU), and a pooling allocator sized for
-/// plugins rather than wasmtime's 4 GiB-per-memory defaults. Public so that measurements of a
-/// bare engine use exactly the production settings.
+/// canonicalisation and deterministic relaxed SIMD (the same results on every CPU), and a
+/// pooling allocator sized for plugins rather than wasmtime's 4 GiB-per-memory defaults. Public
+/// so that measurements of a bare engine use exactly the production settings.
+///
+/// Grades must not depend on the machine. Floats are canonicalised and relaxed-SIMD
+/// instructions take their deterministic semantics; threads and shared memory are not compiled
+/// into this wasmtime (no `threads` feature), so there is no data race to observe, and no clock
+/// or randomness is importable. What remains machine-dependent: how deep recursion gets before
+/// the native stack limit traps (frame sizes differ between CPU backends), the wall-clock
+/// deadline, and a memory grow refused because the host itself is out of memory.
 pub fn settings(config: &HostConfig) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     let instances = config.pooled_instances;
@@ -38,6 +45,8 @@ pub fn settings(config: &HostConfig) -> Config {
         .epoch_interruption(true)
         .consume_fuel(config.fuel.is_some())
         .cranelift_nan_canonicalization(true)
+        // Otherwise e.g. `i32x4.relaxed_trunc_f32x4_s` of NaN is i32::MIN on x86, 0 on ARM.
+        .relaxed_simd_deterministic(true)
         .max_wasm_stack(config.max_wasm_stack_bytes)
         // Slots no larger than the memory limit; bounds checks are explicit as a result.
         .memory_reservation(config.max_memory_bytes as u64)

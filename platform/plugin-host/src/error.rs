@@ -80,6 +80,19 @@ pub enum PluginError {
     /// Too many calls are in flight; try again later.
     #[error("the plugin sandbox is overloaded")]
     Overloaded,
+    /// Compiling the upload took more CPU time, memory or wall-clock time than its budget.
+    #[error("compiling the component exceeded its budget: {budget}")]
+    CompileBudgetExceeded {
+        /// Which budget, e.g. "10 s of CPU time".
+        budget: String,
+    },
+    /// Too many compilations are running; try again later. With `tenant` set, the caller's
+    /// organisation already has one running (its share), otherwise the whole server is busy.
+    #[error("{}", if *tenant { "a compilation for this tenant is already running" } else { "too many plugin compilations are running" })]
+    CompileBusy {
+        /// Whether the tenant's own share is used up (rather than the server's).
+        tenant: bool,
+    },
     /// The host itself failed (engine setup, instantiation); never the plugin's output.
     #[error("plugin host failure: {0}")]
     Internal(String),
@@ -101,6 +114,8 @@ impl PluginError {
             Self::Rejected { .. } => "rejected",
             Self::NotInstalled { .. } => "not_installed",
             Self::Overloaded => "overloaded",
+            Self::CompileBudgetExceeded { .. } => "compile_budget_exceeded",
+            Self::CompileBusy { .. } => "compile_busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -130,6 +145,26 @@ pub enum RejectReason {
     /// The component does not export a supported plugin world.
     #[error("the component does not implement a supported plugin world: {0}")]
     UnsupportedWorld(String),
+    /// A declared size or count is over the host's limit (a memory or table larger than an
+    /// instance may have, or a function shape no real plugin needs).
+    #[error("{what} is {declared}, over the limit of {limit}")]
+    ExceedsLimit {
+        /// What was declared, e.g. "the initial size in bytes of memory 0 of core module 1".
+        what: String,
+        /// The declared size or count.
+        declared: u64,
+        /// The host's limit.
+        limit: u64,
+    },
+    /// The component imports an `lms:plugin` interface whose capability its manifest does not
+    /// declare.
+    #[error("the component imports {import:?}, which needs the undeclared capability {capability:?}")]
+    UndeclaredCapability {
+        /// The import.
+        import: String,
+        /// The capability it needs.
+        capability: String,
+    },
 }
 
 impl RejectReason {
@@ -141,6 +176,8 @@ impl RejectReason {
             Self::ForbiddenImport(_) => "forbidden_import",
             Self::VersionConflict(_) => "version_conflict",
             Self::UnsupportedWorld(_) => "unsupported_world",
+            Self::ExceedsLimit { .. } => "exceeds_limit",
+            Self::UndeclaredCapability { .. } => "undeclared_capability",
         }
     }
 }

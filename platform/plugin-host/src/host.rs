@@ -10,11 +10,13 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
+use crate::compile::{self, CompileConfig, CompileGate};
 use crate::engine::{self, EpochTicker};
 use crate::error::{PluginError, RejectReason};
 use crate::grader::{Grade, GradeRequest};
 use crate::limits::Limiter;
-use crate::validate;
+use crate::prescan::{self, InstanceLimits};
+use crate::validate::{self, Capability};
 use crate::wit::{self, GraderPre, LogLine, WitVersion};
 
 /// A plugin's id, opaque to the host.
@@ -88,6 +90,8 @@ pub struct HostConfig {
     pub max_log_lines: usize,
     /// Longest log line kept (4 KiB); a longer line is replaced by a note of its size.
     pub max_log_line_bytes: usize,
+    /// The compile budget of uploads and the helper process that proves it.
+    pub compile: CompileConfig,
 }
 
 impl Default for HostConfig {
@@ -113,6 +117,7 @@ impl Default for HostConfig {
             queue_wait: Duration::from_millis(50),
             max_log_lines: 100,
             max_log_line_bytes: 4 << 10,
+            compile: CompileConfig::default(),
         }
     }
 }
@@ -313,6 +318,7 @@ pub struct PluginHost {
     graders: RwLock<HashMap<PluginKey, Arc<InstalledGrader>>>,
     permits: Arc<Semaphore>,
     tenant_permits: Arc<TenantPermits>,
+    compile_gate: CompileGate,
     _ticker: EpochTicker,
 }
 
@@ -335,6 +341,7 @@ impl PluginHost {
             tenant_permits: Arc::new(TenantPermits::new(
                 config.max_concurrency_per_tenant.clamp(1, permits.max(1)),
             )),
+            compile_gate: CompileGate::new(&config.compile),
             config,
             _ticker: ticker,
         })
@@ -345,21 +352,32 @@ impl PluginHost {
         &self.config
     }
 
-    /// Validates and compiles `bytes` without installing them: size, well-formedness, imports
-    /// and the exported world. Returns what [`PluginHost::install_grader`] would record.
-    pub fn validate_grader(&self, bytes: &[u8]) -> Result<InstalledPlugin, PluginError> {
-        let (pre, info) = self.prepare_grader(bytes)?;
+    /// Validates and compiles `bytes` for `tenant` without installing them: size, shape,
+    /// compile budget, well-formedness, imports (each `lms:plugin` one needing a capability in
+    /// `declared`) and the exported world. Returns what [`PluginHost::install_grader`] would
+    /// record. Compiling counts against the tenant's and the host's share
+    /// ([`PluginError::CompileBusy`]).
+    pub async fn validate_grader(
+        &self,
+        tenant: &TenantId,
+        bytes: &[u8],
+        declared: &[Capability],
+    ) -> Result<InstalledPlugin, PluginError> {
+        let (pre, info) = self.prepare_grader(tenant, bytes, declared).await?;
         drop(pre);
         Ok(info)
     }
 
-    /// Installs a grader plugin version. Compilation is shared between versions with the same
-    /// bytes; installing the same id and version again with other bytes is rejected.
-    pub fn install_grader(
+    /// Installs a grader plugin version for `tenant` with the capabilities `granted`.
+    /// Compilation is shared between versions with the same bytes; installing the same id and
+    /// version again with other bytes is rejected.
+    pub async fn install_grader(
         &self,
+        tenant: &TenantId,
         id: PluginId,
         version: PluginVersion,
         bytes: &[u8],
+        granted: &[Capability],
     ) -> Result<InstalledPlugin, PluginError> {
         let key = (id, version);
         if let Some(existing) = self.installed(&key) {
@@ -370,7 +388,7 @@ impl PluginHost {
                 reason: RejectReason::VersionConflict(format!("{}@{}", key.0, key.1)),
             });
         }
-        let (pre, info) = self.prepare_grader(bytes)?;
+        let (pre, info) = self.prepare_grader(tenant, bytes, granted).await?;
         self.graders
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -402,7 +420,12 @@ impl PluginHost {
             .cloned()
     }
 
-    fn prepare_grader(&self, bytes: &[u8]) -> Result<(GraderPre, InstalledPlugin), PluginError> {
+    async fn prepare_grader(
+        &self,
+        tenant: &TenantId,
+        bytes: &[u8],
+        capabilities: &[Capability],
+    ) -> Result<(GraderPre, InstalledPlugin), PluginError> {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let cached = self
             .compiled
@@ -412,16 +435,9 @@ impl PluginHost {
             .cloned();
         let component = match cached {
             Some(component) => component,
-            None => {
-                let component =
-                    validate::compile(&self.engine, bytes, self.config.max_upload_bytes)?;
-                self.compiled
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(digest, component.clone());
-                component
-            }
+            None => self.compile(tenant, bytes).await?,
         };
+        validate::check_imports(&self.engine, &component, capabilities)?;
         // Inert WASI imports (allowed by validation) become functions that trap if called.
         let mut linker = self.linker.clone();
         linker
@@ -431,6 +447,11 @@ impl PluginHost {
             GraderPre::new(&linker, &component).map_err(|e| PluginError::Rejected {
                 reason: RejectReason::UnsupportedWorld(e),
             })?;
+        // Only components that passed every check are kept.
+        self.compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest, component);
         Ok((
             pre,
             InstalledPlugin {
@@ -438,6 +459,36 @@ impl PluginHost {
                 wit_version,
             },
         ))
+    }
+
+    /// Compiles new bytes within the budget: size and shape first, then a child process
+    /// proves the compile fits its limits, then the host compiles on the blocking pool.
+    async fn compile(&self, tenant: &TenantId, bytes: &[u8]) -> Result<Component, PluginError> {
+        let config = &self.config;
+        validate::check_size(bytes, config.max_upload_bytes)?;
+        prescan::check(
+            bytes,
+            &config.compile.shape,
+            &InstanceLimits {
+                max_memory_bytes: config.max_memory_bytes as u64,
+                max_table_elements: config.max_table_elements as u64,
+            },
+        )?;
+        let ticket = self.compile_gate.enter(tenant).await?;
+        compile::prove(config, bytes).await?;
+        let engine = self.engine.clone();
+        let bytes = bytes.to_vec();
+        // The ticket moves with the work: a caller that gives up does not free the slot
+        // while the compile still runs.
+        tokio::task::spawn_blocking(move || {
+            let _ticket = ticket;
+            Component::new(&engine, &bytes)
+        })
+        .await
+        .map_err(|e| PluginError::Internal(format!("compiling a plugin: {e}")))?
+        .map_err(|e| PluginError::Rejected {
+            reason: RejectReason::Malformed(format!("{e:#}")),
+        })
     }
 
     /// Grades one response with an installed grader. Never panics; every failure is in

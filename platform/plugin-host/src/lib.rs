@@ -8,16 +8,21 @@
 //! fuel, and a concurrency cap. Every failure is a typed [`PluginError`]; the host never panics on
 //! a plugin's behalf.
 
+mod compile;
 mod engine;
 mod error;
 mod grader;
 mod host;
 mod limits;
+mod prescan;
 mod validate;
 pub mod wit;
 
+pub use compile::{CHILD_SUBCOMMAND, CompileConfig, run_child_if_requested};
 pub use engine::settings as engine_settings;
 pub use error::{PluginError, RejectReason};
+pub use prescan::ShapeLimits;
+pub use validate::Capability;
 pub use grader::{Criterion, Grade, GradeRequest, GraderError};
 pub use host::{
     HostConfig, InstalledPlugin, Invocation, InvocationRecord, Outcome, PluginHost, PluginId,

@@ -184,12 +184,17 @@ pub async fn run(
     };
     tx.commit().await?;
     if let Some(bytes) = component {
+        // The active version was installed with its grant.
+        let granted = super::model::capabilities_from_db(
+            version.granted_capabilities.as_deref().unwrap_or_default(),
+        );
         service::load_into_host(
             &state.plugins.host,
             tenant,
             name.as_str(),
             &version.version,
             Arc::new(bytes),
+            &service::host_capabilities(&granted),
         )
         .await?;
     }

@@ -44,16 +44,19 @@ pub struct Plugins {
 
 impl Plugins {
     /// The production sandbox limits, with fuel metering on so records carry fuel used.
-    pub fn new(invocations_kept: i64) -> anyhow::Result<Self> {
-        let config = HostConfig {
+    /// Uploads are compiled first in a child process, by default this executable (whose `main`
+    /// hands the hidden `__compile-plugin` argument to the plugin host).
+    pub fn new(config: &crate::config::PluginConfig) -> anyhow::Result<Self> {
+        let mut host_config = HostConfig {
             fuel: Some(2_000_000_000),
             ..HostConfig::default()
         };
-        let host = PluginHost::new(config)
+        host_config.compile.program = config.compile_program.clone();
+        let host = PluginHost::new(host_config)
             .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
         Ok(Self {
             host: Arc::new(host),
-            invocations_kept: invocations_kept.max(1),
+            invocations_kept: config.invocations_kept.max(1),
         })
     }
 }
@@ -61,6 +64,11 @@ impl Plugins {
 /// The host's id for a tenant's plugin: names are unique per tenant, not across tenants.
 fn host_id(tenant: lms_tenants::TenantId, name: &str) -> lms_plugin_host::PluginId {
     lms_plugin_host::PluginId(format!("{tenant}/{name}"))
+}
+
+/// The host's id for a tenant, for its share of compilations.
+fn host_tenant(tenant: lms_tenants::TenantId) -> lms_plugin_host::TenantId {
+    lms_plugin_host::TenantId(tenant.to_string())
 }
 
 fn host_version(version: &str) -> lms_plugin_host::PluginVersion {

@@ -17,7 +17,7 @@ use super::model::{
     capabilities_from_db, capabilities_to_db,
 };
 use super::signature::{self, SignatureError};
-use super::{catalog, host_id, host_version, store};
+use super::{catalog, host_id, host_tenant, host_version, store};
 use crate::audit::{Audit, AuditActor};
 use crate::auth::{Actor, Authenticated};
 use crate::error::{ApiError, ApiResult, OnConstraint};
@@ -73,32 +73,45 @@ fn version_conflict(name: &PluginName, version: &str) -> ApiError {
     })
 }
 
-/// Validates and compiles the component on the blocking pool (compilation is CPU work).
+/// The host's capabilities among `capabilities` (those the host has interfaces for).
+pub(super) fn host_capabilities<'a>(
+    capabilities: impl IntoIterator<Item = &'a Capability>,
+) -> Vec<lms_plugin_host::Capability> {
+    capabilities
+        .into_iter()
+        .filter_map(|c| lms_plugin_host::Capability::from_name(c.as_str()))
+        .collect()
+}
+
+/// Validates and compiles the component for `tenant`, its imports checked against the
+/// capabilities its manifest declares. The host bounds the compile (a child process under a
+/// CPU, memory and time budget, few at once and one per tenant) and compiles on the blocking
+/// pool.
 pub(super) async fn compile(
     host: &Arc<PluginHost>,
+    tenant: lms_tenants::TenantId,
     bytes: Arc<Vec<u8>>,
+    declared: &[lms_plugin_host::Capability],
 ) -> ApiResult<InstalledPlugin> {
-    let host = Arc::clone(host);
-    tokio::task::spawn_blocking(move || host.validate_grader(&bytes))
+    host.validate_grader(&host_tenant(tenant), &bytes, declared)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("compiling a plugin: {e}")))?
         .map_err(ApiError::Plugin)
 }
 
 /// Puts a stored version into the in-memory host (after upload, or on first use after a
-/// restart). Compilation is shared by SHA-256, so this is cheap when the bytes were seen before.
+/// restart) with the capabilities it may use. Compilation is shared by SHA-256, so this is
+/// cheap when the bytes were seen before.
 pub(super) async fn load_into_host(
     host: &Arc<PluginHost>,
     tenant: lms_tenants::TenantId,
     name: &str,
     version: &str,
     bytes: Arc<Vec<u8>>,
+    capabilities: &[lms_plugin_host::Capability],
 ) -> ApiResult<()> {
-    let host = Arc::clone(host);
     let (id, version) = (host_id(tenant, name), host_version(version));
-    tokio::task::spawn_blocking(move || host.install_grader(id, version, &bytes))
+    host.install_grader(&host_tenant(tenant), id, version, &bytes, capabilities)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("installing a plugin: {e}")))?
         .map(|_| ())
         .map_err(ApiError::Plugin)
 }
@@ -179,7 +192,14 @@ pub async fn upload(
     // Compile without holding a connection.
     tx.commit().await?;
     let component = Arc::new(component);
-    let info = compile(&state.plugins.host, Arc::clone(&component)).await?;
+    let declared = host_capabilities(&manifest.capabilities);
+    let info = compile(
+        &state.plugins.host,
+        auth.tenant.id,
+        Arc::clone(&component),
+        &declared,
+    )
+    .await?;
     let (created, row) = store_version(
         state,
         auth,
@@ -197,6 +217,7 @@ pub async fn upload(
         manifest.name.as_str(),
         &row.version,
         component,
+        &declared,
     )
     .await?;
     Ok((created, detail(&row)?))
@@ -554,7 +575,14 @@ pub async fn install_from_catalog(
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("catalog manifest unreadable: {e}")))?;
     check_grant(&manifest.capabilities, &granted)?;
     let component = Arc::new(entry.component);
-    let info = compile(&state.plugins.host, Arc::clone(&component)).await?;
+    let declared = host_capabilities(&manifest.capabilities);
+    let info = compile(
+        &state.plugins.host,
+        auth.tenant.id,
+        Arc::clone(&component),
+        &declared,
+    )
+    .await?;
     let (_, row) = store_version(
         state,
         auth,
@@ -595,6 +623,7 @@ pub async fn install_from_catalog(
         name.as_str(),
         &row.version,
         component,
+        &host_capabilities(&granted),
     )
     .await?;
     Ok(plugin)

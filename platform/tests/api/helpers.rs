@@ -101,6 +101,8 @@ pub fn test_config(db: &TestDb) -> Config {
                 .filter(|dir| !dir.is_empty())
                 .map(std::path::PathBuf::from),
             invocations_kept: lms_platform::plugins::DEFAULT_INVOCATIONS_KEPT,
+            // The test binary cannot be the compile child; the server binary is.
+            compile_program: Some(env!("CARGO_BIN_EXE_lms").into()),
         },
         storage: lms_platform::config::StorageConfig::default(),
     }

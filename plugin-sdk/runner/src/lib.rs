@@ -8,8 +8,8 @@ use std::fmt;
 use std::time::Duration;
 
 use lms_plugin_host::{
-    Grade, GradeRequest, HostConfig, InstalledPlugin, PluginError, PluginHost, PluginId,
-    PluginVersion, TenantId,
+    Capability, Grade, GradeRequest, HostConfig, InstalledPlugin, PluginError, PluginHost,
+    PluginId, PluginVersion, TenantId,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -89,6 +89,9 @@ pub struct Report {
 }
 
 /// Installs `component` in a host with the production limits and grades `request` once.
+/// The install compiles the component first in a child process under the production compile
+/// budget: this executable, whose `main` must call
+/// [`lms_plugin_host::run_child_if_requested`] first.
 ///
 /// The production setting runs without fuel metering; the fuel figure comes from a second call
 /// in a host that meters fuel with an unlimited budget, so that the reported wall time is that of
@@ -150,10 +153,13 @@ async fn call(
     let host = PluginHost::new(config)?;
     let id = PluginId("local".to_owned());
     let version = PluginVersion("0.0.0-local".to_owned());
-    let installed = host.install_grader(id.clone(), version.clone(), component)?;
-    let invocation = host
-        .grade(&id, &version, &TenantId("local".to_owned()), request)
-        .await;
+    let tenant = TenantId("local".to_owned());
+    // A local run has no manifest: every capability the host has interfaces for is granted.
+    let granted = [Capability::Log];
+    let installed = host
+        .install_grader(&tenant, id.clone(), version.clone(), component, &granted)
+        .await?;
+    let invocation = host.grade(&id, &version, &tenant, request).await;
     Ok((
         installed,
         Call {

@@ -28,6 +28,11 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // Installing compiles the plugin first in a child, this program with a hidden argument; it
+    // must start before any runtime or thread so that its limits cover the compile alone.
+    if let Some(code) = lms_plugin_host::run_child_if_requested() {
+        return code;
+    }
     let cli = Cli::parse();
     // The plugin's log lines (`lms_plugin_sdk::log`) go to standard error.
     tracing_subscriber::fmt()

@@ -5,7 +5,7 @@ use crate::helpers::{host, install, lab_config, request, tenant};
 #[tokio::test]
 async fn lab_flag_grader_gives_full_partial_and_zero_credit() {
     let host = host();
-    let (id, v) = install(&host, "lab_flag_grader");
+    let (id, v) = install(&host, "lab_flag_grader").await;
     let config = lab_config();
     let grade = |text: Option<&'static str>, json: Option<&'static str>| {
         let req = request(&config, 10.0, text, json);
@@ -35,7 +35,7 @@ async fn lab_flag_grader_gives_full_partial_and_zero_credit() {
 #[tokio::test]
 async fn lab_flag_grader_reports_bad_config() {
     let host = host();
-    let (id, v) = install(&host, "lab_flag_grader");
+    let (id, v) = install(&host, "lab_flag_grader").await;
     let req = request(r#"{"flags": []}"#, 1.0, Some("x"), None);
     let result = host.grade(&id, &v, &tenant(), &req).await.result;
     assert!(
@@ -50,7 +50,7 @@ async fn lab_flag_grader_reports_bad_config() {
 #[tokio::test]
 async fn numeric_grader_applies_tolerance_and_units() {
     let host = host();
-    let (id, v) = install(&host, "numeric_grader");
+    let (id, v) = install(&host, "numeric_grader").await;
     let cases = [
         (
             r#"{"answer": 9.81, "tolerance": {"absolute": 0.05}}"#,
@@ -107,7 +107,7 @@ async fn numeric_grader_applies_tolerance_and_units() {
 #[tokio::test]
 async fn the_record_describes_the_call() {
     let host = host();
-    let (id, v) = install(&host, "numeric_grader");
+    let (id, v) = install(&host, "numeric_grader").await;
     let req = request(r#"{"answer": 1}"#, 1.0, Some("1"), None);
     let invocation = host.grade(&id, &v, &tenant(), &req).await;
     assert!(invocation.result.is_ok());

@@ -8,8 +8,8 @@ use crate::helpers::{host, install, lab_config, request, tenant};
 /// one fails within twice the deadline. Returns the hostile call's error.
 async fn contained(name: &str) -> PluginError {
     let host = host();
-    let (bad_id, bad_v) = install(&host, name);
-    let (good_id, good_v) = install(&host, "lab_flag_grader");
+    let (bad_id, bad_v) = install(&host, name).await;
+    let (good_id, good_v) = install(&host, "lab_flag_grader").await;
     let deadline = host.config().grader_deadline;
     let bad_req = request("{}", 5.0, Some("x"), None);
     let good_req = request(&lab_config(), 4.0, Some("FLAG{user}"), None);
@@ -91,7 +91,7 @@ async fn points_above_maximum_are_invalid_output() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_single_threaded_runtime_is_not_starved() {
     let host: PluginHost = host();
-    let (id, v) = install(&host, "infinite_loop");
+    let (id, v) = install(&host, "infinite_loop").await;
     let req = request("{}", 1.0, None, None);
     let ticks = async {
         let mut n = 0u32;

@@ -10,7 +10,7 @@ async fn fuel_use_is_deterministic() {
         fuel: Some(200_000_000),
         ..HostConfig::default()
     });
-    let (id, v) = install(&host, "lab_flag_grader");
+    let (id, v) = install(&host, "lab_flag_grader").await;
     let req = request(&lab_config(), 4.0, Some("FLAG{user}\nFLAG{root}"), None);
     let first = host.grade(&id, &v, &tenant(), &req).await;
     let second = host.grade(&id, &v, &tenant(), &req).await;
@@ -27,7 +27,7 @@ async fn running_out_of_fuel_is_typed() {
         fuel: Some(1_000_000),
         ..HostConfig::default()
     });
-    let (id, v) = install(&host, "infinite_loop");
+    let (id, v) = install(&host, "infinite_loop").await;
     let invocation = host
         .grade(&id, &v, &tenant(), &request("{}", 1.0, None, None))
         .await;
@@ -49,8 +49,8 @@ async fn saturation_gives_overloaded() {
         queue_wait: Duration::from_millis(10),
         ..HostConfig::default()
     });
-    let (slow_id, slow_v) = install(&host, "infinite_loop");
-    let (id, v) = install(&host, "lab_flag_grader");
+    let (slow_id, slow_v) = install(&host, "infinite_loop").await;
+    let (id, v) = install(&host, "lab_flag_grader").await;
     let slow_req = request("{}", 1.0, None, None);
     let req = request(&lab_config(), 4.0, Some("FLAG{user}"), None);
     let tenant = tenant();
@@ -76,7 +76,7 @@ async fn saturation_gives_overloaded() {
 #[tokio::test]
 async fn oversized_and_malformed_requests_are_invalid_input() {
     let host = host();
-    let (id, v) = install(&host, "lab_flag_grader");
+    let (id, v) = install(&host, "lab_flag_grader").await;
     let big = "x".repeat(129 << 10);
     let cases = [
         request(&lab_config(), 1.0, Some(&big), None),

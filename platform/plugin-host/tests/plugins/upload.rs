@@ -1,6 +1,6 @@
-use lms_plugin_host::{PluginError, PluginId, PluginVersion, RejectReason};
+use lms_plugin_host::{Capability, PluginError, PluginId, PluginVersion, RejectReason};
 
-use crate::helpers::{host, wasm};
+use crate::helpers::{host, tenant, wasm};
 
 #[track_caller]
 fn rejection(result: Result<lms_plugin_host::InstalledPlugin, PluginError>) -> RejectReason {
@@ -10,10 +10,13 @@ fn rejection(result: Result<lms_plugin_host::InstalledPlugin, PluginError>) -> R
     }
 }
 
-#[test]
-fn a_component_importing_the_filesystem_is_rejected() {
+#[tokio::test]
+async fn a_component_importing_the_filesystem_is_rejected() {
     let host = host();
-    let reason = rejection(host.validate_grader(&wasm("bad-import")));
+    let reason = rejection(
+        host.validate_grader(&tenant(), &wasm("bad-import"), &[Capability::Log])
+            .await,
+    );
     match reason {
         RejectReason::ForbiddenImport(name) => assert!(
             ["wasi:filesystem/", "wasi:clocks/", "wasi:random/"]
@@ -25,8 +28,8 @@ fn a_component_importing_the_filesystem_is_rejected() {
     }
 }
 
-#[test]
-fn malformed_binaries_are_rejected() {
+#[tokio::test]
+async fn malformed_binaries_are_rejected() {
     let host = host();
     let core_module = b"\0asm\x01\0\0\0".to_vec();
     for bytes in [
@@ -35,46 +38,77 @@ fn malformed_binaries_are_rejected() {
         core_module,
         Vec::new(),
     ] {
-        let reason = rejection(host.validate_grader(&bytes));
+        let reason = rejection(
+            host.validate_grader(&tenant(), &bytes, &[Capability::Log])
+                .await,
+        );
         assert!(matches!(reason, RejectReason::Malformed(_)), "{reason:?}");
     }
 }
 
-#[test]
-fn oversized_binaries_are_rejected_before_compiling() {
+#[tokio::test]
+async fn oversized_binaries_are_rejected_before_compiling() {
     let host = host();
     let mut bytes = wasm("numeric_grader");
     bytes.resize(10 * 1024 * 1024 + 1, 0);
-    let reason = rejection(host.validate_grader(&bytes));
+    let reason = rejection(
+        host.validate_grader(&tenant(), &bytes, &[Capability::Log])
+            .await,
+    );
     assert!(
         matches!(reason, RejectReason::TooLarge { limit, .. } if limit == 10 << 20),
         "{reason:?}"
     );
 }
 
-#[test]
-fn first_party_graders_validate_and_versions_are_immutable() {
+#[tokio::test]
+async fn first_party_graders_validate_and_versions_are_immutable() {
     let host = host();
     let numeric = wasm("numeric_grader");
     let info = host
-        .validate_grader(&numeric)
+        .validate_grader(&tenant(), &numeric, &[Capability::Log])
+        .await
         .expect("numeric grader is valid");
     assert_eq!(info.sha256.len(), 64);
     assert_eq!(info.wit_version.to_string(), "0.1.0");
-    host.validate_grader(&wasm("lab_flag_grader"))
+    host.validate_grader(&tenant(), &wasm("lab_flag_grader"), &[Capability::Log])
+        .await
         .expect("lab flag grader is valid");
 
     let id = PluginId("numeric".into());
     let v1 = PluginVersion("1.0.0".into());
     let first = host
-        .install_grader(id.clone(), v1.clone(), &numeric)
+        .install_grader(
+            &tenant(),
+            id.clone(),
+            v1.clone(),
+            &numeric,
+            &[Capability::Log],
+        )
+        .await
         .expect("installs");
     // Same bytes again: idempotent. Other bytes under the same version: refused.
     assert_eq!(
-        host.install_grader(id.clone(), v1.clone(), &numeric).ok(),
+        host.install_grader(
+            &tenant(),
+            id.clone(),
+            v1.clone(),
+            &numeric,
+            &[Capability::Log]
+        )
+        .await
+        .ok(),
         Some(first)
     );
-    let other = host.install_grader(id, v1, &wasm("lab_flag_grader"));
+    let other = host
+        .install_grader(
+            &tenant(),
+            id,
+            v1,
+            &wasm("lab_flag_grader"),
+            &[Capability::Log],
+        )
+        .await;
     assert!(
         matches!(other, Err(PluginError::Rejected { .. })),
         "{other:?}"
