@@ -116,7 +116,9 @@ struct Upload {
         (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`rejected` (`version_conflict`: same version, other bytes), `world_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`rejected` (`too_large`) or `payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` (manifest), `rejected` (`malformed`, `forbidden_import`, `unsupported_world`), `signature_required`, `untrusted_publisher_key`, `invalid_signature`, `malformed_signature`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (manifest), `rejected` (`malformed`, `forbidden_import`, `undeclared_capability`, `exceeds_limit`, `unsupported_world`), `compile_budget_exceeded`, `signature_required`, `untrusted_publisher_key`, `invalid_signature`, `malformed_signature`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`compile_busy`: a compilation for this tenant is already running (Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`compile_busy`: no compilation place is free on the server (Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn upload_version(
