@@ -116,7 +116,8 @@ impl Grade {
             .sum()
     }
 
-    /// Enforces the world's contract on a plugin's result.
+    /// Enforces the world's contract on a plugin's result. Text carries no NUL: results are
+    /// stored in PostgreSQL, whose text and jsonb cannot hold it.
     pub(crate) fn check(
         &self,
         max_points: f64,
@@ -141,6 +142,9 @@ impl Grade {
             return invalid(format!("points {} outside 0..={max_points}", self.points));
         }
         for c in &self.feedback {
+            if c.name.contains('\0') || c.message.contains('\0') {
+                return invalid(format!("criterion {:?} contains a NUL character", c.name));
+            }
             if !c.points.is_finite()
                 || !c.max_points.is_finite()
                 || c.points < 0.0
@@ -165,7 +169,8 @@ impl GraderError {
         }
     }
 
-    /// Enforces the output limit on the grader's message, as on a grade's feedback.
+    /// Enforces the output limit and the no-NUL rule on the grader's message, as on a grade's
+    /// feedback.
     pub(crate) fn check(&self, max_output_bytes: usize) -> Result<(), PluginError> {
         let size = self.message().len();
         if size > max_output_bytes {
@@ -174,6 +179,50 @@ impl GraderError {
                 limit: max_output_bytes,
             });
         }
+        if self.message().contains('\0') {
+            return Err(PluginError::InvalidOutput {
+                reason: "the grader's error message contains a NUL character".into(),
+            });
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Criterion, Grade, GraderError};
+    use crate::error::PluginError;
+
+    fn grade(name: &str, message: &str) -> Grade {
+        Grade {
+            points: 1.0,
+            passed: true,
+            feedback: vec![Criterion {
+                name: name.into(),
+                points: 1.0,
+                max_points: 1.0,
+                message: message.into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn nul_characters_in_results_and_errors_are_invalid_output() {
+        assert!(grade("flag", "found").check(1.0, 64, 20 << 10).is_ok());
+        for bad in [grade("fl\0ag", "found"), grade("flag", "fou\0nd")] {
+            assert!(matches!(
+                bad.check(1.0, 64, 20 << 10),
+                Err(PluginError::InvalidOutput { .. })
+            ));
+        }
+        assert!(
+            GraderError::Internal("no flag".into())
+                .check(20 << 10)
+                .is_ok()
+        );
+        assert!(matches!(
+            GraderError::InvalidResponse("no\0flag".into()).check(20 << 10),
+            Err(PluginError::InvalidOutput { .. })
+        ));
     }
 }

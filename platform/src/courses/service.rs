@@ -333,7 +333,7 @@ pub async fn update(
     authoring.finish().await
 }
 
-/// Deletes a draft course with its outline (owner or tenant admin).
+/// Deletes a draft course that never had learners, with its outline (owner or tenant admin).
 pub async fn delete(
     state: &AppState,
     auth: &Authenticated,
@@ -345,6 +345,14 @@ pub async fn delete(
         return Err(ApiError::Conflict {
             code: "course_not_draft",
             detail: "only draft courses can be deleted; archive it instead".into(),
+        });
+    }
+    // A course that was published, archived and returned to draft may carry learners' records;
+    // deleting it would delete their attempts, submissions and grades with it.
+    if store::has_enrollments(&mut authoring.tx, id).await? {
+        return Err(ApiError::Conflict {
+            code: "course_has_learners",
+            detail: "learners have been enrolled in this course; archive it instead".into(),
         });
     }
     store::delete(&mut authoring.tx, id)

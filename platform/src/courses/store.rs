@@ -237,6 +237,18 @@ pub async fn set_status(
 /// Deletes the course's outline first, then the course. The outline's quizzes refer to the
 /// course's own banks through foreign keys that refuse deletion (so a shared bank a quiz asks from
 /// stays safe); deleting both in one cascade would meet those refusals before the quizzes are gone.
+/// Whether anyone was ever enrolled in the course (dropped enrollments included): their attempts,
+/// submissions and grades hang off the enrollment.
+pub async fn has_enrollments(tx: &mut TenantTx, id: CourseId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from enrollments where tenant_id = $1 and course_id = $2)",
+    )
+    .bind(tx.tenant_id())
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
 pub async fn delete(tx: &mut TenantTx, id: CourseId) -> Result<(), sqlx::Error> {
     sqlx::query("delete from course_modules where tenant_id = $1 and course_id = $2")
         .bind(tx.tenant_id())
