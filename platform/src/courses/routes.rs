@@ -302,7 +302,7 @@ async fn update_course(
         (status = 204, description = "Deleted"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`course_not_draft`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`course_not_draft`, `course_has_learners`, `in_use` (a bank of the course is used by another course's quiz)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn delete_course(
