@@ -60,6 +60,12 @@ async fn get_tenant(CurrentTenant(tenant): CurrentTenant) -> Json<PublicTenant> 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateTenant {
+    /// Trimmed; 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     display_name: Option<String>,
     /// Replaces the branding as a whole.
     branding: Option<Branding>,

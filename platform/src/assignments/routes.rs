@@ -173,6 +173,7 @@ struct ListParams {
     status: Option<ListStatus>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 

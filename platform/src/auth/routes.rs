@@ -139,10 +139,19 @@ fn session_response(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterRequest {
-    #[schema(value_type = String, format = "email")]
+    /// Trimmed and lowercased; at most 254 characters, one `@`, a dotted domain, no white
+    /// space, control characters, `<`, `>` or `,`.
+    #[schema(value_type = String, format = "email", max_length = 254)]
     email: String,
-    /// 10 to 128 characters.
+    /// 10 to 128 characters, not only white space.
+    #[schema(min_length = 10, max_length = 128, pattern = r"\S")]
     password: String,
+    /// Trimmed; 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     display_name: String,
     #[serde(default)]
     session: SessionKind,
@@ -313,6 +322,8 @@ async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Jso
 #[serde(deny_unknown_fields)]
 struct ChangePasswordRequest {
     current_password: String,
+    /// 10 to 128 characters, not only white space.
+    #[schema(min_length = 10, max_length = 128, pattern = r"\S")]
     new_password: String,
 }
 
@@ -382,6 +393,8 @@ async fn request_password_reset(
 #[serde(deny_unknown_fields)]
 struct ConfirmResetRequest {
     token: String,
+    /// 10 to 128 characters, not only white space.
+    #[schema(min_length = 10, max_length = 128, pattern = r"\S")]
     new_password: String,
 }
 
@@ -410,7 +423,15 @@ async fn confirm_password_reset(
 #[serde(deny_unknown_fields)]
 struct AcceptInvitationRequest {
     token: String,
+    /// 10 to 128 characters, not only white space.
+    #[schema(min_length = 10, max_length = 128, pattern = r"\S")]
     password: String,
+    /// Trimmed; 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     display_name: Option<String>,
     #[serde(default)]
     session: SessionKind,

@@ -50,8 +50,19 @@ async fn list_cohorts(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCohort {
-    /// Unique within the organisation, ignoring case.
+    /// Trimmed; 1 to 200 characters on one line, no control characters; unique within the
+    /// organisation, ignoring case.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
+    /// Up to 1,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 
@@ -111,7 +122,18 @@ async fn get_cohort(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateCohort {
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: Option<String>,
+    /// Up to 1,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 
@@ -203,6 +225,7 @@ async fn list_members(
 #[serde(deny_unknown_fields)]
 struct Members {
     /// 1 to 500 user ids.
+    #[schema(min_items = 1, max_items = 500)]
     user_ids: Vec<UserId>,
 }
 

@@ -33,7 +33,18 @@ const MAX_ORDER_LEN: usize = 1_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ModuleRequest {
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
+    /// Up to 1,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     summary: Option<String>,
 }
 
@@ -72,7 +83,18 @@ async fn create_module(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateModuleRequest {
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: Option<String>,
+    /// Up to 1,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     summary: Option<String>,
 }
 
@@ -132,7 +154,8 @@ async fn delete_module(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ModuleOrder {
-    /// Every module of the course, once each, in the new order.
+    /// Every module of the course, once each, in the new order; at most 1,000.
+    #[schema(max_items = 1000)]
     module_ids: Vec<ModuleId>,
 }
 
@@ -175,11 +198,32 @@ async fn reorder_modules(
 #[serde(deny_unknown_fields)]
 struct CreateItemRequest {
     kind: ItemKind,
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
     /// Counts towards completion (default true).
     required: Option<bool>,
+    /// Markdown for `text` items: up to 100,000 characters; no control characters other than
+    /// tab and line breaks.
+    #[schema(
+        max_length = 100000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     body: Option<String>,
+    /// An absolute http(s) URL with a host, at most 2,000 characters (`video`, `document` and
+    /// `external_link` items).
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$"
+    )]
     url: Option<String>,
+    /// A video's length: 0 to 1,000,000.
+    #[schema(minimum = 0, maximum = 1000000)]
     duration_seconds: Option<i64>,
 }
 
@@ -228,13 +272,32 @@ async fn create_item(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateItemRequest {
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: Option<String>,
     required: Option<bool>,
+    /// Markdown for `text` items: up to 100,000 characters; no control characters other than
+    /// tab and line breaks.
+    #[schema(
+        max_length = 100000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     body: Option<String>,
+    /// An absolute http(s) URL with a host, at most 2,000 characters (`video`, `document` and
+    /// `external_link` items).
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$"
+    )]
     url: Option<String>,
-    /// `null` clears a video's duration.
+    /// A video's length, 0 to 1,000,000; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     duration_seconds: Option<Option<i64>>,
 }
 
@@ -323,7 +386,8 @@ async fn delete_item(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemOrder {
-    /// Every item of the module, once each, in the new order.
+    /// Every item of the module, once each, in the new order; at most 1,000.
+    #[schema(max_items = 1000)]
     item_ids: Vec<ItemId>,
 }
 

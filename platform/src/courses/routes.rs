@@ -43,6 +43,23 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// `tags` in requests: up to 20 strings, each 1 to 50 characters on one line.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .min_length(Some(1))
+                .max_length(Some(50))
+                .pattern(Some(TEXT_LINE_PATTERN)),
+        )
+        .max_items(Some(20))
+        .build()
+}
+
+/// One trimmed line: at least one character that is not white space, no control characters.
+const TEXT_LINE_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -50,6 +67,7 @@ struct ListQuery {
     status: Option<CourseStatus>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 
@@ -84,36 +102,59 @@ async fn list_courses(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateCourse {
-    /// Lowercase letters, digits and dashes; unique within the organisation.
+    /// 1 to 100 lowercase letters, digits and single dashes; unique within the organisation.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     slug: Option<String>,
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: Option<String>,
+    /// Up to 1,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     summary: Option<String>,
-    /// Markdown.
+    /// Markdown: up to 100,000 characters; no control characters other than tab and line
+    /// breaks.
+    #[schema(
+        max_length = 100000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
+    /// Trimmed; 1 to 100 characters on one line, no control characters.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     category: Option<Option<String>>,
+    /// Up to 20 tags, each trimmed, 1 to 50 characters on one line; lowercased, repeats dropped.
+    #[schema(schema_with = tags_schema)]
     tags: Option<Vec<String>>,
     difficulty: Option<Difficulty>,
-    /// BCP 47 tag such as `en` or `pt-BR`.
+    /// BCP 47 tag such as `en` or `pt-BR`: a 2–3 letter language, then 1–8 character subtags.
+    #[schema(pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length = 35)]
     language: Option<String>,
+    /// 0 to 2,147,483,647.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
     estimated_minutes: Option<Option<i64>>,
-    /// An https URL.
+    /// An absolute https URL with a host, at most 2,000 characters.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2000, pattern = r"^https://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$")]
     thumbnail_url: Option<Option<String>>,
     /// In minor units of `currency`; 0 is free.
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     price_minor: Option<i64>,
     /// ISO 4217, e.g. `EUR`; required when the price is not 0.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{3}$")]
     currency: Option<Option<String>>,
     self_enrollment: Option<bool>,
     /// At least 1; `null` for unlimited.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
     capacity: Option<Option<i64>>,
     sequential: Option<bool>,
     is_template: Option<bool>,
@@ -173,19 +214,61 @@ impl UpdateCourse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCourse {
+    /// 1 to 100 lowercase letters, digits and single dashes; unique within the organisation.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     slug: String,
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
+    /// Up to 1,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     summary: Option<String>,
+    /// Markdown: up to 100,000 characters; no control characters other than tab and line
+    /// breaks.
+    #[schema(
+        max_length = 100000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
+    /// Trimmed; 1 to 100 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     category: Option<String>,
+    /// Up to 20 tags, each trimmed, 1 to 50 characters on one line; lowercased, repeats dropped.
+    #[schema(schema_with = tags_schema)]
     tags: Option<Vec<String>>,
     difficulty: Option<Difficulty>,
+    /// BCP 47 tag such as `en` or `pt-BR`: a 2–3 letter language, then 1–8 character subtags.
+    #[schema(pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length = 35)]
     language: Option<String>,
+    #[schema(minimum = 0, maximum = 2147483647)]
     estimated_minutes: Option<i64>,
+    /// An absolute https URL with a host, at most 2,000 characters.
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        pattern = r"^https://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$"
+    )]
     thumbnail_url: Option<String>,
+    /// In minor units of `currency`; 0 is free.
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     price_minor: Option<i64>,
+    /// ISO 4217, e.g. `EUR`; required when the price is not 0.
+    #[schema(pattern = "^[A-Z]{3}$")]
     currency: Option<String>,
     self_enrollment: Option<bool>,
+    /// At least 1; absent for unlimited.
+    #[schema(minimum = 1, maximum = 2147483647)]
     capacity: Option<i64>,
     sequential: Option<bool>,
     is_template: Option<bool>,
@@ -350,7 +433,15 @@ async fn set_status(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CloneRequest {
+    /// 1 to 100 lowercase letters, digits and single dashes; unique within the organisation.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     slug: String,
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
 }
 
@@ -444,7 +535,8 @@ async fn remove_instructor(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PrerequisitesRequest {
-    /// Courses of the organisation to complete first (replaces the current set).
+    /// Courses of the organisation to complete first (replaces the current set); at most 100.
+    #[schema(max_items = 100)]
     course_ids: Vec<CourseId>,
 }
 

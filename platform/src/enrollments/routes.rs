@@ -64,6 +64,7 @@ struct ListQuery {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 
@@ -99,6 +100,7 @@ async fn list_enrollments(
 #[serde(deny_unknown_fields)]
 struct EnrollUsers {
     /// 1 to 500 user ids of this organisation.
+    #[schema(min_items = 1, max_items = 500)]
     user_ids: Vec<UserId>,
 }
 

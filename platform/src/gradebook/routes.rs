@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct BookParams {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 

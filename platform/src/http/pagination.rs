@@ -19,6 +19,7 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 

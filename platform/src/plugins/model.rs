@@ -186,11 +186,12 @@ impl Capability {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// 3 to 64 lowercase letters, digits and hyphens, starting with a letter.
-    #[schema(value_type = String, example = "numeric-grader")]
+    /// 3 to 64 lowercase letters, digits and hyphens, starting with a letter and not ending
+    /// with a hyphen.
+    #[schema(value_type = String, example = "numeric-grader", min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")]
     pub name: PluginName,
-    /// A semantic version; a published version never changes.
-    #[schema(value_type = String, example = "1.0.0")]
+    /// A semantic version (at most 100 characters); a published version never changes.
+    #[schema(value_type = String, example = "1.0.0", max_length = 100, pattern = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")]
     pub version: SemVer,
     pub world: World,
     /// What the plugin asks to be granted (graders: at most `log`).
@@ -202,6 +203,7 @@ pub struct Manifest {
     pub config_schema: Value,
     /// Up to 2,000 characters for admins deciding whether to install it.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
 }
 

@@ -156,7 +156,7 @@ async fn upload_version(
 /// A plugin: whether it is enabled and its active version (tenant admins).
 #[utoipa::path(
     get, path = "/api/v1/plugins/{name}", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
@@ -175,7 +175,7 @@ async fn get_plugin(
 /// A plugin's versions, newest upload first (tenant admins).
 #[utoipa::path(
     get, path = "/api/v1/plugins/{name}/versions", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<PluginVersionSummary>),
@@ -195,7 +195,7 @@ async fn list_versions(
 /// admins).
 #[utoipa::path(
     get, path = "/api/v1/plugins/{name}/versions/{version}", tag = "plugins",
-    params(("name" = String, Path), ("version" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$"), ("version" = String, Path)),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PluginVersionDetail),
@@ -224,7 +224,7 @@ struct Grant {
 /// admins). The grant and who made it are recorded.
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/versions/{version}/install", tag = "plugins",
-    params(("name" = String, Path), ("version" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$"), ("version" = String, Path)),
     request_body = Grant,
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -259,7 +259,7 @@ async fn install_version(
 /// Enables calls to the plugin's active version (tenant admins).
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/enable", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
@@ -282,7 +282,7 @@ async fn enable_plugin(
 /// Disables calls to the plugin (tenant admins); its versions stay.
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/disable", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
@@ -311,7 +311,7 @@ struct Rollback {
 /// Moves the active version back to an earlier installed version (tenant admins).
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/rollback", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     request_body = Rollback,
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -341,7 +341,7 @@ async fn rollback_plugin(
 /// `output_too_large`, `invalid_output`, `invalid_input`, `grader_declined`).
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/grade", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     request_body = GradeInput,
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -423,7 +423,12 @@ async fn list_keys(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
-    /// 1 to 200 characters naming the publisher.
+    /// Trimmed; 1 to 200 characters on one line naming the publisher, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// The 32-byte Ed25519 public key, base64.
     public_key: String,
@@ -523,7 +528,7 @@ async fn list_catalog(
 /// version is added, installed with the grant, made active and enabled.
 #[utoipa::path(
     post, path = "/api/v1/plugin-catalog/{name}/install", tag = "plugins",
-    params(("name" = String, Path)),
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     request_body = Grant,
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -557,6 +562,7 @@ struct InvocationParams {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 

@@ -139,6 +139,7 @@ struct RosterParams {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 

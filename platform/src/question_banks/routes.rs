@@ -37,6 +37,7 @@ struct BankListParams {
     course_id: Option<CourseId>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 
@@ -72,9 +73,18 @@ async fn list_banks(
 struct CreateBank {
     /// The course whose staff own the bank; omit for a bank shared by every course.
     course_id: Option<CourseId>,
-    /// 1 to 200 characters.
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
-    /// Up to 5,000 characters.
+    /// Up to 5,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 
@@ -135,7 +145,18 @@ async fn get_bank(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBank {
+    /// Trimmed; 1 to 200 characters on one line, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: Option<String>,
+    /// Up to 5,000 characters; no control characters other than tab and line breaks.
+    #[schema(
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 
@@ -199,7 +220,13 @@ async fn delete_bank(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCategory {
-    /// 1 to 100 characters, unique in the bank ignoring case.
+    /// Trimmed; 1 to 100 characters on one line, no control characters; unique in the bank
+    /// ignoring case.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
 }
 
@@ -261,6 +288,7 @@ struct QuestionListParams {
     archived: bool,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 
@@ -307,9 +335,16 @@ async fn list_questions(
 struct QuestionInput {
     /// A category of the question's bank.
     category_id: Option<CategoryId>,
-    /// Markdown, 1 to 20,000 characters.
+    /// Markdown, 1 to 20,000 characters, not only white space; no control characters other
+    /// than tab and line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     prompt: String,
     /// The most the question earns: more than 0, at most 1,000, in hundredths.
+    #[schema(exclusive_minimum = 0, maximum = 1000, multiple_of = 0.01)]
     points: f64,
     /// The kind's definition with its answer key.
     spec: QuestionSpec,

@@ -112,6 +112,7 @@ pub struct SlotInput {
     pub bank_id: Option<BankId>,
     pub category_id: Option<CategoryId>,
     /// How many to draw, 1 to 100 (with `bank_id`).
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<i32>,
 }
 
@@ -160,10 +161,13 @@ impl SlotInput {
 #[serde(deny_unknown_fields)]
 pub struct QuizInput {
     /// 60 to 604,800 seconds; none: untimed.
+    #[schema(minimum = 60, maximum = 604800)]
     pub time_limit_seconds: Option<i32>,
     /// 1 to 100; none: unlimited.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_attempts: Option<i32>,
     /// The score (per cent) that passes, 0 to 100 (default 50).
+    #[schema(minimum = 0, maximum = 100)]
     pub passing_percent: Option<f64>,
     #[serde(default)]
     pub attempt_grading: AttemptGrading,
@@ -179,6 +183,7 @@ pub struct QuizInput {
     pub show_correct_answers: ShowCorrectAnswers,
     /// The questions in order, at most 200 entries.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub questions: Vec<SlotInput>,
 }
 

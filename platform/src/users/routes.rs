@@ -35,6 +35,7 @@ struct ListQuery {
     status: Option<UserStatus>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     cursor: Option<String>,
 }
 
@@ -93,8 +94,16 @@ async fn get_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InviteRequest {
-    #[schema(value_type = String, format = "email")]
+    /// Trimmed and lowercased; at most 254 characters, one `@`, a dotted domain, no white
+    /// space, control characters, `<`, `>` or `,`.
+    #[schema(value_type = String, format = "email", max_length = 254)]
     email: String,
+    /// Trimmed; 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     display_name: String,
     roles: Roles,
 }
