@@ -102,7 +102,11 @@ pub fn prompt(raw: &str) -> Result<String, FieldError> {
 /// Whether a number of points is a whole number of hundredths (as the database keeps them).
 pub fn in_hundredths(points: f64) -> bool {
     let cents = points * 100.0;
-    points.is_finite() && (cents - cents.round()).abs() < 1e-6
+    // A value that rounds to zero hundredths must be zero: 5e-324 is "more than 0" yet would
+    // be stored as 0.00, which the tables' checks refuse.
+    points.is_finite()
+        && (cents - cents.round()).abs() < 1e-6
+        && (cents.round() != 0.0 || points == 0.0)
 }
 
 /// A question's points: more than 0, at most 1,000, in hundredths.
@@ -130,7 +134,7 @@ mod tests {
             points(0.29).is_ok(),
             "0.29 * 100 is 28.999999999999996 in binary"
         );
-        for bad in [0.0, -1.0, 1000.01, 0.001, f64::NAN, f64::INFINITY] {
+        for bad in [0.0, -1.0, 1000.01, 0.001, 5e-324, 1e-9, f64::NAN, f64::INFINITY] {
             assert!(points(bad).is_err(), "{bad}");
         }
     }
