@@ -112,7 +112,8 @@ pub fn build(state: AppState, limits: RateLimits, trust_proxy_headers: bool) -> 
                 .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     Duration::from_secs(30),
-                )),
+                ))
+                .layer(axum::middleware::from_fn(middleware::run_to_completion)),
         )
         .with_state(state)
 }

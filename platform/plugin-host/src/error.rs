@@ -41,9 +41,7 @@ pub enum PluginError {
     /// The plugin handed the host a value (its result or error, or a host call's arguments
     /// such as a log line) larger than the host copies out of a plugin at once. It was refused
     /// before being copied.
-    #[error(
-        "the plugin passed the host a value over the {limit} bytes the host reads at once"
-    )]
+    #[error("the plugin passed the host a value over the {limit} bytes the host reads at once")]
     TransferTooLarge {
         /// The most bytes the host reads in one transfer.
         limit: usize,
@@ -158,7 +156,9 @@ pub enum RejectReason {
     },
     /// The component imports an `lms:plugin` interface whose capability its manifest does not
     /// declare.
-    #[error("the component imports {import:?}, which needs the undeclared capability {capability:?}")]
+    #[error(
+        "the component imports {import:?}, which needs the undeclared capability {capability:?}"
+    )]
     UndeclaredCapability {
         /// The import.
         import: String,

@@ -21,11 +21,11 @@ pub mod wit;
 pub use compile::{CHILD_SUBCOMMAND, CompileConfig, run_child_if_requested};
 pub use engine::settings as engine_settings;
 pub use error::{PluginError, RejectReason};
-pub use prescan::ShapeLimits;
-pub use validate::Capability;
 pub use grader::{Criterion, Grade, GradeRequest, GraderError};
 pub use host::{
     HostConfig, InstalledPlugin, Invocation, InvocationRecord, Outcome, PluginHost, PluginId,
     PluginVersion, TenantId,
 };
+pub use prescan::ShapeLimits;
+pub use validate::Capability;
 pub use wit::WitVersion;

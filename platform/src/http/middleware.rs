@@ -52,6 +52,21 @@ fn decodes_to_nul(raw: &str) -> bool {
     raw.as_bytes().windows(3).any(|w| w == b"%00")
 }
 
+/// Runs the rest of the request in a task of its own, so that neither a client that disconnects
+/// (hyper then drops the request's future) nor the request timeout can cancel it half-way: its
+/// transaction always ends with its commit or rollback, and its connection goes back to the pool
+/// between statements, never inside one. A panic carries on to the panic layer outside.
+pub async fn run_to_completion(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Tasks are aborted only when the runtime shuts down.
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        },
+    }
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }

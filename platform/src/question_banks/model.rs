@@ -134,7 +134,16 @@ mod tests {
             points(0.29).is_ok(),
             "0.29 * 100 is 28.999999999999996 in binary"
         );
-        for bad in [0.0, -1.0, 1000.01, 0.001, 5e-324, 1e-9, f64::NAN, f64::INFINITY] {
+        for bad in [
+            0.0,
+            -1.0,
+            1000.01,
+            0.001,
+            5e-324,
+            1e-9,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
             assert!(points(bad).is_err(), "{bad}");
         }
     }

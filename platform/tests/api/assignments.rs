@@ -830,7 +830,10 @@ async fn nul_characters_in_a_submission_form_are_refused() {
     // A raw NUL in a part's headers (the file name) is already refused by the form parser.
     let forms: [(Parts<'_>, &str); 2] = [
         (&[("text", None, b"my\0work")], "nul_character"),
-        (&[("files", Some("wo\0rk.txt"), b"my work")], "invalid_multipart"),
+        (
+            &[("files", Some("wo\0rk.txt"), b"my work")],
+            "invalid_multipart",
+        ),
     ];
     for (parts, code) in forms {
         let (content_type, body) = form(parts);

@@ -228,8 +228,17 @@ async fn requests_cancelled_at_random_points_leave_no_connection_in_a_transactio
 
     let db = TestDb::create().await;
     let config = test_config(&db);
-    let urls = ResolvedUrls::new(&config.database, SecretString::from(db.owner_url.clone()))
-        .expect("urls");
+    // Plain connections: sqlx 0.8's rustls stream can leave a connection's return to the pool
+    // waiting for ever when a read is cancelled mid-record (the pool then loses that slot). The
+    // server never cancels database work (each request runs to completion in a task of its own;
+    // `clients_that_disconnect_mid_request_…` below drives it over the default connection), so
+    // this test exercises the pool's own guarantees where a cancellation can reach them.
+    let owner_url = format!(
+        "{}{}sslmode=disable",
+        db.owner_url,
+        if db.owner_url.contains('?') { '&' } else { '?' }
+    );
+    let urls = ResolvedUrls::new(&config.database, SecretString::from(owner_url)).expect("urls");
     lms_platform::db::migrate(&urls).await.expect("migrate");
     let tenant = TenantId::new();
     let mut admin = db.superuser().await;
@@ -376,7 +385,7 @@ async fn requests_cancelled_at_random_points_leave_no_connection_in_a_transactio
             .push(format!("PostgreSQL warned: {warning}"));
     }
 
-    println!(
+    eprintln!(
         "calls: {} cancelled, {} completed ({} writes committed); connections checked: {checked}; violations: {}",
         ledger.cancelled,
         ledger.completed,
@@ -392,5 +401,121 @@ async fn requests_cancelled_at_random_points_leave_no_connection_in_a_transactio
         "{} violations:\n{}",
         ledger.violations.len(),
         ledger.violations.join("\n")
+    );
+}
+
+/// Clients that give up at random points of their requests (the server sees the connection close
+/// and drops the request's future) over the default database connection: afterwards no app
+/// connection is left in a transaction, every course is whole (its owner and its audit event) or
+/// absent, every course the server confirmed exists, and the server still answers on every pooled
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_disconnect_mid_request_leave_every_write_whole_or_absent() {
+    const HTTP_CLIENTS: usize = 16;
+    const REQUESTS_PER_CLIENT: usize = 25;
+    let app = crate::helpers::TestApp::spawn_with(|c| c.database.pool_size = POOL_SIZE).await;
+    let t = app.seed_tenant("acme").await;
+    let url = format!("{}/api/v1/courses", app.address);
+
+    let clients: Vec<_> = (0..HTTP_CLIENTS)
+        .map(|i| {
+            let (url, token) = (url.clone(), t.admin.access_token.clone());
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(1_000 + i as u64);
+                // A client of its own: a dropped request closes its connection.
+                let client = reqwest::Client::new();
+                let (mut confirmed, mut abandoned) = (Vec::new(), 0);
+                for j in 0..REQUESTS_PER_CLIENT {
+                    let slug = format!("c-{i}-{j}");
+                    let request = client
+                        .post(&url)
+                        .header("X-Tenant", "acme")
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({ "slug": slug, "title": "Dropped" }))
+                        .send();
+                    let patience = Duration::from_micros(rng.gen_range(200..80_000));
+                    match tokio::time::timeout(patience, request).await {
+                        Ok(Ok(reply)) if reply.status() == reqwest::StatusCode::CREATED => {
+                            confirmed.push(slug);
+                        }
+                        Ok(Ok(reply)) => panic!("{slug}: unexpected {}", reply.status()),
+                        Ok(Err(error)) => panic!("{slug}: {error}"),
+                        Err(_) => abandoned += 1,
+                    }
+                }
+                (confirmed, abandoned)
+            })
+        })
+        .collect();
+    let (mut confirmed, mut abandoned) = (Vec::new(), 0);
+    for client in clients {
+        let (c, a) = client.await.expect("client");
+        confirmed.extend(c);
+        abandoned += a;
+    }
+    assert!(
+        abandoned > 0 && !confirmed.is_empty(),
+        "the patience should both abandon requests ({abandoned}) and let some complete ({})",
+        confirmed.len()
+    );
+
+    // Abandoned requests run to completion: wait until none is still running.
+    let mut su = app.db.superuser().await;
+    let mut busy: Vec<String> = Vec::new();
+    for _ in 0..200 {
+        busy = sqlx::query_scalar(
+            "select state from pg_stat_activity
+             where datname = current_database() and usename = 'lms_app' and state <> 'idle'",
+        )
+        .fetch_all(&mut su)
+        .await
+        .expect("pg_stat_activity");
+        if busy.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(busy.is_empty(), "app connections still busy: {busy:?}");
+
+    let courses: Vec<(String, bool, bool)> = sqlx::query_as(
+        "select c.slug,
+                exists (select 1 from course_instructors i
+                        where i.tenant_id = c.tenant_id and i.course_id = c.id),
+                exists (select 1 from audit_events a
+                        where a.tenant_id = c.tenant_id and a.action = 'course.created'
+                          and a.target_id = c.id::text)
+         from courses c where c.slug like 'c-%'",
+    )
+    .fetch_all(&mut su)
+    .await
+    .expect("courses");
+    for (slug, owned, audited) in &courses {
+        assert!(
+            *owned && *audited,
+            "{slug}: owner {owned}, audit event {audited}"
+        );
+    }
+    let stored: HashSet<&str> = courses.iter().map(|(slug, ..)| slug.as_str()).collect();
+    for slug in &confirmed {
+        assert!(
+            stored.contains(slug.as_str()),
+            "{slug} was confirmed yet is absent"
+        );
+    }
+
+    // Every pooled connection still works: more requests at once than the pool has connections.
+    let reads = (0..POOL_SIZE * 4).map(|_| {
+        app.get("/api/v1/courses?limit=1")
+            .tenant("acme")
+            .bearer(&t.admin.access_token)
+            .send()
+    });
+    for reply in futures::future::join_all(reads).await {
+        reply.assert_status(reqwest::StatusCode::OK);
+    }
+    eprintln!(
+        "requests: {abandoned} abandoned, {} confirmed; courses stored: {}",
+        confirmed.len(),
+        courses.len()
     );
 }
