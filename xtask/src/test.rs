@@ -21,6 +21,21 @@ struct Env {
     plugin_artifacts: Option<PathBuf>,
 }
 
+impl Env {
+    /// The admin URL and the venv's python, which the PostgreSQL and peers steps found.
+    fn database_and_python(&self) -> Result<(String, PathBuf)> {
+        let database_url = self
+            .database_url
+            .clone()
+            .context("the PostgreSQL step did not run")?;
+        let python = self
+            .python
+            .clone()
+            .context("the Python test peers step did not run")?;
+        Ok((database_url, python))
+    }
+}
+
 type StepFn = fn(&mut Env) -> Result<()>;
 
 const STEPS: &[(&str, StepFn)] = &[
@@ -177,14 +192,7 @@ fn build_plugins() -> Result<PathBuf> {
 
 /// Step 8: the doctests, then nextest for everything else.
 fn tests(env: &mut Env) -> Result<()> {
-    let database_url = env
-        .database_url
-        .clone()
-        .context("the PostgreSQL step did not run")?;
-    let python = env
-        .python
-        .clone()
-        .context("the Python test peers step did not run")?;
+    let (database_url, python) = env.database_and_python()?;
     let plugin_artifacts = env
         .plugin_artifacts
         .clone()
@@ -245,14 +253,7 @@ fn openapi_fresh() -> Result<()> {
 /// Step 10: schemathesis against the running server (after the freshness check, whose
 /// `lms openapi` run builds the same debug binary).
 fn fuzz(env: &mut Env) -> Result<()> {
-    let database_url = env
-        .database_url
-        .clone()
-        .context("the PostgreSQL step did not run")?;
-    let python = env
-        .python
-        .clone()
-        .context("the Python test peers step did not run")?;
+    let (database_url, python) = env.database_and_python()?;
     fuzz::fuzz(&database_url, &python, env.plugin_artifacts.as_deref())
 }
 

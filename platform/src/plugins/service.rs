@@ -90,10 +90,11 @@ pub(super) fn host_capabilities<'a>(
 pub(super) async fn compile(
     host: &Arc<PluginHost>,
     tenant: lms_tenants::TenantId,
-    bytes: Arc<Vec<u8>>,
-    declared: &[lms_plugin_host::Capability],
+    bytes: &[u8],
+    manifest: &Manifest,
 ) -> ApiResult<InstalledPlugin> {
-    host.validate_grader(&host_tenant(tenant), &bytes, declared)
+    let declared = host_capabilities(&manifest.capabilities);
+    host.validate_grader(&host_tenant(tenant), bytes, &declared)
         .await
         .map_err(ApiError::Plugin)
 }
@@ -192,14 +193,7 @@ pub async fn upload(
     // Compile without holding a connection.
     tx.commit().await?;
     let component = Arc::new(component);
-    let declared = host_capabilities(&manifest.capabilities);
-    let info = compile(
-        &state.plugins.host,
-        auth.tenant.id,
-        Arc::clone(&component),
-        &declared,
-    )
-    .await?;
+    let info = compile(&state.plugins.host, auth.tenant.id, &component, &manifest).await?;
     let (created, row) = store_version(
         state,
         auth,
@@ -217,7 +211,7 @@ pub async fn upload(
         manifest.name.as_str(),
         &row.version,
         component,
-        &declared,
+        &host_capabilities(&manifest.capabilities),
     )
     .await?;
     Ok((created, detail(&row)?))
@@ -575,14 +569,7 @@ pub async fn install_from_catalog(
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("catalog manifest unreadable: {e}")))?;
     check_grant(&manifest.capabilities, &granted)?;
     let component = Arc::new(entry.component);
-    let declared = host_capabilities(&manifest.capabilities);
-    let info = compile(
-        &state.plugins.host,
-        auth.tenant.id,
-        Arc::clone(&component),
-        &declared,
-    )
-    .await?;
+    let info = compile(&state.plugins.host, auth.tenant.id, &component, &manifest).await?;
     let (_, row) = store_version(
         state,
         auth,
