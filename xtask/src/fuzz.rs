@@ -7,13 +7,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::server::{free_port, http, wait_ready};
-use crate::{cargo, command, display, output_text, root, run, services};
+use crate::bench::server::{Launch, Server, http};
+use crate::{cargo, command, output_text, root, run, services};
 
 /// The database the fuzzed server runs on; its `lms_test_` prefix lets the PostgreSQL step
 /// drop it if a run is interrupted.
@@ -49,7 +49,22 @@ pub fn fuzz(database_url: &str, python: &Path, plugin_artifacts: Option<&Path>) 
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let log = dir.join("server.log");
-    let server = Server::start(&url, &data_dir, &log, plugin_artifacts)?;
+    let _ = std::fs::remove_file(&log);
+    let launch = Launch {
+        data_dir: &data_dir,
+        demo_password: DEMO_PASSWORD,
+        pool_size: None,
+        log: &log,
+    };
+    let server = Server::start_binary(&launch, &root().join("target/debug/lms"), |cmd| {
+        cmd.env("DATABASE_URL", &url)
+            .env("LMS_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .env_remove("LMS_SMTP_URL")
+            .env_remove("LMS_S3_BUCKET");
+        if let Some(dir) = plugin_artifacts {
+            cmd.env("LMS_PLUGIN_ARTIFACTS", dir);
+        }
+    })?;
     println!("server on port {} (log: {})", server.port, log.display());
 
     let admin = sign_in(server.port, "admin@demo.example")?;
@@ -120,57 +135,6 @@ fn with_database(admin_url: &str, name: &str) -> Result<String> {
     };
     let query = tail.find('?').map_or("", |i| &tail[i..]);
     Ok(format!("{scheme}://{authority}/{name}{query}"))
-}
-
-/// The debug server with the demo tenant seeded; stopped with SIGINT when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(
-        database_url: &str,
-        data_dir: &Path,
-        log: &Path,
-        plugin_artifacts: Option<&Path>,
-    ) -> Result<Self> {
-        let port = free_port()?;
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut cmd = command(root().join("target/debug/lms"));
-        cmd.args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("LMS_DATA_DIR", data_dir)
-            .env("LMS_DEMO_PASSWORD", DEMO_PASSWORD)
-            .env("LMS_OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .env("LMS_RATE_LIMIT_PER_SECOND", "0")
-            .env("LMS_AUTH_RATE_LIMIT_PER_SECOND", "0")
-            .env_remove("LMS_SMTP_URL")
-            .env_remove("LMS_S3_BUCKET")
-            .env("RUST_LOG", "warn")
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file);
-        if let Some(dir) = plugin_artifacts {
-            cmd.env("LMS_PLUGIN_ARTIFACTS", dir);
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting `{}`", display(&cmd)))?;
-        let server = Self { child, port };
-        wait_ready(port, Duration::from_secs(180), log)?;
-        Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = command("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .stdout(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
 }
 
 fn sign_in(port: u16, email: &str) -> Result<String> {

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -53,13 +53,22 @@ pub struct Server {
 
 impl Server {
     pub fn start(launch: &Launch<'_>) -> Result<Self> {
+        Self::start_binary(launch, &root().join("target/release/lms"), |_| {})
+    }
+
+    /// [`Server::start`] with another `lms` binary and settings of the caller's (`configure`).
+    pub fn start_binary(
+        launch: &Launch<'_>,
+        binary: &Path,
+        configure: impl FnOnce(&mut Command),
+    ) -> Result<Self> {
         let port = free_port()?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(launch.log)
             .with_context(|| format!("opening {}", launch.log.display()))?;
-        let mut cmd = command(root().join("target/release/lms"));
+        let mut cmd = command(binary);
         cmd.args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
             .env("LMS_DATA_DIR", launch.data_dir)
             .env("LMS_DEMO_PASSWORD", launch.demo_password)
@@ -71,9 +80,13 @@ impl Server {
         if let Some(size) = launch.pool_size {
             cmd.env("LMS_DB_POOL_SIZE", size.to_string());
         }
-        let child = cmd.spawn().context("starting the release server")?;
+        configure(&mut cmd);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
         let server = Server { child, port };
-        wait_ready(port, Duration::from_secs(120), launch.log)?;
+        // A first start initialises a cluster and builds plugins' artifacts: a bound, not a target.
+        wait_ready(port, Duration::from_secs(180), launch.log)?;
         Ok(server)
     }
 
