@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::spec::{QuestionItem, QuestionSpec};
+use super::spec::{Blank, QuestionItem, QuestionSpec};
 use crate::error::FieldError;
 
 /// Longest short answer or blank, in characters.
@@ -145,148 +145,193 @@ fn finish(response: Response, errors: Vec<FieldError>) -> Result<Response, Vec<F
 impl QuestionSpec {
     /// Reads a learner's answer to this question; every problem is a field error under `answer`.
     pub fn parse_response(&self, answer: &Value) -> Result<Response, Vec<FieldError>> {
-        let mut errors = Vec::new();
         match self {
-            Self::SingleChoice { options, .. } => {
-                let a: OptionAnswer = shape(answer, r#"{"option": "<option id>"}"#)?;
-                if !known(options, &a.option) {
-                    errors.push(FieldError::new(
-                        "answer.option",
-                        "unknown_option",
-                        "not an option of the question",
-                    ));
-                }
-                finish(Response::SingleChoice { option: a.option }, errors)
-            }
-            Self::MultipleResponse { options, .. } => {
-                let a: OptionsAnswer = shape(answer, r#"{"options": ["<option id>", ...]}"#)?;
-                let mut seen = HashSet::new();
-                for (i, id) in a.options.iter().enumerate() {
-                    if !known(options, id) {
-                        errors.push(FieldError::new(
-                            format!("answer.options[{i}]"),
-                            "unknown_option",
-                            "not an option of the question",
-                        ));
-                    } else if !seen.insert(id) {
-                        errors.push(FieldError::new(
-                            format!("answer.options[{i}]"),
-                            "duplicate",
-                            "selected twice",
-                        ));
-                    }
-                }
-                finish(Response::MultipleResponse { options: a.options }, errors)
-            }
-            Self::TrueFalse { .. } => {
-                let a: BoolAnswer = shape(answer, r#"{"value": true | false}"#)?;
-                Ok(Response::TrueFalse { value: a.value })
-            }
-            Self::ShortAnswer { .. } => {
-                let a: TextAnswer = shape(answer, r#"{"text": "..."}"#)?;
-                errors.extend(too_long("answer.text", &a.text, MAX_SHORT_TEXT));
-                finish(Response::ShortAnswer { text: a.text }, errors)
-            }
-            Self::Numeric { .. } => {
-                let a: NumberAnswer = shape(answer, r#"{"value": <number>}"#)?;
-                if !a.value.is_finite() {
-                    errors.push(FieldError::new(
-                        "answer.value",
-                        "not_finite",
-                        "a finite number",
-                    ));
-                }
-                finish(Response::Numeric { value: a.value }, errors)
-            }
-            Self::Ordering { items, .. } => {
-                let a: OrderAnswer = shape(answer, r#"{"order": ["<item id>", ...]}"#)?;
-                let given: HashSet<&String> = a.order.iter().collect();
-                let permutation = a.order.len() == items.len()
-                    && given.len() == items.len()
-                    && items.iter().all(|i| given.contains(&i.id));
-                if !permutation {
-                    errors.push(FieldError::new(
-                        "answer.order",
-                        "not_a_permutation",
-                        "every item exactly once",
-                    ));
-                }
-                finish(Response::Ordering { order: a.order }, errors)
-            }
+            Self::SingleChoice { options, .. } => single_choice(answer, options),
+            Self::MultipleResponse { options, .. } => multiple_response(answer, options),
+            Self::TrueFalse { .. } => true_false(answer),
+            Self::ShortAnswer { .. } => short_answer(answer),
+            Self::Numeric { .. } => numeric(answer),
+            Self::Ordering { items, .. } => ordering(answer, items),
             Self::Matching {
                 prompts, choices, ..
-            } => {
-                let a: PairsAnswer = shape(answer, r#"{"pairs": {"<prompt id>": "<choice id>"}}"#)?;
-                for (prompt, choice) in &a.pairs {
-                    if !known(prompts, prompt) {
-                        errors.push(FieldError::new(
-                            format!("answer.pairs.{prompt}"),
-                            "unknown_prompt",
-                            "not a prompt of the question",
-                        ));
-                    } else if !known(choices, choice) {
-                        errors.push(FieldError::new(
-                            format!("answer.pairs.{prompt}"),
-                            "unknown_choice",
-                            "not a choice of the question",
-                        ));
-                    }
-                }
-                finish(Response::Matching { pairs: a.pairs }, errors)
-            }
-            Self::FillInBlanks { blanks, .. } => {
-                let a: BlanksAnswer = shape(answer, r#"{"blanks": {"<blank id>": "..."}}"#)?;
-                for (id, text) in &a.blanks {
-                    let field = format!("answer.blanks.{id}");
-                    if !blanks.iter().any(|b| &b.id == id) {
-                        errors.push(FieldError::new(
-                            field,
-                            "unknown_blank",
-                            "not a blank of the question",
-                        ));
-                    } else {
-                        errors.extend(too_long(&field, text, 500));
-                    }
-                }
-                finish(Response::FillInBlanks { blanks: a.blanks }, errors)
-            }
-            Self::Essay { .. } => {
-                let a: TextAnswer = shape(answer, r#"{"text": "..."}"#)?;
-                errors.extend(too_long("answer.text", &a.text, MAX_LONG_TEXT));
-                finish(Response::Essay { text: a.text }, errors)
-            }
-            Self::Plugin { .. } => {
-                let a: PluginAnswer = shape(answer, r#"{"text": "..."} and/or {"json": ...}"#)?;
-                if a.text.is_none() && a.json.is_none() {
-                    errors.push(FieldError::new(
-                        "answer",
-                        "empty_answer",
-                        "give `text`, `json` or both",
-                    ));
-                }
-                if let Some(text) = &a.text {
-                    errors.extend(too_long("answer.text", text, MAX_LONG_TEXT));
-                }
-                if a.json
-                    .as_ref()
-                    .is_some_and(|j| j.to_string().len() > MAX_PLUGIN_JSON)
-                {
-                    errors.push(FieldError::new(
-                        "answer.json",
-                        "too_large",
-                        "at most 64 KiB",
-                    ));
-                }
-                finish(
-                    Response::Plugin {
-                        text: a.text,
-                        json: a.json,
-                    },
-                    errors,
-                )
-            }
+            } => matching(answer, prompts, choices),
+            Self::FillInBlanks { blanks, .. } => fill_in_blanks(answer, blanks),
+            Self::Essay { .. } => essay(answer),
+            Self::Plugin { .. } => plugin_answer(answer),
         }
     }
+}
+
+/// `{"option"}`: one of the question's options.
+fn single_choice(answer: &Value, options: &[QuestionItem]) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: OptionAnswer = shape(answer, r#"{"option": "<option id>"}"#)?;
+    if !known(options, &a.option) {
+        errors.push(FieldError::new(
+            "answer.option",
+            "unknown_option",
+            "not an option of the question",
+        ));
+    }
+    finish(Response::SingleChoice { option: a.option }, errors)
+}
+
+/// `{"options": [...]}`: options of the question, each once.
+fn multiple_response(
+    answer: &Value,
+    options: &[QuestionItem],
+) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: OptionsAnswer = shape(answer, r#"{"options": ["<option id>", ...]}"#)?;
+    let mut seen = HashSet::new();
+    for (i, id) in a.options.iter().enumerate() {
+        if !known(options, id) {
+            errors.push(FieldError::new(
+                format!("answer.options[{i}]"),
+                "unknown_option",
+                "not an option of the question",
+            ));
+        } else if !seen.insert(id) {
+            errors.push(FieldError::new(
+                format!("answer.options[{i}]"),
+                "duplicate",
+                "selected twice",
+            ));
+        }
+    }
+    finish(Response::MultipleResponse { options: a.options }, errors)
+}
+
+/// `{"value": bool}`.
+fn true_false(answer: &Value) -> Result<Response, Vec<FieldError>> {
+    let a: BoolAnswer = shape(answer, r#"{"value": true | false}"#)?;
+    Ok(Response::TrueFalse { value: a.value })
+}
+
+/// `{"text"}`, at most [`MAX_SHORT_TEXT`] characters.
+fn short_answer(answer: &Value) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: TextAnswer = shape(answer, r#"{"text": "..."}"#)?;
+    errors.extend(too_long("answer.text", &a.text, MAX_SHORT_TEXT));
+    finish(Response::ShortAnswer { text: a.text }, errors)
+}
+
+/// `{"value": number}`, finite.
+fn numeric(answer: &Value) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: NumberAnswer = shape(answer, r#"{"value": <number>}"#)?;
+    if !a.value.is_finite() {
+        errors.push(FieldError::new(
+            "answer.value",
+            "not_finite",
+            "a finite number",
+        ));
+    }
+    finish(Response::Numeric { value: a.value }, errors)
+}
+
+/// `{"order": [...]}`: every item of the question exactly once.
+fn ordering(answer: &Value, items: &[QuestionItem]) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: OrderAnswer = shape(answer, r#"{"order": ["<item id>", ...]}"#)?;
+    let given: HashSet<&String> = a.order.iter().collect();
+    let permutation = a.order.len() == items.len()
+        && given.len() == items.len()
+        && items.iter().all(|i| given.contains(&i.id));
+    if !permutation {
+        errors.push(FieldError::new(
+            "answer.order",
+            "not_a_permutation",
+            "every item exactly once",
+        ));
+    }
+    finish(Response::Ordering { order: a.order }, errors)
+}
+
+/// `{"pairs": {prompt: choice}}`: prompts and choices of the question; some may be left out.
+fn matching(
+    answer: &Value,
+    prompts: &[QuestionItem],
+    choices: &[QuestionItem],
+) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: PairsAnswer = shape(answer, r#"{"pairs": {"<prompt id>": "<choice id>"}}"#)?;
+    for (prompt, choice) in &a.pairs {
+        if !known(prompts, prompt) {
+            errors.push(FieldError::new(
+                format!("answer.pairs.{prompt}"),
+                "unknown_prompt",
+                "not a prompt of the question",
+            ));
+        } else if !known(choices, choice) {
+            errors.push(FieldError::new(
+                format!("answer.pairs.{prompt}"),
+                "unknown_choice",
+                "not a choice of the question",
+            ));
+        }
+    }
+    finish(Response::Matching { pairs: a.pairs }, errors)
+}
+
+/// `{"blanks": {blank: text}}`: blanks of the question; some may be left out.
+fn fill_in_blanks(answer: &Value, blanks: &[Blank]) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: BlanksAnswer = shape(answer, r#"{"blanks": {"<blank id>": "..."}}"#)?;
+    for (id, text) in &a.blanks {
+        let field = format!("answer.blanks.{id}");
+        if !blanks.iter().any(|b| &b.id == id) {
+            errors.push(FieldError::new(
+                field,
+                "unknown_blank",
+                "not a blank of the question",
+            ));
+        } else {
+            errors.extend(too_long(&field, text, 500));
+        }
+    }
+    finish(Response::FillInBlanks { blanks: a.blanks }, errors)
+}
+
+/// `{"text"}`, at most [`MAX_LONG_TEXT`] characters.
+fn essay(answer: &Value) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: TextAnswer = shape(answer, r#"{"text": "..."}"#)?;
+    errors.extend(too_long("answer.text", &a.text, MAX_LONG_TEXT));
+    finish(Response::Essay { text: a.text }, errors)
+}
+
+/// `{"text"?, "json"?}`: at least one of them, each within its limit.
+fn plugin_answer(answer: &Value) -> Result<Response, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let a: PluginAnswer = shape(answer, r#"{"text": "..."} and/or {"json": ...}"#)?;
+    if a.text.is_none() && a.json.is_none() {
+        errors.push(FieldError::new(
+            "answer",
+            "empty_answer",
+            "give `text`, `json` or both",
+        ));
+    }
+    if let Some(text) = &a.text {
+        errors.extend(too_long("answer.text", text, MAX_LONG_TEXT));
+    }
+    if a.json
+        .as_ref()
+        .is_some_and(|j| j.to_string().len() > MAX_PLUGIN_JSON)
+    {
+        errors.push(FieldError::new(
+            "answer.json",
+            "too_large",
+            "at most 64 KiB",
+        ));
+    }
+    finish(
+        Response::Plugin {
+            text: a.text,
+            json: a.json,
+        },
+        errors,
+    )
 }
 
 impl Response {
