@@ -5,25 +5,15 @@
 //! own version-independent types to and from each. Versions older than [`MIN_VERSION`] are no
 //! longer loaded.
 
+pub mod since_v0_1_0;
+
 use std::fmt;
 
-use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentType, InstancePre, Lift, Linker, TypedFunc, WasmStr,
-};
-use wasmtime::{Store, StoreContextMut};
+use wasmtime::Store;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
-use crate::grader::{Criterion, Grade, GradeRequest, GraderError};
+use crate::grader::{Grade, GradeRequest, GraderError};
 use crate::host::State;
-
-/// Bindings for `lms:plugin@0.1.0`.
-#[allow(missing_docs, clippy::all)]
-pub mod since_v0_1_0 {
-    wasmtime::component::bindgen!({
-        path: "../../plugin-sdk/wit/since_v0.1.0",
-        world: "grader",
-        exports: { default: async },
-    });
-}
 
 /// A version of the `lms:plugin` WIT package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,37 +53,8 @@ pub const SUPPORTED_VERSIONS: &[WitVersion] = &[LATEST_VERSION];
 pub(crate) const PACKAGE_PREFIX: &str = "lms:plugin/";
 
 /// Adds the host side of every supported version's imports to `linker`.
-///
-/// `log` is written by hand rather than by bindgen so that its message arrives as a [`WasmStr`]:
-/// a view into the plugin's memory whose length is known before a byte of it is copied.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    use since_v0_1_0::lms::plugin::log::Level;
-    linker.instance("lms:plugin/log@0.1.0")?.func_wrap(
-        "log",
-        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
-            let level = match level {
-                Level::Trace => tracing::Level::TRACE,
-                Level::Debug => tracing::Level::DEBUG,
-                Level::Info => tracing::Level::INFO,
-                Level::Warn => tracing::Level::WARN,
-                Level::Error => tracing::Level::ERROR,
-            };
-            if !store.data_mut().take_log_line() {
-                return Ok(());
-            }
-            let max = store.data().max_log_line_bytes();
-            // UTF-8 text is borrowed from the plugin's memory, so measuring it copies nothing;
-            // only a line within the cap is copied out.
-            let line = match message.to_str(&store) {
-                Ok(text) if text.len() <= max => LogLine::Text(text.into_owned()),
-                Ok(text) => LogLine::TooLong(text.len()),
-                Err(_) => LogLine::NotText,
-            };
-            store.data().write_log(level, &line);
-            Ok(())
-        },
-    )?;
-    Ok(())
+    since_v0_1_0::add_to_linker(linker)
 }
 
 /// One log line as the host keeps it.
@@ -106,42 +67,6 @@ pub(crate) enum LogLine {
     /// A line that is not valid text.
     NotText,
 }
-
-/// A criterion as the host lifts it from `lms:plugin@0.1.0`; the canonical ABI lays one out in
-/// [`CRITERION_ABI_BYTES`] bytes.
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct LiftedCriterion {
-    name: String,
-    points: f64,
-    #[component(name = "max-points")]
-    max_points: f64,
-    message: String,
-}
-
-/// A grade as the host lifts it from `lms:plugin@0.1.0`.
-#[derive(ComponentType, Lift)]
-#[component(record)]
-struct LiftedGrade {
-    points: f64,
-    passed: bool,
-    feedback: Vec<LiftedCriterion>,
-}
-
-/// A `grade-error` as the host lifts it from `lms:plugin@0.1.0`.
-#[derive(ComponentType, Lift)]
-#[component(variant)]
-enum LiftedGradeError {
-    #[component(name = "invalid-config")]
-    InvalidConfig(String),
-    #[component(name = "invalid-response")]
-    InvalidResponse(String),
-    #[component(name = "internal")]
-    Internal(String),
-}
-
-/// The `grade` export of `lms:plugin@0.1.0` with the host's own result types.
-type GradeFunc = TypedFunc<(since_v0_1_0::GradeRequest,), (Result<LiftedGrade, LiftedGradeError>,)>;
 
 /// The bytes one `criterion` record takes in the plugin's memory (two strings, two f64).
 pub(crate) const CRITERION_ABI_BYTES: usize = 32;
@@ -157,7 +82,7 @@ pub(crate) const CRITERION_ABI_BYTES: usize = 32;
 /// frees them, before `call` returns.
 pub(crate) fn transfer_budget(max_criteria: usize, max_output_bytes: usize) -> usize {
     max_criteria
-        .saturating_mul(std::mem::size_of::<LiftedCriterion>())
+        .saturating_mul(std::mem::size_of::<since_v0_1_0::LiftedCriterion>())
         .saturating_add(max_output_bytes)
 }
 
@@ -205,40 +130,7 @@ impl GraderPre {
         request: &GradeRequest,
     ) -> wasmtime::Result<Result<Grade, GraderError>> {
         match self {
-            Self::V0_1_0 { pre, grade } => {
-                let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
-                let func: GradeFunc = instance.get_typed_func(&mut *store, grade)?;
-                let request = since_v0_1_0::GradeRequest {
-                    question_kind: request.question_kind.clone(),
-                    prompt: request.prompt.clone(),
-                    config: request.config.clone(),
-                    max_points: request.max_points,
-                    response_text: request.response_text.clone(),
-                    response_json: request.response_json.clone(),
-                    learner: request.learner.clone(),
-                };
-                let (result,) = func.call_async(&mut *store, (request,)).await?;
-                Ok(result
-                    .map(|g| Grade {
-                        points: g.points,
-                        passed: g.passed,
-                        feedback: g
-                            .feedback
-                            .into_iter()
-                            .map(|c| Criterion {
-                                name: c.name,
-                                points: c.points,
-                                max_points: c.max_points,
-                                message: c.message,
-                            })
-                            .collect(),
-                    })
-                    .map_err(|e| match e {
-                        LiftedGradeError::InvalidConfig(m) => GraderError::InvalidConfig(m),
-                        LiftedGradeError::InvalidResponse(m) => GraderError::InvalidResponse(m),
-                        LiftedGradeError::Internal(m) => GraderError::Internal(m),
-                    }))
-            }
+            Self::V0_1_0 { pre, grade } => since_v0_1_0::grade(pre, grade, store, request).await,
         }
     }
 }
