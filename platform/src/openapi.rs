@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use anyhow::bail;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi, PartialSchema};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToResponse};
 
 use crate::error::Problem;
 
@@ -74,90 +76,161 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The responses every operation of a kind can answer, whatever its handler does: declared once
-/// here as components instead of in each route's annotation.
-const SHARED_RESPONSES: &[(&str, &str, &str)] = &[
-    (
-        "400",
-        "BadRequest",
-        "The request does not parse: a body that is not JSON (`malformed_json`), a path or query \
-         parameter of the wrong type (`invalid_path_parameter`, `invalid_query`)",
-    ),
-    (
-        "401",
-        "Unauthorized",
-        "No valid credentials: a missing, expired or revoked token, or a token of another tenant",
-    ),
-    (
-        "415",
-        "UnsupportedMediaType",
-        "The body is not of the operation's media type (`unsupported_media_type`)",
-    ),
-    (
-        "422",
-        "ValidationFailed",
-        "The body or a query parameter breaks a rule (`validation_failed`, unknown fields \
-         included); `errors` names each field",
-    ),
-];
+/// Declares problem+json responses as `components.responses` entries: each type names its
+/// component, and an annotation may list it by name, `(status = 403, response = Forbidden)`.
+macro_rules! problem_responses {
+    ($($(#[$doc:meta])* $name:ident => $description:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
 
-/// Adds the shared responses to every operation they apply to, unless its annotation declares
-/// that status itself: 400 where there is a parameter or a body to parse, 415 and 422 where
-/// there is a body, 422 where a page size is bounded, 401 where credentials are required.
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), problem_response($description))
+                }
+            }
+        )*
+
+        /// Every shared response with its component name.
+        fn shared_responses() -> Vec<(&'static str, RefOr<Response>)> {
+            vec![$(<$name as ToResponse>::response()),*]
+        }
+    };
+}
+
+problem_responses! {
+    /// 400, added to every operation with a parameter or a body to parse.
+    BadRequest => "The request does not parse: a body that is not JSON (`malformed_json`), a path or \
+        query parameter of the wrong type (`invalid_path_parameter`, `invalid_query`)";
+    /// 401, added to every operation that requires credentials.
+    Unauthorized => "No valid credentials: a missing, expired or revoked token, or a token of \
+        another tenant";
+    /// 403, listed by the operations that refuse some callers.
+    Forbidden => "Refused (`forbidden` or the refusing rule's own code): the caller's role or \
+        relation to the resource does not allow this; also a suspended tenant \
+        (`tenant_suspended`) and a cookie session's unsafe call without its CSRF token \
+        (`csrf_failed`)";
+    /// 404, added to every operation with a path parameter.
+    NotFound => "Not found (`not_found`): an identifier in the path names nothing the caller may \
+        see; on tenant calls also a host or `X-Tenant` header that names no tenant";
+    /// 404, added to every tenant operation without a path parameter.
+    UnknownTenant => "No tenant answers to the host or the `X-Tenant` header (`not_found`)";
+    /// 415, added to every operation with a body.
+    UnsupportedMediaType => "The body is not of the operation's media type \
+        (`unsupported_media_type`)";
+    /// 422, added to every operation with a body or a page size.
+    ValidationFailed => "The body or a query parameter breaks a rule (`validation_failed`, unknown \
+        fields included); `errors` names each field";
+}
+
+fn problem_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(
+                        <Problem as utoipa::ToSchema>::name(),
+                    )))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// Where tenant calls live: every operation below it names its tenant by host or `X-Tenant`.
+const TENANT_API: &str = "/api/v1/";
+/// The platform operator's calls: below [`TENANT_API`] but for no tenant.
+const OPERATOR_API: &str = "/api/v1/operator/";
+
+/// Declares what annotations leave out, once for every operation, so that each annotation lists
+/// only its own responses. First the security requirement, unless the annotation declares one:
+/// the operator credential below [`OPERATOR_API`], a tenant's bearer token or session cookie
+/// elsewhere below [`TENANT_API`], none outside it; `security(())` declares a public operation.
+/// Then each shared response whose status the annotation does not declare itself: 400 where
+/// there is a parameter or a body to parse, 401 where credentials are required, 404 where a path
+/// parameter names something and on every other tenant call (an unknown tenant), 415 and 422
+/// where there is a body, 422 where a page size is bounded.
 pub fn add_shared_responses(openapi: &mut utoipa::openapi::OpenApi) {
     let components = openapi.components.get_or_insert_with(Default::default);
-    for (_, name, description) in SHARED_RESPONSES {
-        components.responses.insert(
-            (*name).to_owned(),
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(*description)
-                    .content(
-                        "application/problem+json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(
-                                <Problem as utoipa::ToSchema>::name(),
-                            )))
-                            .build(),
-                    )
-                    .build(),
-            ),
-        );
-    }
+    components.responses.extend(
+        shared_responses()
+            .into_iter()
+            .map(|(name, response)| (name.to_owned(), response)),
+    );
     if !components.schemas.contains_key("Problem") {
         components
             .schemas
             .insert("Problem".to_owned(), <Problem as PartialSchema>::schema());
     }
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in &mut openapi.paths.paths {
+        let tenant_call = path.starts_with(TENANT_API) && !path.starts_with(OPERATOR_API);
         for operation in operations_mut(item) {
+            declare_security(path, operation);
             let has_body = operation.request_body.is_some();
             let parameters = operation.parameters.as_deref().unwrap_or_default();
-            let has_parameters = parameters
+            let has_path_parameter = parameters
                 .iter()
-                .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+                .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let has_parameters = has_path_parameter
+                || parameters
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
             let has_page_size = parameters
                 .iter()
                 .any(|p| p.name == "limit" && matches!(p.parameter_in, ParameterIn::Query));
             let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-            let applies = |status: &str| match status {
-                "400" => has_body || has_parameters,
-                "401" => authenticated,
-                "415" => has_body,
-                "422" => has_body || has_page_size,
-                _ => false,
-            };
-            for (status, name, _) in SHARED_RESPONSES {
-                if applies(status) && !operation.responses.responses.contains_key(*status) {
-                    operation.responses.responses.insert(
-                        (*status).to_owned(),
-                        RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))),
-                    );
+            let shared = [
+                ("400", name::<BadRequest>(), has_body || has_parameters),
+                ("401", name::<Unauthorized>(), authenticated),
+                ("404", name::<NotFound>(), has_path_parameter),
+                ("404", name::<UnknownTenant>(), tenant_call),
+                ("415", name::<UnsupportedMediaType>(), has_body),
+                ("422", name::<ValidationFailed>(), has_body || has_page_size),
+            ];
+            for (status, name, applies) in shared {
+                if applies {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
                 }
             }
         }
     }
 }
+
+fn name<'r, R: ToResponse<'r>>() -> &'r str {
+    R::response().0
+}
+
+/// The security requirement of an operation whose annotation declares none (see
+/// [`add_shared_responses`]); `security(())`, an empty requirement, becomes no requirement.
+fn declare_security(path: &str, operation: &mut Operation) {
+    let public = |requirements: &[SecurityRequirement]| {
+        requirements
+            .iter()
+            .all(|r| *r == SecurityRequirement::default())
+    };
+    match &operation.security {
+        Some(requirements) if public(requirements) => operation.security = None,
+        Some(_) => {}
+        None if path.starts_with(OPERATOR_API) => {
+            operation.security = Some(vec![SecurityRequirement::new("operator", NO_SCOPES)]);
+        }
+        None if path.starts_with(TENANT_API) => {
+            operation.security = Some(vec![
+                SecurityRequirement::new("bearer", NO_SCOPES),
+                SecurityRequirement::new("cookie", NO_SCOPES),
+            ]);
+        }
+        None => {}
+    }
+}
+
+const NO_SCOPES: [&str; 0] = [];
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
@@ -260,6 +333,110 @@ mod tests {
         let a = declaring("Problem", "code");
         let b = declaring("Problem", "code");
         check_unique_schema_names([&a, &b]).expect("the same schema twice is fine");
+    }
+
+    fn operation(
+        path: &str,
+        parameter: Option<ParameterIn>,
+        security: Option<Vec<SecurityRequirement>>,
+    ) -> (Vec<(String, String)>, Option<serde_json::Value>) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder};
+        use utoipa::openapi::{PathsBuilder, ResponseBuilder};
+
+        let mut operation = OperationBuilder::new()
+            .response("200", ResponseBuilder::new().description("ok"))
+            .securities(security);
+        if let Some(parameter_in) = parameter {
+            operation = operation.parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(parameter_in),
+            );
+        }
+        let mut openapi = OpenApiBuilder::new()
+            .paths(
+                PathsBuilder::new().path(path, PathItem::new(HttpMethod::Get, operation.build())),
+            )
+            .build();
+        add_shared_responses(&mut openapi);
+        let operation = openapi
+            .paths
+            .paths
+            .remove(path)
+            .and_then(|item| item.get)
+            .expect("operation");
+        let responses = operation
+            .responses
+            .responses
+            .into_iter()
+            .map(|(status, response)| match response {
+                RefOr::Ref(r) => (status, r.ref_location),
+                RefOr::T(r) => (status, r.description),
+            })
+            .collect();
+        let security = operation
+            .security
+            .map(|s| serde_json::to_value(s).expect("json"));
+        (responses, security)
+    }
+
+    fn shared(status: &str, name: &str) -> (String, String) {
+        (status.to_owned(), format!("#/components/responses/{name}"))
+    }
+
+    #[test]
+    fn tenant_calls_need_tenant_credentials_unless_declared_public() {
+        let (responses, security) = operation("/api/v1/things", None, None);
+        assert_eq!(
+            security,
+            Some(serde_json::json!([{ "bearer": [] }, { "cookie": [] }]))
+        );
+        assert_eq!(
+            responses,
+            [
+                ("200".to_owned(), "ok".to_owned()),
+                shared("401", "Unauthorized"),
+                shared("404", "UnknownTenant"),
+            ]
+        );
+        let public = Some(vec![SecurityRequirement::default()]);
+        let (responses, security) = operation("/api/v1/things", None, public);
+        assert_eq!(security, None);
+        assert_eq!(
+            responses,
+            [
+                ("200".to_owned(), "ok".to_owned()),
+                shared("404", "UnknownTenant"),
+            ]
+        );
+    }
+
+    #[test]
+    fn operator_and_other_calls_get_their_own_security() {
+        let (responses, security) = operation(
+            "/api/v1/operator/things/{id}",
+            Some(ParameterIn::Path),
+            None,
+        );
+        assert_eq!(security, Some(serde_json::json!([{ "operator": [] }])));
+        assert_eq!(
+            responses,
+            [
+                ("200".to_owned(), "ok".to_owned()),
+                shared("400", "BadRequest"),
+                shared("401", "Unauthorized"),
+                shared("404", "NotFound"),
+            ]
+        );
+        let (responses, security) = operation("/probe", Some(ParameterIn::Query), None);
+        assert_eq!(security, None);
+        assert_eq!(
+            responses,
+            [
+                ("200".to_owned(), "ok".to_owned()),
+                shared("400", "BadRequest"),
+            ]
+        );
     }
 
     #[test]

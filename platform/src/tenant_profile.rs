@@ -47,10 +47,10 @@ impl From<&Tenant> for PublicTenant {
 #[utoipa::path(
     get, path = "/api/v1/tenant", tag = "tenant",
     params(("X-Tenant" = Option<String>, Header, description = "Tenant slug, when the host does not name the tenant")),
+    security(()),
     responses(
         (status = 200, body = PublicTenant),
         (status = 403, description = "`tenant_suspended`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_tenant(CurrentTenant(tenant): CurrentTenant) -> Json<PublicTenant> {
@@ -76,11 +76,9 @@ struct UpdateTenant {
 #[utoipa::path(
     patch, path = "/api/v1/tenant", tag = "tenant",
     request_body = UpdateTenant,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PublicTenant),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn update_tenant(

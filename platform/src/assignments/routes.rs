@@ -42,7 +42,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/items/{item_id}/assignment", tag = "assignments",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Assignment),
         (status = 404, description = "No such course, no assignment item with this id in it, or the caller is neither its staff nor enrolled", body = Problem, content_type = "application/problem+json"),
@@ -63,11 +62,9 @@ async fn get_assignment(
     put, path = "/api/v1/courses/{id}/items/{item_id}/assignment", tag = "assignments",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
     request_body = AssignmentInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Assignment),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`rubric_in_use`: graded submissions fix the rubric and points", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -88,10 +85,8 @@ async fn save_assignment(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/items/{item_id}/assignment/submissions", tag = "assignments",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MySubmissions),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`assignment_not_ready`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -109,12 +104,10 @@ async fn my_submissions(
     post, path = "/api/v1/courses/{id}/items/{item_id}/assignment/submissions", tag = "assignments",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
     request_body(content = SubmissionForm, content_type = "multipart/form-data"),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Submission),
         (status = 400, description = "`multipart_required`, `invalid_multipart`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_enrolled`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`assignment_not_ready`, `past_due` (late work refused), `resubmission_closed`, `module_locked`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The form is larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`empty_submission`, `not_accepted`, `too_many`, `file_too_large`, `file_type_not_accepted`, `file_type_mismatch`, `invalid_file_name`, `unknown_field`", body = Problem, content_type = "application/problem+json"),
@@ -135,11 +128,9 @@ async fn submit(
 #[utoipa::path(
     post, path = "/api/v1/courses/{id}/items/{item_id}/assignment/release", tag = "assignments",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Released),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn release_grades(
@@ -182,12 +173,9 @@ struct ListParams {
 #[utoipa::path(
     get, path = "/api/v1/assignment-submissions", tag = "assignments",
     params(ListParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<WaitingSubmission>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_submissions(
@@ -219,10 +207,8 @@ async fn list_submissions(
 #[utoipa::path(
     get, path = "/api/v1/assignment-submissions/{id}", tag = "assignments",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Submission),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_submission(
@@ -239,11 +225,9 @@ async fn get_submission(
     put, path = "/api/v1/assignment-submissions/{id}/grade", tag = "assignments",
     params(("id" = String, Path, format = Uuid)),
     request_body = GradeInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Submission),
         (status = 403, description = "The learner's own submission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`submission_superseded`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`criterion_not_graded`, `unknown_level`, `outside_text`, `unknown_file`, points out of range", body = Problem, content_type = "application/problem+json"),
     )
@@ -262,10 +246,8 @@ async fn grade_submission(
 #[utoipa::path(
     get, path = "/api/v1/assignment-submissions/{id}/files/{file_id}", tag = "assignments",
     params(("id" = String, Path, format = Uuid), ("file_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The file, with the content type of its extension", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn download_file(

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::store::{self, AuditEvent};
 use crate::auth::{Actor, Authenticated};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::http::{ApiQuery, Page, PageParams};
 use crate::state::AppState;
 use crate::users::Role;
@@ -34,11 +34,9 @@ struct AuditQuery {
 #[utoipa::path(
     get, path = "/api/v1/audit-events", tag = "audit",
     params(AuditQuery),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<AuditEvent>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_audit_events(

@@ -161,10 +161,10 @@ struct RegisterRequest {
 #[utoipa::path(
     post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
+    security(()),
     responses(
         (status = 201, body = SessionResponse),
         (status = 403, description = "Self-registration is off (`registration_disabled`) or the tenant is suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
@@ -200,11 +200,11 @@ struct LoginRequest {
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
+    security(()),
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Backoff after repeated failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -240,11 +240,11 @@ struct RefreshRequest {
 #[utoipa::path(
     post, path = "/api/v1/auth/refresh", tag = "auth",
     request_body(content = RefreshRequest, description = "Optional with a refresh cookie"),
+    security(()),
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_failed` or tenant suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -286,10 +286,10 @@ fn presented_refresh_token<'h>(
 #[utoipa::path(
     post, path = "/api/v1/auth/logout", tag = "auth",
     request_body(content = RefreshRequest, description = "Optional with a refresh cookie"),
+    security(()),
     responses(
-                (status = 204, description = "Signed out"),
+        (status = 204, description = "Signed out"),
         (status = 403, description = "`csrf_failed` (cookie sessions) or tenant suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn logout(
@@ -308,10 +308,8 @@ async fn logout(
 /// The signed-in user.
 #[utoipa::path(
     get, path = "/api/v1/auth/me", tag = "auth",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<User>> {
@@ -331,11 +329,9 @@ struct ChangePasswordRequest {
 #[utoipa::path(
     post, path = "/api/v1/auth/password", tag = "auth",
     request_body = ChangePasswordRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Changed; sign in again"),
         (status = 403, description = "`csrf_failed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Weak new password or wrong current password", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -372,10 +368,10 @@ struct Accepted {
 #[utoipa::path(
     post, path = "/api/v1/auth/password-reset", tag = "auth",
     request_body = ResetRequest,
+    security(()),
     responses(
         (status = 202, body = Accepted),
         (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -402,10 +398,10 @@ struct ConfirmResetRequest {
 #[utoipa::path(
     post, path = "/api/v1/auth/password-reset/confirm", tag = "auth",
     request_body = ConfirmResetRequest,
+    security(()),
     responses(
         (status = 204, description = "Password set"),
         (status = 400, description = "`invalid_reset_token`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn confirm_password_reset(
@@ -441,10 +437,10 @@ struct AcceptInvitationRequest {
 #[utoipa::path(
     post, path = "/api/v1/auth/invitations/accept", tag = "auth",
     request_body = AcceptInvitationRequest,
+    security(()),
     responses(
         (status = 200, body = SessionResponse),
         (status = 400, description = "`invalid_invitation`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn accept_invitation(

@@ -84,12 +84,9 @@ impl CatalogParams {
 #[utoipa::path(
     get, path = "/api/v1/catalog", tag = "catalog",
     params(CatalogParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<CatalogCourse>),
         (status = 400, description = "`invalid_query` or `invalid_cursor`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn list_catalog(
@@ -106,7 +103,6 @@ async fn list_catalog(
 #[utoipa::path(
     get, path = "/api/v1/catalog/{id}", tag = "catalog",
     params(("id" = String, Path, description = "The course's id or slug")),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CatalogDetail),
         (status = 404, description = "No published course with this id or slug", body = Problem, content_type = "application/problem+json"),

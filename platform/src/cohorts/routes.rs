@@ -30,12 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get, path = "/api/v1/cohorts", tag = "cohorts",
     params(PageParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Cohort>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_cohorts(
@@ -70,11 +67,9 @@ struct CreateCohort {
 #[utoipa::path(
     post, path = "/api/v1/cohorts", tag = "cohorts",
     request_body = CreateCohort,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Cohort),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -104,11 +99,9 @@ async fn create_cohort(
 #[utoipa::path(
     get, path = "/api/v1/cohorts/{id}", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Cohort),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_cohort(
@@ -142,11 +135,9 @@ struct UpdateCohort {
     patch, path = "/api/v1/cohorts/{id}", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
     request_body = UpdateCohort,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Cohort),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -180,11 +171,9 @@ async fn update_cohort(
 #[utoipa::path(
     delete, path = "/api/v1/cohorts/{id}", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn delete_cohort(
@@ -201,12 +190,9 @@ async fn delete_cohort(
 #[utoipa::path(
     get, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
     params(("id" = String, Path, format = Uuid), PageParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<CohortMember>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_members(
@@ -234,11 +220,9 @@ struct Members {
     post, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
     request_body = Members,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MembershipChange),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn add_members(
@@ -259,11 +243,9 @@ async fn add_members(
     delete, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
     request_body = Members,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MembershipChange),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn remove_members(

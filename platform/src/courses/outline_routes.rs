@@ -53,11 +53,9 @@ struct ModuleRequest {
     post, path = "/api/v1/courses/{id}/modules", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = ModuleRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Module),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn create_module(
@@ -103,11 +101,9 @@ struct UpdateModuleRequest {
     patch, path = "/api/v1/courses/{id}/modules/{module_id}", tag = "courses",
     params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
     request_body = UpdateModuleRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Module),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn update_module(
@@ -134,11 +130,9 @@ async fn update_module(
 #[utoipa::path(
     delete, path = "/api/v1/courses/{id}/modules/{module_id}", tag = "courses",
     params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn delete_module(
@@ -165,11 +159,9 @@ struct ModuleOrder {
     put, path = "/api/v1/courses/{id}/modules/order", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = ModuleOrder,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<Module>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`stale_order`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -232,11 +224,9 @@ struct CreateItemRequest {
     post, path = "/api/v1/courses/{id}/modules/{module_id}/items", tag = "courses",
     params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
     request_body = CreateItemRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Item),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn create_item(
@@ -310,11 +300,9 @@ struct UpdateItemRequest {
         ("item_id" = String, Path, format = Uuid),
     ),
     request_body = UpdateItemRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Item),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn update_item(
@@ -366,11 +354,9 @@ async fn update_item(
         ("module_id" = String, Path, format = Uuid),
         ("item_id" = String, Path, format = Uuid),
     ),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn delete_item(
@@ -397,11 +383,9 @@ struct ItemOrder {
     put, path = "/api/v1/courses/{id}/modules/{module_id}/items/order", tag = "courses",
     params(("id" = String, Path, format = Uuid), ("module_id" = String, Path, format = Uuid)),
     request_body = ItemOrder,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Module),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`stale_order`", body = Problem, content_type = "application/problem+json"),
     )
 )]

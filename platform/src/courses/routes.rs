@@ -75,12 +75,9 @@ struct ListQuery {
 #[utoipa::path(
     get, path = "/api/v1/courses", tag = "courses",
     params(ListQuery),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Course>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_courses(
@@ -311,11 +308,9 @@ impl CreateCourse {
 #[utoipa::path(
     post, path = "/api/v1/courses", tag = "courses",
     request_body = CreateCourse,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -336,10 +331,8 @@ async fn create_course(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_course(
@@ -355,11 +348,9 @@ async fn get_course(
     patch, path = "/api/v1/courses/{id}", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = UpdateCourse,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -380,11 +371,9 @@ async fn update_course(
 #[utoipa::path(
     delete, path = "/api/v1/courses/{id}", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`course_not_draft`, `course_has_learners`, `in_use` (a bank of the course is used by another course's quiz)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -410,11 +399,9 @@ struct StatusRequest {
     post, path = "/api/v1/courses/{id}/status", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = StatusRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -451,11 +438,9 @@ struct CloneRequest {
     post, path = "/api/v1/courses/{id}/clone", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = CloneRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -488,11 +473,9 @@ struct InstructorRequest {
     post, path = "/api/v1/courses/{id}/instructors", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = InstructorRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`already_instructor`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_user` or `not_an_instructor`", body = Problem, content_type = "application/problem+json"),
     )
@@ -513,11 +496,9 @@ async fn add_instructor(
 #[utoipa::path(
     delete, path = "/api/v1/courses/{id}/instructors/{user_id}", tag = "courses",
     params(("id" = String, Path, format = Uuid), ("user_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`cannot_remove_owner`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -545,11 +526,9 @@ struct PrerequisitesRequest {
     put, path = "/api/v1/courses/{id}/prerequisites", tag = "courses",
     params(("id" = String, Path, format = Uuid)),
     request_body = PrerequisitesRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = CourseDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`prerequisite_cycle`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`self_reference` or `unknown_course`", body = Problem, content_type = "application/problem+json"),
     )

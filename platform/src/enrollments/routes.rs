@@ -35,11 +35,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     post, path = "/api/v1/courses/{id}/enrollment", tag = "enrollments",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Enrollment),
         (status = 403, description = "`self_enrollment_closed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`course_not_published`, `prerequisites_unmet`, `course_full` or `already_enrolled`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -72,12 +70,9 @@ struct ListQuery {
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/enrollments", tag = "enrollments",
     params(("id" = String, Path, format = Uuid), ListQuery),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Enrollment>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_enrollments(
@@ -123,11 +118,9 @@ pub fn bulk_ids(user_ids: Vec<UserId>) -> ApiResult<Vec<UserId>> {
     post, path = "/api/v1/courses/{id}/enrollments", tag = "enrollments",
     params(("id" = String, Path, format = Uuid)),
     request_body = EnrollUsers,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = BulkEnrollment),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`course_not_published`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -156,11 +149,9 @@ struct EnrollCohort {
     post, path = "/api/v1/courses/{id}/cohort-enrollments", tag = "enrollments",
     params(("id" = String, Path, format = Uuid)),
     request_body = EnrollCohort,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = BulkEnrollment),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`course_not_published`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_cohort`", body = Problem, content_type = "application/problem+json"),
     )
@@ -181,10 +172,9 @@ async fn enroll_cohort(
 #[utoipa::path(
     delete, path = "/api/v1/courses/{id}/enrollments/{user_id}", tag = "enrollments",
     params(("id" = String, Path, format = Uuid), ("user_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Dropped"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, description = "No such course, or the user has no active enrollment in it", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -202,11 +192,8 @@ async fn unenroll(
 #[utoipa::path(
     get, path = "/api/v1/me/enrollments", tag = "enrollments",
     params(ListQuery),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<MyEnrollment>),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn my_enrollments(

@@ -41,12 +41,9 @@ struct BookParams {
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/gradebook", tag = "gradebook",
     params(("id" = String, Path, format = Uuid), BookParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Gradebook),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn gradebook(
@@ -71,11 +68,9 @@ async fn gradebook(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/gradebook.csv", tag = "gradebook",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`text/csv` with a header row", content_type = "text/csv", body = String),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn gradebook_csv(
@@ -102,7 +97,6 @@ async fn gradebook_csv(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/gradebook/me", tag = "gradebook",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MyGrades),
         (status = 404, description = "No such course, or the caller is not enrolled in it", body = Problem, content_type = "application/problem+json"),
@@ -121,11 +115,9 @@ async fn my_grades(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/gradebook/settings", tag = "gradebook",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = GradebookSettings),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_settings(
@@ -142,11 +134,9 @@ async fn get_settings(
     put, path = "/api/v1/courses/{id}/gradebook/settings", tag = "gradebook",
     params(("id" = String, Path, format = Uuid)),
     request_body = GradebookSettingsInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = GradebookSettings),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 422, description = "`unknown_item`, `unknown_category`, `duplicate`, weights out of range", body = Problem, content_type = "application/problem+json"),
     )
 )]

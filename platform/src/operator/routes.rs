@@ -44,7 +44,6 @@ struct CreateTenantRequest {
 #[utoipa::path(
     post, path = "/api/v1/operator/tenants", tag = "operator",
     request_body = CreateTenantRequest,
-    security(("operator" = [])),
     responses(
         (status = 201, body = Tenant),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
@@ -89,10 +88,8 @@ struct ListQuery {
 #[utoipa::path(
     get, path = "/api/v1/operator/tenants", tag = "operator",
     params(ListQuery),
-    security(("operator" = [])),
     responses(
         (status = 200, body = Page<Tenant>),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn list_tenants(
@@ -114,10 +111,8 @@ async fn list_tenants(
 #[utoipa::path(
     get, path = "/api/v1/operator/tenants/{id}", tag = "operator",
     params(("id" = String, Path, format = Uuid)),
-    security(("operator" = [])),
     responses(
         (status = 200, body = Tenant),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_tenant(
@@ -132,10 +127,8 @@ async fn get_tenant(
 #[utoipa::path(
     post, path = "/api/v1/operator/tenants/{id}/suspend", tag = "operator",
     params(("id" = String, Path, format = Uuid)),
-    security(("operator" = [])),
     responses(
         (status = 200, body = Tenant),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn suspend_tenant(
@@ -152,10 +145,8 @@ async fn suspend_tenant(
 #[utoipa::path(
     post, path = "/api/v1/operator/tenants/{id}/resume", tag = "operator",
     params(("id" = String, Path, format = Uuid)),
-    security(("operator" = [])),
     responses(
         (status = 200, body = Tenant),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn resume_tenant(
@@ -179,10 +170,8 @@ struct DomainRequest {
     post, path = "/api/v1/operator/tenants/{id}/domains", tag = "operator",
     params(("id" = String, Path, format = Uuid)),
     request_body = DomainRequest,
-    security(("operator" = [])),
     responses(
         (status = 201, body = Tenant),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`domain_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -202,10 +191,8 @@ async fn add_domain(
 #[utoipa::path(
     delete, path = "/api/v1/operator/tenants/{id}/domains/{domain}", tag = "operator",
     params(("id" = String, Path, format = Uuid), ("domain" = String, Path)),
-    security(("operator" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn remove_domain(
@@ -223,10 +210,8 @@ async fn remove_domain(
     post, path = "/api/v1/operator/tenants/{id}/invitations", tag = "operator",
     params(("id" = String, Path, format = Uuid)),
     request_body = InviteRequest,
-    security(("operator" = [])),
     responses(
         (status = 201, body = User),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -252,7 +237,6 @@ struct RotatedKey {
 /// Rotates the access-token signing key.
 #[utoipa::path(
     post, path = "/api/v1/operator/signing-keys/rotate", tag = "operator",
-    security(("operator" = [])),
     responses(
         (status = 200, body = RotatedKey),
     )

@@ -65,12 +65,9 @@ fn version(raw: &str) -> ApiResult<SemVer> {
 #[utoipa::path(
     get, path = "/api/v1/plugins", tag = "plugins",
     params(PageParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Plugin>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_plugins(
@@ -108,12 +105,10 @@ struct Upload {
 #[utoipa::path(
     post, path = "/api/v1/plugins", tag = "plugins",
     request_body = Upload,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "A new version", body = PluginVersionDetail),
         (status = 200, description = "This version with these bytes was already uploaded", body = PluginVersionDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`rejected` (`version_conflict`: same version, other bytes), `world_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`rejected` (`too_large`) or `payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (manifest), `rejected` (`malformed`, `forbidden_import`, `undeclared_capability`, `exceeds_limit`, `unsupported_world`), `compile_budget_exceeded`, `signature_required`, `untrusted_publisher_key`, `invalid_signature`, `malformed_signature`", body = Problem, content_type = "application/problem+json"),
@@ -157,11 +152,9 @@ async fn upload_version(
 #[utoipa::path(
     get, path = "/api/v1/plugins/{name}", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_plugin(
@@ -176,11 +169,9 @@ async fn get_plugin(
 #[utoipa::path(
     get, path = "/api/v1/plugins/{name}/versions", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<PluginVersionSummary>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_versions(
@@ -196,11 +187,9 @@ async fn list_versions(
 #[utoipa::path(
     get, path = "/api/v1/plugins/{name}/versions/{version}", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$"), ("version" = String, Path)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PluginVersionDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_version(
@@ -226,11 +215,9 @@ struct Grant {
     post, path = "/api/v1/plugins/{name}/versions/{version}/install", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$"), ("version" = String, Path)),
     request_body = Grant,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = PluginVersionDetail),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`already_installed`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`capabilities_not_granted`, `capabilities_not_requested`, `validation_failed` (unknown capability)", body = Problem, content_type = "application/problem+json"),
     )
@@ -260,11 +247,9 @@ async fn install_version(
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/enable", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`not_installed`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -283,11 +268,9 @@ async fn enable_plugin(
 #[utoipa::path(
     post, path = "/api/v1/plugins/{name}/disable", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn disable_plugin(
@@ -313,11 +296,9 @@ struct Rollback {
     post, path = "/api/v1/plugins/{name}/rollback", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     request_body = Rollback,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`version_not_installed`, `not_an_earlier_version`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -343,11 +324,9 @@ async fn rollback_plugin(
     post, path = "/api/v1/plugins/{name}/grade", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     request_body = GradeInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = GradeView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`plugin_disabled`, `not_installed`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (config against the schema) or the plugin's failure code", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`overloaded`: too many calls in flight; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -367,11 +346,9 @@ async fn grade(
 /// The registry's settings (tenant admins).
 #[utoipa::path(
     get, path = "/api/v1/plugin-registry", tag = "plugins",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = RegistrySettings),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_settings(
@@ -385,11 +362,9 @@ async fn get_settings(
 #[utoipa::path(
     put, path = "/api/v1/plugin-registry", tag = "plugins",
     request_body = RegistrySettings,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = RegistrySettings),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn update_settings(
@@ -406,11 +381,9 @@ async fn update_settings(
 /// Trusted publisher keys (tenant admins).
 #[utoipa::path(
     get, path = "/api/v1/plugin-registry/publisher-keys", tag = "plugins",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<PublisherKey>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_keys(
@@ -438,11 +411,9 @@ struct NewKey {
 #[utoipa::path(
     post, path = "/api/v1/plugin-registry/publisher-keys", tag = "plugins",
     request_body = NewKey,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = PublisherKey),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`key_exists`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -485,11 +456,9 @@ async fn add_key(
 #[utoipa::path(
     delete, path = "/api/v1/plugin-registry/publisher-keys/{id}", tag = "plugins",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn remove_key(
@@ -505,11 +474,9 @@ async fn remove_key(
 /// The platform's first-party plugins, installable by any tenant (tenant admins).
 #[utoipa::path(
     get, path = "/api/v1/plugin-catalog", tag = "plugins",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<CatalogEntry>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_catalog(
@@ -530,11 +497,9 @@ async fn list_catalog(
     post, path = "/api/v1/plugin-catalog/{name}/install", tag = "plugins",
     params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
     request_body = Grant,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Plugin),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`rejected` (`version_conflict`: the tenant has this version with other bytes), `world_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`capabilities_not_granted`, `capabilities_not_requested`, `rejected`", body = Problem, content_type = "application/problem+json"),
     )
@@ -571,12 +536,9 @@ struct InvocationParams {
 #[utoipa::path(
     get, path = "/api/v1/plugin-invocations", tag = "plugins",
     params(InvocationParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<InvocationRecord>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_invocations(

@@ -38,7 +38,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     put, path = "/api/v1/courses/{id}/items/{item_id}/progress", tag = "progress",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
     request_body = ProgressReport,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = ProgressUpdate),
         (status = 403, description = "`not_enrolled` (never enrolled, or dropped)", body = Problem, content_type = "application/problem+json"),
@@ -63,7 +62,6 @@ async fn report_progress(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/progress/me", tag = "progress",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MyCourseProgress),
         (status = 404, description = "No such course, or the caller was never enrolled in it", body = Problem, content_type = "application/problem+json"),
@@ -148,12 +146,9 @@ struct RosterParams {
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/progress", tag = "progress",
     params(("id" = String, Path, format = Uuid), RosterParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<LearnerProgress>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn course_progress(
@@ -184,12 +179,10 @@ async fn course_progress(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/progress.csv", tag = "progress",
     params(("id" = String, Path, format = Uuid), FilterParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`text/csv` with a header row: enrollment_id, user_id, display_name, email, status, progress_percent, required_completed, required_total, time_spent_seconds, enrolled_at, last_activity_at, completed_at", content_type = "text/csv", body = String),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ValidationFailed),
     )
 )]
 async fn course_progress_csv(

@@ -45,12 +45,10 @@ struct BankListParams {
 #[utoipa::path(
     get, path = "/api/v1/question-banks", tag = "question banks",
     params(BankListParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Bank>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, description = "Unknown tenant or course", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn list_banks(
@@ -92,10 +90,9 @@ struct CreateBank {
 #[utoipa::path(
     post, path = "/api/v1/question-banks", tag = "question banks",
     request_body = CreateBank,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Bank),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 404, description = "Unknown tenant or course", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -127,11 +124,9 @@ async fn create_bank(
 #[utoipa::path(
     get, path = "/api/v1/question-banks/{id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Bank),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_bank(
@@ -165,11 +160,9 @@ struct UpdateBank {
     patch, path = "/api/v1/question-banks/{id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
     request_body = UpdateBank,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Bank),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn update_bank(
@@ -199,11 +192,9 @@ async fn update_bank(
 #[utoipa::path(
     delete, path = "/api/v1/question-banks/{id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`in_use`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -235,11 +226,9 @@ struct CreateCategory {
     post, path = "/api/v1/question-banks/{id}/categories", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
     request_body = CreateCategory,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Bank),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`name_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -261,11 +250,9 @@ async fn create_category(
 #[utoipa::path(
     delete, path = "/api/v1/question-banks/{id}/categories/{category_id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid), ("category_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`in_use`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -296,12 +283,9 @@ struct QuestionListParams {
 #[utoipa::path(
     get, path = "/api/v1/question-banks/{id}/questions", tag = "question banks",
     params(("id" = String, Path, format = Uuid), QuestionListParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<Question>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_questions(
@@ -377,11 +361,9 @@ impl QuestionInput {
     post, path = "/api/v1/question-banks/{id}/questions", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
     request_body = QuestionInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Question),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 422, description = "A field is invalid, the category is not the bank's, or a plugin question's grader is not installed or its configuration does not fit the grader's schema", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -403,11 +385,9 @@ async fn create_question(
 #[utoipa::path(
     get, path = "/api/v1/questions/{id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Question),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_question(
@@ -424,11 +404,9 @@ async fn get_question(
     put, path = "/api/v1/questions/{id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
     request_body = QuestionInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Question),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`question_archived`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -449,11 +427,9 @@ async fn edit_question(
 #[utoipa::path(
     delete, path = "/api/v1/questions/{id}", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Archived"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn archive_question(
@@ -470,11 +446,9 @@ async fn archive_question(
 #[utoipa::path(
     get, path = "/api/v1/questions/{id}/versions", tag = "question banks",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Vec<Question>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn question_versions(

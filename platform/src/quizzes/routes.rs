@@ -36,7 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/items/{item_id}/quiz", tag = "quizzes",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Quiz),
         (status = 404, description = "No such course, no quiz item with this id in it, or the caller is neither its staff nor enrolled", body = Problem, content_type = "application/problem+json"),
@@ -56,11 +55,9 @@ async fn get_quiz(
     put, path = "/api/v1/courses/{id}/items/{item_id}/quiz", tag = "quizzes",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
     request_body = QuizInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Quiz),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 422, description = "A setting is out of range, or a question, bank or category is not one the course may ask from (`unknown_question`, `unknown_bank`, `unknown_category`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -80,10 +77,8 @@ async fn save_quiz(
 #[utoipa::path(
     get, path = "/api/v1/courses/{id}/items/{item_id}/quiz/attempts", tag = "quizzes",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = MyAttempts),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn my_attempts(
@@ -100,12 +95,10 @@ async fn my_attempts(
 #[utoipa::path(
     post, path = "/api/v1/courses/{id}/items/{item_id}/quiz/attempts", tag = "quizzes",
     params(("id" = String, Path, format = Uuid), ("item_id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "A new attempt", body = Attempt),
         (status = 200, description = "The attempt already open", body = Attempt),
         (status = 403, description = "`not_enrolled`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`quiz_not_ready` (no questions), `quiz_not_open`, `quiz_closed`, `no_attempts_left`, `module_locked`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -129,10 +122,8 @@ async fn start_attempt(
 #[utoipa::path(
     get, path = "/api/v1/quiz-attempts/{id}", tag = "quizzes",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Attempt),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_attempt(
@@ -149,10 +140,8 @@ async fn get_attempt(
     put, path = "/api/v1/quiz-attempts/{id}/answers/{position}", tag = "quizzes",
     params(("id" = String, Path, format = Uuid), ("position" = i32, Path, description = "The question's position in the attempt, from 0")),
     request_body = AnswerInput,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = AttemptQuestion),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`attempt_closed`: submitted, or past the deadline", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The answer does not fit the question", body = Problem, content_type = "application/problem+json"),
     )
@@ -173,10 +162,8 @@ async fn save_answer(
 #[utoipa::path(
     post, path = "/api/v1/quiz-attempts/{id}/submit", tag = "quizzes",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Attempt),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn submit_attempt(
@@ -192,11 +179,9 @@ async fn submit_attempt(
     post, path = "/api/v1/quiz-attempts/{id}/answers/{position}/grade", tag = "quizzes",
     params(("id" = String, Path, format = Uuid), ("position" = i32, Path, description = "The question's position in the attempt, from 0")),
     request_body = ManualGrade,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Attempt),
         (status = 403, description = "The learner's own attempt", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`attempt_in_progress`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -228,12 +213,9 @@ struct QueueParams {
 #[utoipa::path(
     get, path = "/api/v1/grading-queue", tag = "quizzes",
     params(QueueParams),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<ReviewAttempt>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn grading_queue(

@@ -43,12 +43,9 @@ struct ListQuery {
 #[utoipa::path(
     get, path = "/api/v1/users", tag = "users",
     params(ListQuery),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = Page<User>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_users(
@@ -75,11 +72,9 @@ async fn list_users(
 #[utoipa::path(
     get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn get_user(
@@ -122,11 +117,9 @@ impl InviteRequest {
 #[utoipa::path(
     post, path = "/api/v1/users/invitations", tag = "users",
     request_body = InviteRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = User),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -154,11 +147,9 @@ struct RolesRequest {
     put, path = "/api/v1/users/{id}/roles", tag = "users",
     params(("id" = String, Path, format = Uuid)),
     request_body = RolesRequest,
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`last_admin`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -178,11 +169,9 @@ async fn set_roles(
 #[utoipa::path(
     post, path = "/api/v1/users/{id}/deactivate", tag = "users",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`cannot_deactivate_self` or `last_admin`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -199,11 +188,9 @@ async fn deactivate_user(
 #[utoipa::path(
     post, path = "/api/v1/users/{id}/reactivate", tag = "users",
     params(("id" = String, Path, format = Uuid)),
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = User),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn reactivate_user(
