@@ -23,8 +23,7 @@ fn items(reply: &Reply) -> Vec<Value> {
 
 #[tokio::test]
 async fn admins_read_who_did_what_newest_first() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let invited = app
         .post("/api/v1/users/invitations")
         .tenant("acme")
@@ -137,8 +136,7 @@ async fn admins_read_who_did_what_newest_first() {
 
 #[tokio::test]
 async fn only_admins_read_the_trail() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     app.get("/api/v1/audit-events")
         .tenant("acme")
         .bearer(&t.learner.access_token)
@@ -191,8 +189,7 @@ async fn refused(conn: &mut sqlx::PgConnection, sql: &str) -> String {
 
 #[tokio::test]
 async fn nobody_rewrites_history() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let mut su = app.db.superuser().await;
     let before: i64 = sqlx::query_scalar("select count(*) from audit_events")
         .fetch_one(&mut su)

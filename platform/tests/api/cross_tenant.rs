@@ -10,9 +10,8 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::assignments::{AssignmentIds, seed_assignment};
+use crate::helpers::{AssignmentIds, QuizIds, seed_assignment, seed_quiz};
 use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
-use crate::quizzes::{QuizIds, seed_quiz};
 
 /// The two tenants and the secrets of A's that the suite tries on B.
 struct Fixture {
@@ -1348,61 +1347,42 @@ async fn seed_plugin(app: &TestApp, t: &TestTenant, version: &str) -> PluginIds 
 
 /// A cohort of the tenant's admin with the tenant's learner in it.
 async fn seed_cohort(app: &TestApp, t: &TestTenant) -> String {
-    let cohort = app
-        .post("/api/v1/cohorts")
-        .tenant(&t.slug)
-        .bearer(&t.admin.access_token)
-        .json(json!({ "name": format!("Cohort of {}", t.slug) }))
-        .send()
+    let admin = app.actor(&t.slug, &t.admin);
+    let cohort = admin
+        .create_cohort(json!({ "name": format!("Cohort of {}", t.slug) }))
         .await;
-    cohort.assert_status(StatusCode::CREATED);
-    let cohort = cohort.json()["id"].as_str().expect("cohort id").to_owned();
-    app.post(&format!("/api/v1/cohorts/{cohort}/members"))
-        .tenant(&t.slug)
-        .bearer(&t.admin.access_token)
-        .json(json!({ "user_ids": [t.learner.id] }))
-        .send()
+    admin
+        .send(
+            Method::POST,
+            &format!("/api/v1/cohorts/{cohort}/members"),
+            Some(json!({ "user_ids": [t.learner.id] })),
+        )
         .await
         .assert_status(StatusCode::OK);
-    cohort
+    cohort.into()
 }
 
 /// A draft course of the tenant's admin with one module holding one item.
 async fn seed_course(app: &TestApp, t: &TestTenant) -> CourseIds {
-    let post = |path: String, body: Value| {
-        app.post(&path)
-            .tenant(&t.slug)
-            .bearer(&t.admin.access_token)
-            .json(body)
-    };
-    let course = post(
-        "/api/v1/courses".into(),
-        json!({ "slug": format!("{}-course", t.slug), "title": format!("Course of {}", t.slug) }),
-    )
-    .send()
-    .await;
-    course.assert_status(StatusCode::CREATED);
-    let course = course.json()["id"].as_str().expect("course id").to_owned();
-    let module = post(
-        format!("/api/v1/courses/{course}/modules"),
-        json!({ "title": "Module" }),
-    )
-    .send()
-    .await;
-    module.assert_status(StatusCode::CREATED);
-    let module = module.json()["id"].as_str().expect("module id").to_owned();
-    let item = post(
-        format!("/api/v1/courses/{course}/modules/{module}/items"),
-        json!({ "kind": "text", "title": "Item", "body": "Hello" }),
-    )
-    .send()
-    .await;
-    item.assert_status(StatusCode::CREATED);
-    let item = item.json()["id"].as_str().expect("item id").to_owned();
+    let admin = app.actor(&t.slug, &t.admin);
+    let course = admin
+        .create_course(
+            &format!("{}-course", t.slug),
+            json!({ "title": format!("Course of {}", t.slug) }),
+        )
+        .await;
+    let module = admin.add_module(&course, "Module").await;
+    let item = admin
+        .add_item(
+            &course,
+            &module,
+            json!({ "kind": "text", "title": "Item", "body": "Hello" }),
+        )
+        .await;
     CourseIds {
-        course,
-        module,
-        item,
+        course: course.into(),
+        module: module.into(),
+        item: item.into(),
         instructor: t.admin.id.clone(),
     }
 }
@@ -1837,8 +1817,7 @@ async fn emailed_tokens_are_bound_to_their_tenant() {
 
 #[tokio::test]
 async fn lists_show_only_the_callers_tenant() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     let b = app.seed_tenant("b").await;
     app.register("b", "second@b.example").await;
     let forbidden = identifiers_of(&b);
@@ -1903,8 +1882,7 @@ async fn lists_show_only_the_callers_tenant() {
 
 #[tokio::test]
 async fn the_same_email_in_two_tenants_is_two_separate_accounts() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     app.seed_tenant("b").await;
     // A's learner's email and password do not open B ...
     app.login("b", &a.learner.email, PASSWORD)

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::assignments::form;
+use crate::helpers::form;
 
 use crate::helpers::{PASSWORD, TestApp};
 

@@ -4,13 +4,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::assignments::Class;
+use crate::helpers::{CourseItems, School};
 
 #[tokio::test]
 async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
-    let c = Class::new().await;
-    let (course, items) = c
-        .course(
+    let c = School::new().await;
+    let CourseItems { course, items } = c
+        .published_items(
             "graded",
             &[("quiz", "Checkpoint"), ("assignment", "Project")],
         )
@@ -46,11 +46,11 @@ async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
         Some(json!({ "questions": [{ "question_id": question }] })),
     )
     .await;
-    c.settings(&course, project, json!({ "points": 40 }))
+    c.assignment(&course, project, json!({ "points": 40 }))
         .await
         .assert_status(StatusCode::OK);
-    let lea = c.learner("lea", &course).await;
-    let leo = c.learner("leo", &course).await;
+    let lea = c.enrolled("lea", &course).await;
+    let leo = c.enrolled("leo", &course).await;
 
     // Lea: the quiz right (100%), the project 24 of 40 (60%), not released yet.
     let attempt = c
@@ -79,7 +79,7 @@ async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
     )
     .await;
     let submitted = c
-        .submit(&course, project, &lea, &[("text", None, b"my project")])
+        .submit_assignment(&course, project, &lea, &[("text", None, b"my project")])
         .await;
     submitted.assert_status(StatusCode::CREATED);
     let submission = submitted.json()["id"].as_str().expect("id").to_owned();

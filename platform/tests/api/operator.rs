@@ -14,8 +14,7 @@ async fn create(app: &TestApp, slug: &str) -> Value {
 
 #[tokio::test]
 async fn every_operator_endpoint_requires_the_operator_credential() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let document: Value =
         serde_json::from_str(&lms_platform::openapi::document_json().expect("document"))
             .expect("json");
@@ -257,8 +256,7 @@ async fn single_tenants_are_found_by_id() {
 
 #[tokio::test]
 async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let other = app.seed_tenant("other").await;
     // Warm the resolver cache so that suspension must invalidate it.
     app.get("/api/v1/tenant")
@@ -387,8 +385,7 @@ async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
 
 #[tokio::test]
 async fn requests_find_their_tenant_by_custom_domain_subdomain_or_header() {
-    let app = TestApp::spawn().await;
-    let acme = app.seed_tenant("acme").await;
+    let (app, acme) = TestApp::with_tenant("acme").await;
     let globex = create(&app, "globex").await;
     let globex_id = globex["id"].as_str().expect("id");
     let slug_at = |reply: &crate::helpers::Reply| reply.json()["slug"].clone();

@@ -24,8 +24,7 @@ async fn public(app: &TestApp, slug: &str) -> Value {
 
 #[tokio::test]
 async fn the_public_profile_shows_only_what_an_app_needs() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     app.post(&format!("/api/v1/operator/tenants/{}/domains", t.id))
         .operator()
         .json(json!({ "domain": "learn.acme.test" }))
@@ -65,8 +64,7 @@ async fn the_public_profile_shows_only_what_an_app_needs() {
 
 #[tokio::test]
 async fn admins_update_name_branding_and_settings() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     app.seed_tenant("other").await;
     let branding = json!({
         "logo_url": "https://cdn.acme.example/logo.svg",
@@ -169,8 +167,7 @@ async fn admins_update_name_branding_and_settings() {
 
 #[tokio::test]
 async fn unsafe_branding_is_refused_with_the_field_path() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let cases = [
         (json!({ "primary_color": "red" }), "branding.primary_color"),
         (
@@ -279,8 +276,7 @@ async fn unsafe_branding_is_refused_with_the_field_path() {
 
 #[tokio::test]
 async fn only_admins_may_edit_the_profile() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let body = json!({ "display_name": "Hijacked", "branding": { "primary_color": "#ff0000" } });
     patch(&app, &t, &t.learner.access_token, body.clone())
         .await

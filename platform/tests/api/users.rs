@@ -51,8 +51,7 @@ async fn invite(
 
 #[tokio::test]
 async fn admins_search_and_filter_users() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     invite(
         &app,
         &t,
@@ -159,8 +158,7 @@ async fn admins_search_and_filter_users() {
 
 #[tokio::test]
 async fn cursor_pages_visit_every_user_once_while_others_sign_up() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     for i in 0..5 {
         app.register("acme", &format!("user{i}@acme.example")).await;
     }
@@ -227,8 +225,7 @@ async fn cursor_pages_visit_every_user_once_while_others_sign_up() {
 
 #[tokio::test]
 async fn learners_cannot_use_admin_endpoints() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let admin_id = t.admin.id.as_str();
     let calls: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/users".into(), None),
@@ -299,8 +296,7 @@ async fn learners_cannot_use_admin_endpoints() {
 
 #[tokio::test]
 async fn invitations_create_invited_users_once() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let created = invite(
         &app,
         &t,
@@ -390,8 +386,7 @@ async fn invitations_create_invited_users_once() {
 
 #[tokio::test]
 async fn roles_are_replaced_and_validated() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let path = format!("/api/v1/users/{}/roles", t.learner.id);
     let set = |roles: Value| {
         app.call(Method::PUT, &path)
@@ -451,8 +446,7 @@ async fn roles_are_replaced_and_validated() {
 
 #[tokio::test]
 async fn a_tenant_always_keeps_an_active_admin() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let admin_roles = format!("/api/v1/users/{}/roles", t.admin.id);
 
     app.post(&format!("/api/v1/users/{}/deactivate", t.admin.id))
@@ -543,8 +537,7 @@ async fn a_tenant_always_keeps_an_active_admin() {
 
 #[tokio::test]
 async fn deactivation_blocks_sign_in_until_reactivation() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let user = |action: &str| {
         app.post(&format!("/api/v1/users/{}/{action}", t.learner.id))
             .tenant("acme")
@@ -642,8 +635,7 @@ async fn deactivation_blocks_sign_in_until_reactivation() {
 
 #[tokio::test]
 async fn calls_that_change_nothing_keep_every_session() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let admin_call = |path: String| app.post(&path).tenant("acme").bearer(&t.admin.access_token);
     let app_ref = &app;
     let still_signed_in = move |token: String| async move {
