@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{CourseItems, Parts, School, TestApp, form, seed_assignment};
+use crate::helpers::{CourseItems, Parts, School, TestApp, form, paths, seed_assignment};
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
@@ -91,7 +91,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     let json_body = c
         .send(
             Method::POST,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
+            &paths::submissions(&course, item),
             &lea,
             Some(json!({ "text": "as json" })),
         )
@@ -168,12 +168,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     let id = first["id"].as_str().expect("id").to_owned();
     let file = first["files"][0]["id"].as_str().expect("file").to_owned();
     let download = c
-        .send(
-            Method::GET,
-            &format!("/api/v1/assignment-submissions/{id}/files/{file}"),
-            &lea,
-            None,
-        )
+        .send(Method::GET, &paths::submission_file(&id, &file), &lea, None)
         .await;
     download.assert_status(StatusCode::OK);
     assert_eq!(download.text.as_bytes(), PDF);
@@ -191,10 +186,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
 
     // Another learner sees neither the submission nor its file; the teacher sees both.
     let leo = c.enrolled("leo", &course).await;
-    for path in [
-        format!("/api/v1/assignment-submissions/{id}"),
-        format!("/api/v1/assignment-submissions/{id}/files/{file}"),
-    ] {
+    for path in [paths::submission(&id), paths::submission_file(&id, &file)] {
         c.send(Method::GET, &path, &leo, None)
             .await
             .assert_status(StatusCode::NOT_FOUND);
@@ -205,7 +197,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     // A learner does not grade, not even their own work.
     c.send(
         Method::PUT,
-        &format!("/api/v1/assignment-submissions/{id}/grade"),
+        &paths::grade(&id),
         &lea,
         Some(json!({ "points": 20 })),
     )
@@ -225,12 +217,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     let second = second.json();
     assert_eq!(second["number"], 2);
     let mine = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
-            &lea,
-            None,
-        )
+        .ok(Method::GET, &paths::submissions(&course, item), &lea, None)
         .await;
     let statuses: Vec<&str> = mine["submissions"]
         .as_array()
@@ -367,21 +354,14 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     assert_eq!(grade["passed"], true);
     assert_eq!(grade["released_at"], Value::Null);
 
-    let mine = format!("/api/v1/courses/{course}/items/{late_item}/assignment/submissions");
+    let mine = paths::submissions(&course, late_item);
     let before = c.ok(Method::GET, &mine, &lea, None).await;
     assert_eq!(before["submissions"][0]["grade"], Value::Null, "{before}");
     assert_eq!(before["score_percent"], Value::Null);
-    let learner_view = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/assignment-submissions/{id}"),
-            &lea,
-            None,
-        )
-        .await;
+    let learner_view = c.ok(Method::GET, &paths::submission(&id), &lea, None).await;
     assert_eq!(learner_view["grade"], Value::Null);
     assert!(!learner_view.to_string().contains("Solid; cite more."));
-    let progress = format!("/api/v1/courses/{course}/progress/me");
+    let progress = paths::my_progress(&course);
     let completed = c.ok(Method::GET, &progress, &lea, None).await;
     assert_eq!(completed["course"]["required_completed"], 0);
 
@@ -389,7 +369,7 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     let released = c
         .ok(
             Method::POST,
-            &format!("/api/v1/courses/{course}/items/{late_item}/assignment/release"),
+            &paths::release(&course, late_item),
             &c.teacher,
             None,
         )
@@ -466,12 +446,7 @@ async fn racing_submissions_get_distinct_numbers_and_one_stays_current() {
     numbers.sort_unstable();
     assert_eq!(numbers, [2, 3, 4, 5, 6, 7]);
     let mine = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
-            &lea,
-            None,
-        )
+        .ok(Method::GET, &paths::submissions(course, item), &lea, None)
         .await;
     let waiting = mine["submissions"]
         .as_array()
@@ -522,7 +497,7 @@ async fn submitted_files_live_in_s3_when_it_is_configured() {
     let download = c
         .send(
             Method::GET,
-            &format!("/api/v1/assignment-submissions/{id}/files/{file}"),
+            &paths::submission_file(id, file),
             &c.teacher,
             None,
         )
@@ -546,10 +521,7 @@ async fn nul_characters_in_a_submission_form_are_refused() {
             .await
             .expect("course of the item")
     };
-    let path = format!(
-        "/api/v1/courses/{course}/items/{}/assignment/submissions",
-        ids.item
-    );
+    let path = paths::submissions(course, &ids.item);
     // A raw NUL in a part's headers (the file name) is already refused by the form parser.
     let forms: [(Parts<'_>, &str); 2] = [
         (&[("text", None, b"my\0work")], "nul_character"),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::helpers::{School, TestApp};
+use crate::helpers::{School, TestApp, paths};
 
 async fn shop() -> School {
     School::with_teacher(TestApp::spawn().await, "owner").await
@@ -46,7 +46,7 @@ async fn learners_see_only_published_courses_with_their_seats() {
     s.course("draft-one", json!({})).await;
     let archived = s.published("archived-one", json!({})).await;
     s.app
-        .post(&format!("/api/v1/courses/{archived}/status"))
+        .post(&paths::course_status(&archived))
         .tenant("acme")
         .bearer(&s.teacher.access_token)
         .json(json!({ "status": "archived" }))
@@ -261,7 +261,7 @@ async fn the_public_outline_has_titles_but_no_content() {
     };
     let module = call(
         Method::POST,
-        format!("/api/v1/courses/{id}/modules"),
+        paths::modules(&id),
         json!({ "title": "Week 1" }),
     )
     .send()
@@ -270,7 +270,7 @@ async fn the_public_outline_has_titles_but_no_content() {
     let module = module.json()["id"].as_str().expect("id").to_owned();
     call(
         Method::POST,
-        format!("/api/v1/courses/{id}/modules/{module}/items"),
+        paths::items(&id, &module),
         json!({ "kind": "text", "title": "Welcome", "body": "SECRET BODY", "required": false }),
     )
     .send()
@@ -278,7 +278,7 @@ async fn the_public_outline_has_titles_but_no_content() {
     .assert_status(StatusCode::CREATED);
     call(
         Method::PUT,
-        format!("/api/v1/courses/{id}/prerequisites"),
+        paths::prerequisites(&id),
         json!({ "course_ids": [prereq] }),
     )
     .send()

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Reply, School, TestApp};
+use crate::helpers::{Reply, School, TestApp, paths};
 
 fn outcomes(reply: &Reply) -> Vec<String> {
     reply.assert_status(StatusCode::OK);
@@ -50,7 +50,7 @@ async fn admins_manage_cohorts_and_their_members() {
 
     let second = app.register("acme", "second@acme.example").await;
     let unknown = uuid::Uuid::now_v7().to_string();
-    let members = format!("/api/v1/cohorts/{id}/members");
+    let members = paths::cohort_members(&id);
     let added = app
         .actor("acme", &t.admin)
         .send(
@@ -83,7 +83,7 @@ async fn admins_manage_cohorts_and_their_members() {
         .actor("acme", &t.admin)
         .send(
             Method::PATCH,
-            &format!("/api/v1/cohorts/{id}"),
+            &paths::cohort(&id),
             Some(json!({ "name": "Autumn 2027" })),
         )
         .await;
@@ -98,11 +98,11 @@ async fn admins_manage_cohorts_and_their_members() {
     assert_eq!(list.json()["items"][0]["name"], "Autumn 2027");
 
     app.actor("acme", &t.admin)
-        .send(Method::DELETE, &format!("/api/v1/cohorts/{id}"), None)
+        .send(Method::DELETE, &paths::cohort(&id), None)
         .await
         .assert_status(StatusCode::NO_CONTENT);
     app.actor("acme", &t.admin)
-        .send(Method::GET, &format!("/api/v1/cohorts/{id}"), None)
+        .send(Method::GET, &paths::cohort(&id), None)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let audit = app
@@ -144,13 +144,13 @@ async fn learners_and_instructors_cannot_manage_cohorts() {
         app.actor("acme", who)
             .send(
                 Method::POST,
-                &format!("/api/v1/cohorts/{id}/members"),
+                &paths::cohort_members(&id),
                 Some(json!({ "user_ids": [t.learner.id] })),
             )
             .await
             .assert_problem(StatusCode::FORBIDDEN, "forbidden");
         app.actor("acme", who)
-            .send(Method::DELETE, &format!("/api/v1/cohorts/{id}"), None)
+            .send(Method::DELETE, &paths::cohort(&id), None)
             .await
             .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     }
@@ -179,19 +179,14 @@ async fn a_cohort_is_enrolled_in_one_call() {
         .await;
     let second = app.register("acme", "second@acme.example").await;
     app.actor("acme", &t.admin)
-        .send(
-            Method::POST,
-            &format!("/api/v1/cohorts/{cohort}/members"),
-            Some(json!({ "user_ids": [t.learner.id, second.id] })),
-        )
-        .await
-        .assert_status(StatusCode::OK);
+        .add_cohort_members(&cohort, json!([t.learner.id, second.id]))
+        .await;
     // One member is already in.
     app.actor("acme", &second)
         .enroll(&course)
         .await
         .assert_status(StatusCode::CREATED);
-    let path = format!("/api/v1/courses/{course}/cohort-enrollments");
+    let path = paths::cohort_enrollments(&course);
     let reply = app
         .actor("acme", &teacher)
         .send(Method::POST, &path, Some(json!({ "cohort_id": cohort })))

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{CourseId, ModuleId, School, TestApp, TestUser};
+use crate::helpers::{CourseId, ModuleId, School, TestApp, TestUser, paths};
 
 /// The school, whose teacher (`owner`) authors the courses, and a second instructor, `other`.
 async fn authors() -> (School, TestUser) {
@@ -14,9 +14,7 @@ async fn authors() -> (School, TestUser) {
 }
 
 async fn detail(a: &School, who: &TestUser, course: &str) -> Value {
-    let reply = a
-        .send(Method::GET, &format!("/api/v1/courses/{course}"), who, None)
-        .await;
+    let reply = a.send(Method::GET, &paths::course(course), who, None).await;
     reply.assert_status(StatusCode::OK);
     reply.json()
 }
@@ -101,18 +99,13 @@ async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
     assert_eq!(course["modules"], json!([]));
 
     // Learners do not see drafts; null clears a setting.
-    a.send(
-        Method::GET,
-        &format!("/api/v1/courses/{id}"),
-        &a.t.learner,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    a.send(Method::GET, &paths::course(&id), &a.t.learner, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let patched = a
         .send(
             Method::PATCH,
-            &format!("/api/v1/courses/{id}"),
+            &paths::course(&id),
             &a.teacher,
             Some(json!({ "capacity": null, "title": "Rust, the basics" })),
         )
@@ -122,74 +115,54 @@ async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
     assert_eq!(patched.json()["title"], "Rust, the basics");
     assert_eq!(patched.json()["price_minor"], 4900);
 
-    let published = a.by(&a.teacher).set_status(&id, "published").await;
+    let published = a.teaching().set_status(&id, "published").await;
     published.assert_status(StatusCode::OK);
     assert_eq!(published.json()["status"], "published");
     assert!(published.json()["published_at"].is_string());
     let seen = detail(&a, &a.t.learner, &id).await;
     assert_eq!(seen["title"], "Rust, the basics");
     // Published courses are not deleted, and cannot go straight back to draft.
-    a.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{id}"),
-        &a.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "course_not_draft");
-    a.by(&a.teacher)
+    a.send(Method::DELETE, &paths::course(&id), &a.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "course_not_draft");
+    a.teaching()
         .set_status(&id, "draft")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
-    a.by(&a.teacher)
+    a.teaching()
         .set_status(&id, "published")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
 
-    a.by(&a.teacher)
+    a.teaching()
         .set_status(&id, "archived")
         .await
         .assert_status(StatusCode::OK);
-    a.send(
-        Method::GET,
-        &format!("/api/v1/courses/{id}"),
-        &a.t.learner,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    a.by(&a.teacher)
+    a.send(Method::GET, &paths::course(&id), &a.t.learner, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    a.teaching()
         .set_status(&id, "published")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
-    let unarchived = a.by(&a.teacher).set_status(&id, "draft").await;
+    let unarchived = a.teaching().set_status(&id, "draft").await;
     unarchived.assert_status(StatusCode::OK);
     assert_eq!(unarchived.json()["status"], "draft");
-    a.by(&a.teacher)
+    a.teaching()
         .set_status(&id, "archived")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
-    a.by(&a.teacher)
+    a.teaching()
         .set_status(&id, "deleted")
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
-    a.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{id}"),
-        &a.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
-    a.send(
-        Method::GET,
-        &format!("/api/v1/courses/{id}"),
-        &a.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    a.send(Method::DELETE, &paths::course(&id), &a.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    a.send(Method::GET, &paths::course(&id), &a.teacher, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     let actions = audit_actions(&a).await;
     for action in [
@@ -210,11 +183,8 @@ async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
 #[tokio::test]
 async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_they_may() {
     let (a, other) = authors().await;
-    let co = a
-        .app
-        .instructor("acme", "co@acme.example", &a.t.admin)
-        .await;
-    let course = a.by(&a.teacher).create_course("owned", json!({})).await;
+    let co = a.instructor("co").await;
+    let course = a.teaching().create_course("owned", json!({})).await;
     let others = a.by(&other).create_course("not-mine", json!({})).await;
     let edit = |title: &str| Some(json!({ "title": title }));
 
@@ -232,7 +202,7 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{course}"),
+        &paths::course(&course),
         &a.t.learner,
         edit("x"),
     )
@@ -240,44 +210,29 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 
     // Another instructor does not see the draft; once published they see it but cannot edit.
-    a.send(
-        Method::PATCH,
-        &format!("/api/v1/courses/{course}"),
-        &other,
-        edit("x"),
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    a.send(
-        Method::GET,
-        &format!("/api/v1/courses/{course}"),
-        &other,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    a.send(Method::PATCH, &paths::course(&course), &other, edit("x"))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    a.send(Method::GET, &paths::course(&course), &other, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // Only an instructor can be a co-instructor; the owner adds one, who may then edit.
     a.send(
         Method::POST,
-        &format!("/api/v1/courses/{course}/instructors"),
+        &paths::instructors(&course),
         &a.teacher,
         Some(json!({ "user_id": a.t.learner.id })),
     )
     .await
     .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    a.send(
-        Method::PATCH,
-        &format!("/api/v1/courses/{course}"),
-        &co,
-        edit("x"),
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    a.send(Method::PATCH, &paths::course(&course), &co, edit("x"))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let added = a
         .send(
             Method::POST,
-            &format!("/api/v1/courses/{course}/instructors"),
+            &paths::instructors(&course),
             &a.teacher,
             Some(json!({ "user_id": co.id })),
         )
@@ -287,38 +242,28 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     assert_eq!(added.json()["instructors"][1]["role"], "co_instructor");
     a.send(
         Method::POST,
-        &format!("/api/v1/courses/{course}/instructors"),
+        &paths::instructors(&course),
         &a.teacher,
         Some(json!({ "user_id": co.id })),
     )
     .await
     .assert_problem(StatusCode::CONFLICT, "already_instructor");
-    a.send(
-        Method::PATCH,
-        &format!("/api/v1/courses/{course}"),
-        &co,
-        edit("By co"),
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    a.send(Method::PATCH, &paths::course(&course), &co, edit("By co"))
+        .await
+        .assert_status(StatusCode::OK);
     a.by(&co).add_module(&course, "Co's module").await;
     // ... but does not manage instructors or delete the course.
     a.send(
         Method::POST,
-        &format!("/api/v1/courses/{course}/instructors"),
+        &paths::instructors(&course),
         &co,
         Some(json!({ "user_id": other.id })),
     )
     .await
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    a.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &co,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    a.send(Method::DELETE, &paths::course(&course), &co, None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 
     // Lists: own and co-taught for instructors, everything for admins.
     let listed = |who: &TestUser| {
@@ -352,30 +297,25 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     // Tenant admins manage every course.
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{others}"),
+        &paths::course(&others),
         &a.t.admin,
         edit("By admin"),
     )
     .await
     .assert_status(StatusCode::OK);
-    a.by(&a.teacher)
+    a.teaching()
         .set_status(&course, "published")
         .await
         .assert_status(StatusCode::OK);
-    a.send(
-        Method::PATCH,
-        &format!("/api/v1/courses/{course}"),
-        &other,
-        edit("x"),
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    a.send(Method::PATCH, &paths::course(&course), &other, edit("x"))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(detail(&a, &other, &course).await["title"], "By co");
 
     // The owner stays; a removed co-instructor loses access.
     a.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/instructors/{}", a.teacher.id),
+        &paths::instructor(&course, &a.teacher.id),
         &a.t.admin,
         None,
     )
@@ -384,7 +324,7 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     let removed = a
         .send(
             Method::DELETE,
-            &format!("/api/v1/courses/{course}/instructors/{}", co.id),
+            &paths::instructor(&course, &co.id),
             &a.teacher,
             None,
         )
@@ -394,17 +334,12 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
         removed.json()["instructors"].as_array().map(Vec::len),
         Some(1)
     );
-    a.send(
-        Method::PATCH,
-        &format!("/api/v1/courses/{course}"),
-        &co,
-        edit("x"),
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    a.send(Method::PATCH, &paths::course(&course), &co, edit("x"))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     a.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/instructors/{}", co.id),
+        &paths::instructor(&course, &co.id),
         &a.teacher,
         None,
     )
@@ -478,7 +413,7 @@ async fn invalid_settings_are_refused_with_every_field_named() {
     }
 
     // Slugs are unique per tenant, on create and on update.
-    let first = a.by(&a.teacher).create_course("taken", json!({})).await;
+    let first = a.teaching().create_course("taken", json!({})).await;
     let second = a.by(&other).create_course("free", json!({})).await;
     a.send(
         Method::POST,
@@ -490,7 +425,7 @@ async fn invalid_settings_are_refused_with_every_field_named() {
     .assert_problem(StatusCode::CONFLICT, "slug_taken");
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{second}"),
+        &paths::course(&second),
         &other,
         Some(json!({ "slug": "taken" })),
     )
@@ -498,7 +433,7 @@ async fn invalid_settings_are_refused_with_every_field_named() {
     .assert_problem(StatusCode::CONFLICT, "slug_taken");
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{first}"),
+        &paths::course(&first),
         &a.teacher,
         Some(json!({ "price_minor": 500 })),
     )
@@ -522,11 +457,11 @@ async fn invalid_settings_are_refused_with_every_field_named() {
 #[tokio::test]
 async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let (a, _other) = authors().await;
-    let course = a.by(&a.teacher).create_course("outline", json!({})).await;
+    let course = a.teaching().create_course("outline", json!({})).await;
     let m: Vec<ModuleId> = {
         let mut m = Vec::new();
         for title in ["One", "Two", "Three"] {
-            m.push(a.by(&a.teacher).add_module(&course, title).await);
+            m.push(a.teaching().add_module(&course, title).await);
         }
         m
     };
@@ -538,7 +473,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
             json!({ "kind": "text", "title": "Read me", "body": "# Hello" }),
         )
         .await;
-    let video = a.by(&a.teacher).add_item(&course, &m[0], json!({ "kind": "video", "title": "Watch", "url": "https://video.example/1", "duration_seconds": 90 }))
+    let video = a.teaching().add_item(&course, &m[0], json!({ "kind": "video", "title": "Watch", "url": "https://video.example/1", "duration_seconds": 90 }))
         .await;
     let quiz = a
         .by(&a.teacher)
@@ -548,21 +483,21 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
             json!({ "kind": "quiz", "title": "Check", "required": false }),
         )
         .await;
-    a.by(&a.teacher)
+    a.teaching()
         .add_item(
             &course,
             &m[1],
             json!({ "kind": "document", "title": "Slides", "url": "https://files.example/s.pdf" }),
         )
         .await;
-    a.by(&a.teacher)
+    a.teaching()
         .add_item(
             &course,
             &m[1],
             json!({ "kind": "external_link", "title": "Docs", "url": "http://docs.example" }),
         )
         .await;
-    a.by(&a.teacher)
+    a.teaching()
         .add_item(
             &course,
             &m[1],
@@ -590,7 +525,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
         let reply = a
             .send(
                 Method::POST,
-                &format!("/api/v1/courses/{course}/modules/{}/items", m[2]),
+                &paths::items(&course, &m[2]),
                 &a.teacher,
                 Some(body.clone()),
             )
@@ -613,7 +548,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let edited = a
         .send(
             Method::PATCH,
-            &format!("/api/v1/courses/{course}/modules/{}/items/{video}", m[0]),
+            &paths::item(&course, &m[0], &video),
             &a.teacher,
             Some(json!({ "duration_seconds": 120, "required": false })),
         )
@@ -623,7 +558,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     assert_eq!(edited.json()["url"], "https://video.example/1");
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{course}/modules/{}/items/{text}", m[0]),
+        &paths::item(&course, &m[0], &text),
         &a.teacher,
         Some(json!({ "url": "https://x.example" })),
     )
@@ -632,7 +567,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     // An item is addressed through its own module.
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{course}/modules/{}/items/{text}", m[1]),
+        &paths::item(&course, &m[1], &text),
         &a.teacher,
         Some(json!({ "title": "Moved?" })),
     )
@@ -641,7 +576,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let renamed = a
         .send(
             Method::PATCH,
-            &format!("/api/v1/courses/{course}/modules/{}", m[1]),
+            &paths::module(&course, &m[1]),
             &a.teacher,
             Some(json!({ "title": "Two, renamed" })),
         )
@@ -660,7 +595,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     ] {
         a.send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/modules/order"),
+            &paths::modules_order(&course),
             &a.teacher,
             stale,
         )
@@ -670,7 +605,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let reordered = a
         .send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/modules/order"),
+            &paths::modules_order(&course),
             &a.teacher,
             order(&[&m[2], &m[0], &m[1]]),
         )
@@ -684,7 +619,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let items = a
         .send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/modules/{}/items/order", m[0]),
+            &paths::items_order(&course, &m[0]),
             &a.teacher,
             Some(json!({ "item_ids": [quiz, text, video] })),
         )
@@ -696,7 +631,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     );
     a.send(
         Method::PUT,
-        &format!("/api/v1/courses/{course}/modules/{}/items/order", m[0]),
+        &paths::items_order(&course, &m[0]),
         &a.teacher,
         Some(json!({ "item_ids": [quiz, text] })),
     )
@@ -706,7 +641,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     // Deleting closes the gap.
     a.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/modules/{}/items/{text}", m[0]),
+        &paths::item(&course, &m[0], &text),
         &a.teacher,
         None,
     )
@@ -714,7 +649,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     .assert_status(StatusCode::NO_CONTENT);
     a.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/modules/{}", m[0]),
+        &paths::module(&course, &m[0]),
         &a.teacher,
         None,
     )
@@ -725,7 +660,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     assert_eq!(positions(&outline), [0, 1]);
     a.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/modules/{}", m[0]),
+        &paths::module(&course, &m[0]),
         &a.teacher,
         None,
     )
@@ -750,10 +685,10 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
 #[tokio::test]
 async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
     let (a, _other) = authors().await;
-    let course = a.by(&a.teacher).create_course("busy", json!({})).await;
+    let course = a.teaching().create_course("busy", json!({})).await;
     let mut m = Vec::new();
     for i in 0..5 {
-        m.push(a.by(&a.teacher).add_module(&course, &format!("M{i}")).await);
+        m.push(a.teaching().add_module(&course, &format!("M{i}")).await);
     }
     // Ten reorders (each a rotation of the full set) race with eight additions.
     let reorders = (0..10).map(|k| {
@@ -765,7 +700,7 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
             let reply = a
                 .send(
                     Method::PUT,
-                    &format!("/api/v1/courses/{course}/modules/order"),
+                    &paths::modules_order(course),
                     &a.teacher,
                     Some(json!({ "module_ids": order })),
                 )
@@ -780,7 +715,7 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
             let reply = a
                 .send(
                     Method::POST,
-                    &format!("/api/v1/courses/{course}/modules"),
+                    &paths::modules(course),
                     &a.teacher,
                     Some(json!({ "title": format!("Added {i}") })),
                 )
@@ -827,9 +762,9 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
 async fn prerequisites_refuse_the_course_itself_unknown_courses_and_cycles() {
     let (a, _other) = authors().await;
     let [c1, c2, c3] = [
-        a.by(&a.teacher).create_course("one", json!({})).await,
-        a.by(&a.teacher).create_course("two", json!({})).await,
-        a.by(&a.teacher).create_course("three", json!({})).await,
+        a.teaching().create_course("one", json!({})).await,
+        a.teaching().create_course("two", json!({})).await,
+        a.teaching().create_course("three", json!({})).await,
     ];
     let done = a.teaching().set_prerequisites(&c1, vec![&c2]).await;
     done.assert_status(StatusCode::OK);
@@ -879,15 +814,12 @@ async fn prerequisites_refuse_the_course_itself_unknown_courses_and_cycles() {
 #[tokio::test]
 async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     let (a, other) = authors().await;
-    let co = a
-        .app
-        .instructor("acme", "co@acme.example", &a.t.admin)
-        .await;
-    let source = a.by(&a.teacher).create_course("source", json!({})).await;
-    let required = a.by(&a.teacher).create_course("required", json!({})).await;
+    let co = a.instructor("co").await;
+    let source = a.teaching().create_course("source", json!({})).await;
+    let required = a.teaching().create_course("required", json!({})).await;
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{source}"),
+        &paths::course(&source),
         &a.teacher,
         Some(json!({ "summary": "The original", "sequential": true, "tags": ["x"] })),
     )
@@ -895,7 +827,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     .assert_status(StatusCode::OK);
     a.send(
         Method::PUT,
-        &format!("/api/v1/courses/{source}/prerequisites"),
+        &paths::prerequisites(&source),
         &a.teacher,
         Some(json!({ "course_ids": [required] })),
     )
@@ -903,36 +835,36 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     .assert_status(StatusCode::OK);
     a.send(
         Method::POST,
-        &format!("/api/v1/courses/{source}/instructors"),
+        &paths::instructors(&source),
         &a.teacher,
         Some(json!({ "user_id": co.id })),
     )
     .await
     .assert_status(StatusCode::OK);
-    let m1 = a.by(&a.teacher).add_module(&source, "First").await;
-    let m2 = a.by(&a.teacher).add_module(&source, "Second").await;
-    a.by(&a.teacher)
+    let m1 = a.teaching().add_module(&source, "First").await;
+    let m2 = a.teaching().add_module(&source, "Second").await;
+    a.teaching()
         .add_item(
             &source,
             &m1,
             json!({ "kind": "text", "title": "Intro", "body": "Hi" }),
         )
         .await;
-    a.by(&a.teacher)
+    a.teaching()
         .add_item(
             &source,
             &m2,
             json!({ "kind": "video", "title": "Clip", "url": "https://v.example/c" }),
         )
         .await;
-    a.by(&a.teacher)
+    a.teaching()
         .add_item(
             &source,
             &m2,
             json!({ "kind": "quiz", "title": "Quiz", "required": false }),
         )
         .await;
-    a.by(&a.teacher)
+    a.teaching()
         .set_status(&source, "published")
         .await
         .assert_status(StatusCode::OK);
@@ -940,7 +872,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     let reply = a
         .send(
             Method::POST,
-            &format!("/api/v1/courses/{source}/clone"),
+            &paths::course_clone(&source),
             &a.teacher,
             Some(json!({ "slug": "source-copy", "title": "The copy" })),
         )
@@ -993,7 +925,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     // The co-instructor of the source has no access to the copy.
     a.send(
         Method::GET,
-        &format!("/api/v1/courses/{}", copy["id"].as_str().expect("id")),
+        &paths::course(copy["id"].as_str().expect("id")),
         &co,
         None,
     )
@@ -1003,7 +935,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     // Slugs stay unique; other instructors clone templates only.
     a.send(
         Method::POST,
-        &format!("/api/v1/courses/{source}/clone"),
+        &paths::course_clone(&source),
         &a.teacher,
         Some(json!({ "slug": "source-copy", "title": "Again" })),
     )
@@ -1011,7 +943,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     .assert_problem(StatusCode::CONFLICT, "slug_taken");
     a.send(
         Method::POST,
-        &format!("/api/v1/courses/{source}/clone"),
+        &paths::course_clone(&source),
         &other,
         Some(json!({ "slug": "mine", "title": "Mine" })),
     )
@@ -1019,7 +951,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     a.send(
         Method::PATCH,
-        &format!("/api/v1/courses/{source}"),
+        &paths::course(&source),
         &a.teacher,
         Some(json!({ "is_template": true })),
     )
@@ -1028,7 +960,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     let from_template = a
         .send(
             Method::POST,
-            &format!("/api/v1/courses/{source}/clone"),
+            &paths::course_clone(&source),
             &other,
             Some(json!({ "slug": "mine", "title": "Mine" })),
         )

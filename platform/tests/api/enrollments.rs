@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, School, TestUser};
+use crate::helpers::{Reply, School, TestUser, paths};
 
 /// Marks the user's enrollment completed (progress tracking comes with the next part).
 async fn complete(s: &School, course: &str, user: &TestUser) {
@@ -94,7 +94,7 @@ async fn prerequisites_must_be_completed_first() {
     let advanced = s.course("advanced", json!({})).await;
     s.send(
         Method::PUT,
-        &format!("/api/v1/courses/{advanced}/prerequisites"),
+        &paths::prerequisites(&advanced),
         &s.teacher,
         Some(json!({ "course_ids": [basics, intro] })),
     )
@@ -172,7 +172,7 @@ async fn concurrent_self_enrollments_never_overfill_a_course() {
     let leaver = &learners[enrolled];
     s.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/enrollments/{}", leaver.id),
+        &paths::enrollments_of(&course, &leaver.id),
         &s.teacher,
         None,
     )
@@ -198,7 +198,7 @@ async fn staff_enroll_lists_of_users_and_unenroll_them() {
         .await
         .assert_status(StatusCode::CREATED);
     let unknown = uuid::Uuid::now_v7().to_string();
-    let path = format!("/api/v1/courses/{course}/enrollments");
+    let path = paths::enrollments(&course);
     let reply = s
         .send(
             Method::POST,
@@ -303,7 +303,7 @@ async fn staff_enroll_lists_of_users_and_unenroll_them() {
     let draft = s.course("later", json!({})).await;
     s.send(
         Method::POST,
-        &format!("/api/v1/courses/{draft}/enrollments"),
+        &paths::enrollments(&draft),
         &s.teacher,
         Some(json!({ "user_ids": [a.id] })),
     )
@@ -315,11 +315,8 @@ async fn staff_enroll_lists_of_users_and_unenroll_them() {
 async fn only_the_courses_staff_manage_its_learners() {
     let s = School::new().await;
     let course = s.published("guarded", json!({})).await;
-    let outsider = s
-        .app
-        .instructor("acme", "outsider@acme.example", &s.t.admin)
-        .await;
-    let path = format!("/api/v1/courses/{course}/enrollments");
+    let outsider = s.instructor("outsider").await;
+    let path = paths::enrollments(&course);
     let body = json!({ "user_ids": [s.t.learner.id] });
     for who in [&s.t.learner, &outsider] {
         s.send(Method::POST, &path, who, Some(body.clone()))
@@ -339,14 +336,9 @@ async fn only_the_courses_staff_manage_its_learners() {
     }
     // A draft is invisible to those who cannot author it.
     let draft = s.course("hidden", json!({})).await;
-    s.send(
-        Method::GET,
-        &format!("/api/v1/courses/{draft}/enrollments"),
-        &s.t.learner,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.send(Method::GET, &paths::enrollments(&draft), &s.t.learner, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let results = results(&s.send(Method::POST, &path, &s.t.admin, Some(body)).await);
     assert_eq!(results[0].1, "enrolled");
 }

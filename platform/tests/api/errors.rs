@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::{Reply, TestApp, paths};
 
 #[track_caller]
 fn assert_problem_json(reply: &Reply, context: &str) {
@@ -201,7 +201,7 @@ async fn bad_paths_and_queries_are_client_errors() {
     let (app, t) = TestApp::with_tenant("acme").await;
     let admin = |path: &str| app.get(path).tenant("acme").bearer(&t.admin.access_token);
     for id in ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g"] {
-        admin(&format!("/api/v1/users/{id}"))
+        admin(&paths::user(id))
             .send()
             .await
             .assert_problem(StatusCode::BAD_REQUEST, "invalid_path_parameter");

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    Reply, TestApp, TestTenant, TestUser, plugin_upload, plugin_wasm, test_config,
+    Reply, TestApp, TestTenant, TestUser, paths, plugin_upload, plugin_wasm, test_config,
 };
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -55,7 +55,7 @@ async fn install(app: &TestApp, t: &TestTenant, name: &str, version: &str, grant
         app,
         t,
         Method::POST,
-        &format!("/api/v1/plugins/{name}/versions/{version}/install"),
+        &paths::plugin_install(name, version),
         Some(json!({ "granted_capabilities": grant })),
     )
     .await
@@ -69,15 +69,9 @@ async fn ready(app: &TestApp, t: &TestTenant, name: &str, version: &str, file: &
     install(app, t, name, version, json!(["log"]))
         .await
         .assert_status(StatusCode::OK);
-    as_admin(
-        app,
-        t,
-        Method::POST,
-        &format!("/api/v1/plugins/{name}/enable"),
-        None,
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    as_admin(app, t, Method::POST, &paths::plugin_enable(name), None)
+        .await
+        .assert_status(StatusCode::OK);
 }
 
 fn numeric_request(response: &str) -> Value {

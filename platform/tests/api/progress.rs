@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::item::{optional_link, text, video};
-use crate::helpers::{CourseIds, Reply, School};
+use crate::helpers::{CourseIds, Reply, School, paths};
 
 async fn my_view(s: &School, course: &CourseIds) -> Value {
     let reply = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress/me", course.course),
+            &paths::my_progress(&course.course),
             &s.t.learner,
             None,
         )
@@ -188,7 +188,7 @@ async fn session_time_is_idempotent_and_the_newest_session_owns_the_position() {
     let view = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress/me", c.course),
+            &paths::my_progress(&c.course),
             &s.t.learner,
             None,
         )
@@ -288,10 +288,7 @@ async fn bad_reports_are_refused_with_clear_problems() {
     // Dropped learners record nothing.
     s.send(
         Method::DELETE,
-        &format!(
-            "/api/v1/courses/{}/enrollments/{}",
-            c.course, s.t.learner.id
-        ),
+        &paths::enrollments_of(&c.course, &s.t.learner.id),
         &s.teacher,
         None,
     )
@@ -408,7 +405,7 @@ async fn concurrent_reports_lose_no_update() {
     let view = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress/me", c.course),
+            &paths::my_progress(&c.course),
             &s.t.learner,
             None,
         )
@@ -510,7 +507,7 @@ async fn staff_read_the_progress_table_and_its_csv() {
     let csv = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress.csv", c.course),
+            &paths::progress_csv(&c.course),
             &s.teacher,
             None,
         )
@@ -540,20 +537,10 @@ async fn staff_read_the_progress_table_and_its_csv() {
     assert!(ahead_line.contains(",active,75,3,4,"), "{ahead_line}");
 
     // Learners read only their own progress.
-    s.send(
-        Method::GET,
-        &format!("/api/v1/courses/{}/progress", c.course),
-        &ahead,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    s.send(
-        Method::GET,
-        &format!("/api/v1/courses/{}/progress.csv", c.course),
-        &ahead,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    s.send(Method::GET, &paths::progress(&c.course), &ahead, None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    s.send(Method::GET, &paths::progress_csv(&c.course), &ahead, None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{CourseItem, School};
+use crate::helpers::{CourseItem, School, paths};
 
 /// Distinctive answer-key strings that must never reach a learner before the policy allows.
 const SECRET_OPTION: &str = "Correct-Option-Text-7f3a";
@@ -84,17 +84,12 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
 
     // A learner reads the quiz without its question list; a report cannot complete it.
     let seen = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::quiz(&course, &item), &learner, None)
         .await;
     assert!(seen["questions"].is_null(), "{seen}");
     s.send(
         Method::PUT,
-        &format!("/api/v1/courses/{course}/items/{item}/progress"),
+        &paths::item_progress(&course, &item),
         &learner,
         Some(json!({ "complete": true })),
     )
@@ -144,12 +139,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
         .await
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let reread = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/quiz-attempts/{id}"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::attempt(&id), &learner, None)
         .await;
     let kept = reread["questions"]
         .as_array()
@@ -160,14 +150,9 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
     assert_eq!(kept["answer"], correct_answer(first), "{reread}");
     // Another learner cannot see or answer it.
     let other = s.enrolled("bob", &course).await;
-    s.send(
-        Method::GET,
-        &format!("/api/v1/quiz-attempts/{id}"),
-        &other,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NOT_FOUND);
+    s.send(Method::GET, &paths::attempt(&id), &other, None)
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     s.answer(&id, 0, &other, json!({ "value": true }))
         .await
         .assert_status(StatusCode::NOT_FOUND);
@@ -244,12 +229,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
 
     // Passing completed the quiz item and so the course (its only required item).
     let progress = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/progress/me"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::my_progress(&course), &learner, None)
         .await;
     assert!(
         !progress["modules"][0]["items"][0]["progress"]["completed_at"].is_null(),
@@ -259,7 +239,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
     let mine = s
         .ok(
             Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz/attempts"),
+            &paths::quiz_attempts(&course, &item),
             &learner,
             None,
         )
@@ -320,12 +300,7 @@ async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
     assert_eq!(passed.json()["passed"], true, "{}", passed.text);
     assert!(passed.text.contains(SECRET_ACCEPTED), "{}", passed.text);
     let earlier = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/quiz-attempts/{id}"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::attempt(&id), &learner, None)
         .await;
     assert!(
         earlier["questions"]
@@ -400,7 +375,7 @@ async fn stale_sessions_cannot_save_start_or_report() {
         .await;
     let ada = s.enrolled("ada", &course).await;
     let bob = s.enrolled("bob", &course).await;
-    let outsider = s.app.register("acme", "outsider@acme.example").await;
+    let outsider = s.learner("outsider").await;
     let mut attempts = Vec::new();
     for who in [&ada, &bob] {
         let attempt = s.start_attempt(&course, &item, who).await.json();
@@ -435,7 +410,7 @@ async fn stale_sessions_cannot_save_start_or_report() {
             .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
         s.send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/progress"),
+            &paths::item_progress(&course, &item),
             who,
             Some(json!({ "complete": false })),
         )
@@ -487,12 +462,7 @@ async fn answers_after_the_deadline_are_refused_and_open_attempts_are_closed_by_
         .await
         .assert_problem(StatusCode::CONFLICT, "attempt_closed");
     let closed = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/quiz-attempts/{ada_id}"),
-            &ada,
-            None,
-        )
+        .ok(Method::GET, &paths::attempt(&ada_id), &ada, None)
         .await;
     assert_eq!(closed["status"], "graded", "{closed}");
     assert_eq!(closed["auto_submitted"], true);
@@ -540,7 +510,7 @@ async fn edits_make_versions_and_attempts_keep_the_one_they_were_given() {
     let edited = s
         .ok(
             Method::PUT,
-            &format!("/api/v1/questions/{q}"),
+            &paths::question(&q),
             &s.teacher,
             Some(json!({
                 "prompt": "Now false", "points": 3,
@@ -572,29 +542,14 @@ async fn edits_make_versions_and_attempts_keep_the_one_they_were_given() {
     assert_eq!(next["questions"][0]["prompt"], "Now false");
 
     // A question in use cannot take its bank with it; archiving keeps it out of new attempts.
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "in_use");
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/questions/{q}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::DELETE, &paths::bank(&bank), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "in_use");
+    s.send(Method::DELETE, &paths::question(&q), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     let quiz = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
-            &s.teacher,
-            None,
-        )
+        .ok(Method::GET, &paths::quiz(&course, &item), &s.teacher, None)
         .await;
     assert_eq!(quiz["question_count"], 0, "{quiz}");
 }
@@ -604,23 +559,13 @@ async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
     let s = School::new().await;
     let CourseItem { course, item } = s.quiz_course("bank-owner").await;
     let bank = s.bank(&course).await;
-    let hard = s
-        .ok(
-            Method::POST,
-            &format!("/api/v1/question-banks/{bank}/categories"),
-            &s.teacher,
-            Some(json!({ "name": "Hard" })),
-        )
-        .await["categories"][0]["id"]
-        .as_str()
-        .expect("category")
-        .to_owned();
+    let hard = s.teaching().add_first_category(&bank, "Hard").await;
     let named = s
         .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
         .await;
     s.ok(
         Method::POST,
-        &format!("/api/v1/question-banks/{bank}/questions"),
+        &paths::bank_questions(&bank),
         &s.teacher,
         Some(json!({ "category_id": hard, "prompt": "Hard", "points": 1,
                      "spec": { "type": "true_false", "correct": false } })),
@@ -636,22 +581,12 @@ async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
         ] }),
     )
     .await;
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
-    s.send(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.send(Method::DELETE, &paths::course(&course), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::GET, &paths::bank(&bank), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // A course taken once, archived and back in draft is not deleted: its learners' attempts
     // would go with it.
@@ -671,28 +606,18 @@ async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
     for status in ["archived", "draft"] {
         s.ok(
             Method::POST,
-            &format!("/api/v1/courses/{course}/status"),
+            &paths::course_status(&course),
             &s.teacher,
             Some(json!({ "status": status })),
         )
         .await;
     }
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "course_has_learners");
-    s.send(
-        Method::GET,
-        &format!("/api/v1/quiz-attempts/{attempt}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    s.send(Method::DELETE, &paths::course(&course), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "course_has_learners");
+    s.send(Method::GET, &paths::attempt(&attempt), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::OK);
 }
 
 #[tokio::test]
@@ -724,39 +649,24 @@ async fn a_shared_bank_a_quiz_asks_from_stays_when_its_course_is_deleted() {
     )
     .await;
     // While the quiz asks from it, the shared bank is in use.
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/question-banks/{shared}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "in_use");
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::DELETE, &paths::bank(&shared), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "in_use");
+    s.send(Method::DELETE, &paths::course(&course), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     let bank = s
         .ok(
             Method::GET,
-            &format!("/api/v1/question-banks/{shared}/questions"),
+            &paths::bank_questions(&shared),
             &s.teacher,
             None,
         )
         .await;
     assert!(bank.to_string().contains(kept.as_str()), "{bank}");
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/question-banks/{shared}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::DELETE, &paths::bank(&shared), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
@@ -764,23 +674,13 @@ async fn draws_give_distinct_questions_from_the_bank_or_category() {
     let s = School::new().await;
     let CourseItem { course, item } = s.quiz_course("draws").await;
     let bank = s.bank(&course).await;
-    let hard = s
-        .ok(
-            Method::POST,
-            &format!("/api/v1/question-banks/{bank}/categories"),
-            &s.teacher,
-            Some(json!({ "name": "Hard" })),
-        )
-        .await["categories"][0]["id"]
-        .as_str()
-        .expect("category")
-        .to_owned();
+    let hard = s.teaching().add_first_category(&bank, "Hard").await;
     let mut in_hard = Vec::new();
     for n in 0..3 {
         let id = s
             .ok(
                 Method::POST,
-                &format!("/api/v1/question-banks/{bank}/questions"),
+                &paths::bank_questions(&bank),
                 &s.teacher,
                 Some(json!({
                     "category_id": hard, "prompt": format!("Hard {n}"), "points": 1,
@@ -840,7 +740,7 @@ async fn draws_give_distinct_questions_from_the_bank_or_category() {
     let refused = s
         .send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
+            &paths::quiz(&course, &item),
             &s.teacher,
             Some(json!({ "questions": [
                 { "bank_id": other_bank, "count": 1 },
@@ -867,38 +767,20 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     let s = School::new().await;
     let CourseItem { course, .. } = s.quiz_course("private").await;
     let bank = s.bank(&course).await;
-    let other_teacher = s
-        .app
-        .instructor("acme", "other@acme.example", &s.t.admin)
-        .await;
+    let other_teacher = s.instructor("other").await;
     // Another instructor does not see the course's bank; a learner has no banks at all.
-    s.send(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &other_teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NOT_FOUND);
-    s.send(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.t.learner,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::FORBIDDEN);
+    s.send(Method::GET, &paths::bank(&bank), &other_teacher, None)
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    s.send(Method::GET, &paths::bank(&bank), &s.t.learner, None)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
     s.send(Method::GET, "/api/v1/question-banks", &s.t.learner, None)
         .await
         .assert_status(StatusCode::FORBIDDEN);
     // The tenant admin sees it.
-    s.ok(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.t.admin,
-        None,
-    )
-    .await;
+    s.ok(Method::GET, &paths::bank(&bank), &s.t.admin, None)
+        .await;
 
     // A shared bank is read by every instructor and edited by its maker and admins.
     let shared = s
@@ -918,7 +800,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     assert_eq!(listed["items"][0]["id"], shared.as_str(), "{listed}");
     s.send(
         Method::PATCH,
-        &format!("/api/v1/question-banks/{shared}"),
+        &paths::bank(&shared),
         &s.teacher,
         Some(json!({ "title": "Mine now" })),
     )
@@ -926,7 +808,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     .assert_status(StatusCode::FORBIDDEN);
     s.ok(
         Method::PATCH,
-        &format!("/api/v1/question-banks/{shared}"),
+        &paths::bank(&shared),
         &s.t.admin,
         Some(json!({ "title": "Renamed" })),
     )
@@ -936,7 +818,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     let bad = s
         .send(
             Method::POST,
-            &format!("/api/v1/question-banks/{bank}/questions"),
+            &paths::bank_questions(&bank),
             &s.teacher,
             Some(json!({ "prompt": "", "points": 0, "spec": {
                 "type": "single_choice", "options": [{ "id": "a", "text": "x" }], "correct": "z"
@@ -956,7 +838,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     assert!(fields.iter().any(|f| f.starts_with("spec")), "{fields:?}");
     s.send(
         Method::POST,
-        &format!("/api/v1/question-banks/{bank}/questions"),
+        &paths::bank_questions(&bank),
         &s.teacher,
         Some(json!({ "prompt": "p", "points": 1, "spec": { "type": "no_such_kind" } })),
     )
@@ -964,7 +846,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     s.send(
         Method::POST,
-        &format!("/api/v1/question-banks/{bank}/questions"),
+        &paths::bank_questions(&bank),
         &s.teacher,
         Some(json!({ "prompt": "p", "points": 1, "spec": {
             "type": "plugin", "plugin": "not-installed", "config": {}
@@ -999,13 +881,8 @@ async fn plugin_questions_are_graded_by_their_grader_and_failures_wait_for_a_per
             Some(json!({ "granted_capabilities": ["log"] })),
         )
         .await;
-        s.ok(
-            Method::POST,
-            &format!("/api/v1/plugins/{name}/enable"),
-            &s.t.admin,
-            None,
-        )
-        .await;
+        s.ok(Method::POST, &paths::plugin_enable(name), &s.t.admin, None)
+            .await;
     }
     let CourseItem { course, item } = s.quiz_course("plugins").await;
     let bank = s.bank(&course).await;

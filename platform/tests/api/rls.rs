@@ -10,7 +10,7 @@ use sqlx::query::Query;
 use sqlx::{Connection, PgConnection, Postgres};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestTenant};
+use crate::helpers::{TestApp, TestTenant, paths};
 
 /// Tables with a `tenant_id` column that are platform reference tables (routing data every node
 /// and every request may read), not tenant-owned data.
@@ -622,7 +622,7 @@ async fn seed_courses(app: &TestApp, t: &TestTenant) -> Uuid {
     admin
         .send(
             Method::POST,
-            &format!("/api/v1/courses/{course}/instructors"),
+            &paths::instructors(&course),
             Some(json!({ "user_id": instructor.id })),
         )
         .await
@@ -643,13 +643,8 @@ async fn seed_courses(app: &TestApp, t: &TestTenant) -> Uuid {
         .assert_status(StatusCode::OK);
     let cohort = admin.create_cohort(json!({ "name": "Cohort" })).await;
     admin
-        .send(
-            Method::POST,
-            &format!("/api/v1/cohorts/{cohort}/members"),
-            Some(json!({ "user_ids": [t.learner.id] })),
-        )
-        .await
-        .assert_status(StatusCode::OK);
+        .add_cohort_members(&cohort, json!([t.learner.id]))
+        .await;
     course.parse().expect("uuid")
 }
 

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, TestUser, user_from_session};
+use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, TestUser, paths, user_from_session};
 
 #[track_caller]
 fn assert_invalid_token(reply: &Reply) {
@@ -306,7 +306,7 @@ async fn a_deactivated_user_is_locked_out_at_once() {
         .assert_status(StatusCode::OK);
 
     let deactivated = app
-        .post(&format!("/api/v1/users/{}/deactivate", learner.id))
+        .post(&paths::user_deactivate(&learner.id))
         .tenant("acme")
         .bearer(&tenant.admin.access_token)
         .send()
@@ -336,7 +336,7 @@ async fn a_role_change_invalidates_existing_access_tokens() {
         .assert_status(StatusCode::OK);
 
     let changed = app
-        .call(Method::PUT, &format!("/api/v1/users/{}/roles", learner.id))
+        .call(Method::PUT, &paths::user_roles(&learner.id))
         .tenant("acme")
         .bearer(&tenant.admin.access_token)
         .json(json!({ "roles": ["instructor"] }))

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{AttemptId, BankId, CohortId, QuestionId, SubmissionId};
-use super::{CourseId, ItemId, ModuleId, Reply, TestApp, TestTenant, TestUser};
+use super::{CourseId, ItemId, ModuleId, Reply, TestApp, TestTenant, TestUser, paths};
 
 /// The tenant every [`School`] serves.
 pub const SCHOOL: &str = "acme";
@@ -188,7 +188,7 @@ impl<'a> Actor<'a> {
     pub async fn set_status(self, course: &str, status: &str) -> Reply {
         self.send(
             Method::POST,
-            &format!("/api/v1/courses/{course}/status"),
+            &paths::course_status(course),
             Some(json!({ "status": status })),
         )
         .await
@@ -204,24 +204,14 @@ impl<'a> Actor<'a> {
     pub async fn add_module(self, course: &str, title: &str) -> ModuleId {
         ModuleId::of(
             &self
-                .created(
-                    &format!("/api/v1/courses/{course}/modules"),
-                    json!({ "title": title }),
-                )
+                .created(&paths::modules(course), json!({ "title": title }))
                 .await,
         )
     }
 
     /// Adds an item (a body of [`item`]) to a module.
     pub async fn add_item(self, course: &str, module: &str, body: Value) -> ItemId {
-        ItemId::of(
-            &self
-                .created(
-                    &format!("/api/v1/courses/{course}/modules/{module}/items"),
-                    body,
-                )
-                .await,
-        )
+        ItemId::of(&self.created(&paths::items(course, module), body).await)
     }
 
     /// A draft course (see [`Actor::create_course`]) with modules titled by `module_title`
@@ -256,7 +246,7 @@ impl<'a> Actor<'a> {
     pub async fn set_prerequisites(self, course: &str, ids: Vec<&CourseId>) -> Reply {
         self.send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/prerequisites"),
+            &paths::prerequisites(course),
             Some(json!({ "course_ids": ids })),
         )
         .await
@@ -264,19 +254,15 @@ impl<'a> Actor<'a> {
 
     /// Enrolls the user in a course themselves.
     pub async fn enroll(self, course: &str) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/enrollment"),
-            None,
-        )
-        .await
+        self.send(Method::POST, &paths::enrollment(course), None)
+            .await
     }
 
     /// Enrolls other users in a course (as staff).
     pub async fn enroll_users(self, course: &str, user_ids: Value) -> Reply {
         self.send(
             Method::POST,
-            &format!("/api/v1/courses/{course}/enrollments"),
+            &paths::enrollments(course),
             Some(json!({ "user_ids": user_ids })),
         )
         .await
@@ -295,57 +281,50 @@ impl<'a> Actor<'a> {
     pub async fn add_question(self, bank: &str, body: Value) -> QuestionId {
         QuestionId::of(
             &self
-                .ok(
-                    Method::POST,
-                    &format!("/api/v1/question-banks/{bank}/questions"),
-                    Some(body),
-                )
+                .ok(Method::POST, &paths::bank_questions(bank), Some(body))
                 .await,
         )
     }
 
+    /// Adds the first category to a bank (201 Created); returns its id.
+    pub async fn add_first_category(self, bank: &str, name: &str) -> String {
+        self.created(&paths::bank_categories(bank), json!({ "name": name }))
+            .await["categories"][0]["id"]
+            .as_str()
+            .expect("category")
+            .to_owned()
+    }
+
     /// Sets a quiz item's settings (its questions among them); returns the quiz's JSON.
     pub async fn set_quiz(self, course: &str, item: &str, settings: Value) -> Value {
-        self.ok(
-            Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
-            Some(settings),
-        )
-        .await
+        self.ok(Method::PUT, &paths::quiz(course, item), Some(settings))
+            .await
     }
 
     pub async fn start_attempt(self, course: &str, item: &str) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz/attempts"),
-            None,
-        )
-        .await
+        self.send(Method::POST, &paths::quiz_attempts(course, item), None)
+            .await
     }
 
     pub async fn answer(self, attempt: &str, position: i64, answer: Value) -> Reply {
         self.send(
             Method::PUT,
-            &format!("/api/v1/quiz-attempts/{attempt}/answers/{position}"),
+            &paths::answer(attempt, position),
             Some(json!({ "answer": answer })),
         )
         .await
     }
 
     pub async fn submit_attempt(self, attempt: &str) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/quiz-attempts/{attempt}/submit"),
-            None,
-        )
-        .await
+        self.send(Method::POST, &paths::attempt_submit(attempt), None)
+            .await
     }
 
     /// Sets an assignment item's settings.
     pub async fn set_assignment(self, course: &str, item: &str, settings: Value) -> Reply {
         self.send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment"),
+            &paths::assignment(course, item),
             Some(settings),
         )
         .await
@@ -354,33 +333,33 @@ impl<'a> Actor<'a> {
     /// Submits a form to an assignment.
     pub async fn submit_assignment(self, course: &str, item: &str, parts: Parts<'_>) -> Reply {
         let (content_type, body) = form(parts);
-        self.call(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
-        )
-        .raw(Some(&content_type), body)
-        .send()
-        .await
+        self.call(Method::POST, &paths::submissions(course, item))
+            .raw(Some(&content_type), body)
+            .send()
+            .await
     }
 
     /// Grades an assignment submission.
     pub async fn grade(self, submission: &str, body: Value) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/api/v1/assignment-submissions/{submission}/grade"),
-            Some(body),
-        )
-        .await
+        self.send(Method::PUT, &paths::grade(submission), Some(body))
+            .await
     }
 
     /// Reports progress on an item (completion, session time, video position).
     pub async fn report_progress(self, course: &str, item: &str, body: Value) -> Reply {
+        self.send(Method::PUT, &paths::item_progress(course, item), Some(body))
+            .await
+    }
+
+    /// Adds users to a cohort (200 OK).
+    pub async fn add_cohort_members(self, cohort: &str, user_ids: Value) {
         self.send(
-            Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/progress"),
-            Some(body),
+            Method::POST,
+            &paths::cohort_members(cohort),
+            Some(json!({ "user_ids": user_ids })),
         )
         .await
+        .assert_status(StatusCode::OK);
     }
 
     /// Creates a cohort from `body` (`name`, optionally `description`).
@@ -663,19 +642,11 @@ pub async fn seed_quiz(app: &TestApp, t: &TestTenant) -> QuizIds {
             )
             .await,
     );
-    let category = admin
-        .created(
-            &format!("/api/v1/question-banks/{bank}/categories"),
-            json!({ "name": "Category" }),
-        )
-        .await["categories"][0]["id"]
-        .as_str()
-        .expect("category")
-        .to_owned();
+    let category = admin.add_first_category(&bank, "Category").await;
     let question = QuestionId::of(
         &admin
             .created(
-                &format!("/api/v1/question-banks/{bank}/questions"),
+                &paths::bank_questions(&bank),
                 json!({ "category_id": category, "prompt": format!("Question of {}", t.slug),
                         "points": 1, "spec": { "type": "true_false", "correct": true } }),
             )
@@ -692,7 +663,7 @@ pub async fn seed_quiz(app: &TestApp, t: &TestTenant) -> QuizIds {
     admin
         .send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
+            &paths::quiz(&course, &item),
             Some(json!({ "questions": [{ "question_id": question }] })),
         )
         .await
@@ -749,7 +720,7 @@ pub async fn seed_assignment(app: &TestApp, t: &TestTenant) -> AssignmentIds {
     admin
         .send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/gradebook/settings"),
+            &paths::gradebook_settings(&course),
             Some(json!({ "items": [{ "item_id": item, "weight": 2 }] })),
         )
         .await

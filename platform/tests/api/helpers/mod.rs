@@ -324,7 +324,7 @@ impl TestApp {
         let tenant = self.create_tenant(slug).await;
         let id = tenant["id"].as_str().expect("tenant id").to_owned();
         let admin_email = format!("admin@{slug}.example");
-        self.post(&format!("/api/v1/operator/tenants/{id}/invitations"))
+        self.post(&paths::operator_invitations(&id))
             .operator()
             .json(
                 json!({ "email": admin_email, "display_name": "Admin", "roles": ["tenant_admin"] }),
@@ -386,7 +386,7 @@ impl TestApp {
     /// change ends their first session).
     pub async fn instructor(&self, slug: &str, email: &str, admin: &TestUser) -> TestUser {
         let user = self.register(slug, email).await;
-        self.call(Method::PUT, &format!("/api/v1/users/{}/roles", user.id))
+        self.call(Method::PUT, &paths::user_roles(&user.id))
             .tenant(slug)
             .bearer(&admin.access_token)
             .json(json!({ "roles": ["instructor"] }))
