@@ -6,203 +6,24 @@ use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
+use crate::helpers::{CourseItems, Parts, School, TestApp, form, paths, seed_assignment};
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
-/// A form's parts: (field, file name, content).
-pub type Parts<'a> = &'a [(&'a str, Option<&'a str>, &'a [u8])];
-
-/// A `multipart/form-data` body.
-pub fn form(parts: Parts<'_>) -> (String, Vec<u8>) {
-    let boundary = "lms-test-boundary-8c1f";
-    let mut body = Vec::new();
-    for (field, file_name, content) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match file_name {
-            Some(name) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n\
-                     Content-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{field}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
+/// Files in the local file storage.
+fn stored_files(c: &School) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() { count(&path) } else { 1 }
+                })
+                .sum()
+        })
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-pub struct Class {
-    pub app: TestApp,
-    pub t: TestTenant,
-    pub teacher: TestUser,
-}
-
-impl Class {
-    pub async fn new() -> Self {
-        Self::on(TestApp::spawn().await).await
-    }
-
-    pub async fn on(app: TestApp) -> Self {
-        let t = app.seed_tenant("acme").await;
-        let teacher = app
-            .instructor("acme", "teacher@acme.example", &t.admin)
-            .await;
-        Self { app, t, teacher }
-    }
-
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        who: &TestUser,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut call = self
-            .app
-            .call(method, path)
-            .tenant("acme")
-            .bearer(&who.access_token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        call.send().await
-    }
-
-    pub async fn ok(
-        &self,
-        method: Method,
-        path: &str,
-        who: &TestUser,
-        body: Option<Value>,
-    ) -> Value {
-        let reply = self.send(method, path, who, body).await;
-        assert!(
-            reply.status.is_success(),
-            "{path}: {} {}",
-            reply.status,
-            reply.text
-        );
-        reply.json()
-    }
-
-    /// A published course of the teacher with one module holding items of these kinds and
-    /// titles; returns the course id and the items' ids.
-    pub async fn course(&self, slug: &str, items: &[(&str, &str)]) -> (String, Vec<String>) {
-        let id = |v: Value| v["id"].as_str().expect("id").to_owned();
-        let course = id(self
-            .ok(
-                Method::POST,
-                "/api/v1/courses",
-                &self.teacher,
-                Some(json!({ "slug": slug, "title": format!("Course {slug}") })),
-            )
-            .await);
-        let module = id(self
-            .ok(
-                Method::POST,
-                &format!("/api/v1/courses/{course}/modules"),
-                &self.teacher,
-                Some(json!({ "title": "Module" })),
-            )
-            .await);
-        let mut ids = Vec::new();
-        for (kind, title) in items {
-            ids.push(id(self
-                .ok(
-                    Method::POST,
-                    &format!("/api/v1/courses/{course}/modules/{module}/items"),
-                    &self.teacher,
-                    Some(json!({ "kind": kind, "title": title })),
-                )
-                .await));
-        }
-        self.ok(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/status"),
-            &self.teacher,
-            Some(json!({ "status": "published" })),
-        )
-        .await;
-        (course, ids)
-    }
-
-    pub async fn settings(&self, course: &str, item: &str, settings: Value) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment"),
-            &self.teacher,
-            Some(settings),
-        )
-        .await
-    }
-
-    pub async fn learner(&self, name: &str, course: &str) -> TestUser {
-        let learner = self
-            .app
-            .register("acme", &format!("{name}@acme.example"))
-            .await;
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/enrollment"),
-            &learner,
-            None,
-        )
-        .await
-        .assert_status(StatusCode::CREATED);
-        learner
-    }
-
-    pub async fn submit(
-        &self,
-        course: &str,
-        item: &str,
-        who: &TestUser,
-        parts: Parts<'_>,
-    ) -> Reply {
-        let (content_type, body) = form(parts);
-        self.app
-            .post(&format!(
-                "/api/v1/courses/{course}/items/{item}/assignment/submissions"
-            ))
-            .tenant("acme")
-            .bearer(&who.access_token)
-            .raw(Some(&content_type), body)
-            .send()
-            .await
-    }
-
-    pub async fn grade(&self, submission: &str, body: Value) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/api/v1/assignment-submissions/{submission}/grade"),
-            &self.teacher,
-            Some(body),
-        )
-        .await
-    }
-
-    /// Files in the local file storage.
-    fn stored_files(&self) -> usize {
-        fn count(dir: &std::path::Path) -> usize {
-            std::fs::read_dir(dir).map_or(0, |entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| {
-                        let path = e.path();
-                        if path.is_dir() { count(&path) } else { 1 }
-                    })
-                    .sum()
-            })
-        }
-        count(&std::env::temp_dir().join(&self.app.db.name).join("files"))
-    }
+    count(&std::env::temp_dir().join(&c.app.db.name).join("files"))
 }
 
 fn rubric() -> Value {
@@ -219,19 +40,21 @@ fn rubric() -> Value {
 
 #[tokio::test]
 async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
-    let c = Class::new().await;
-    let (course, items) = c.course("essays", &[("assignment", "Essay")]).await;
+    let c = School::new().await;
+    let CourseItems { course, items } = c
+        .published_items("essays", &[("assignment", "Essay")])
+        .await;
     let item = &items[0];
-    let lea = c.learner("lea", &course).await;
+    let lea = c.enrolled("lea", &course).await;
 
     // No settings yet.
-    c.submit(&course, item, &lea, &[("text", None, b"hello")])
+    c.submit_assignment(&course, item, &lea, &[("text", None, b"hello")])
         .await
         .assert_problem(StatusCode::CONFLICT, "assignment_not_ready");
 
     // Bad settings name their fields.
     let bad = c
-        .settings(
+        .assignment(
             &course,
             item,
             json!({ "accepts_text": false, "late_policy": "reject", "points": 0,
@@ -253,7 +76,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
         );
     }
     let saved = c
-        .settings(
+        .assignment(
             &course,
             item,
             json!({ "instructions": "Write about **tides**.", "accepts_files": true,
@@ -268,13 +91,13 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     let json_body = c
         .send(
             Method::POST,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
+            &paths::submissions(&course, item),
             &lea,
             Some(json!({ "text": "as json" })),
         )
         .await;
     json_body.assert_problem(StatusCode::BAD_REQUEST, "multipart_required");
-    c.submit(&course, item, &lea, &[])
+    c.submit_assignment(&course, item, &lea, &[])
         .await
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let refused: [(Parts<'_>, &str); 5] = [
@@ -305,12 +128,12 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
         (&[("notes", None, b"?")], "unknown_field"),
     ];
     for (parts, code) in refused {
-        let reply = c.submit(&course, item, &lea, parts).await;
+        let reply = c.submit_assignment(&course, item, &lea, parts).await;
         reply.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
         assert!(reply.text.contains(code), "{code}: {}", reply.text);
     }
     // A valid file next to a refused one is not kept either.
-    c.submit(
+    c.submit_assignment(
         &course,
         item,
         &lea,
@@ -321,11 +144,11 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     )
     .await
     .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(c.stored_files(), 0);
+    assert_eq!(stored_files(&c), 0);
 
     // Text and a file, with a path in its name as some browsers send.
     let first = c
-        .submit(
+        .submit_assignment(
             &course,
             item,
             &lea,
@@ -345,12 +168,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     let id = first["id"].as_str().expect("id").to_owned();
     let file = first["files"][0]["id"].as_str().expect("file").to_owned();
     let download = c
-        .send(
-            Method::GET,
-            &format!("/api/v1/assignment-submissions/{id}/files/{file}"),
-            &lea,
-            None,
-        )
+        .send(Method::GET, &paths::submission_file(&id, &file), &lea, None)
         .await;
     download.assert_status(StatusCode::OK);
     assert_eq!(download.text.as_bytes(), PDF);
@@ -367,11 +185,8 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     assert!(header("content-disposition").starts_with("attachment;"));
 
     // Another learner sees neither the submission nor its file; the teacher sees both.
-    let leo = c.learner("leo", &course).await;
-    for path in [
-        format!("/api/v1/assignment-submissions/{id}"),
-        format!("/api/v1/assignment-submissions/{id}/files/{file}"),
-    ] {
+    let leo = c.enrolled("leo", &course).await;
+    for path in [paths::submission(&id), paths::submission_file(&id, &file)] {
         c.send(Method::GET, &path, &leo, None)
             .await
             .assert_status(StatusCode::NOT_FOUND);
@@ -382,7 +197,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     // A learner does not grade, not even their own work.
     c.send(
         Method::PUT,
-        &format!("/api/v1/assignment-submissions/{id}/grade"),
+        &paths::grade(&id),
         &lea,
         Some(json!({ "points": 20 })),
     )
@@ -391,7 +206,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
 
     // Resubmitting before the due date supersedes the waiting submission.
     let second = c
-        .submit(
+        .submit_assignment(
             &course,
             item,
             &lea,
@@ -402,12 +217,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     let second = second.json();
     assert_eq!(second["number"], 2);
     let mine = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
-            &lea,
-            None,
-        )
+        .ok(Method::GET, &paths::submissions(&course, item), &lea, None)
         .await;
     let statuses: Vec<&str> = mine["submissions"]
         .as_array()
@@ -434,7 +244,7 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
     assert_eq!(queued.len(), 1, "{queue}");
     assert_eq!(queued[0]["id"], second["id"]);
     assert_eq!(queued[0]["file_count"], 1);
-    assert_eq!(c.stored_files(), 2);
+    assert_eq!(stored_files(&c), 2);
     // Learners have no queue.
     c.send(Method::GET, "/api/v1/assignment-submissions", &lea, None)
         .await
@@ -443,9 +253,9 @@ async fn submissions_follow_the_assignments_rules_and_files_round_trip() {
 
 #[tokio::test]
 async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_the_item() {
-    let c = Class::new().await;
-    let (course, items) = c
-        .course(
+    let c = School::new().await;
+    let CourseItems { course, items } = c
+        .published_items(
             "reports",
             &[
                 ("assignment", "Late report"),
@@ -456,7 +266,7 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     let (late_item, strict_item) = (&items[0], &items[1]);
     let due = Utc::now() - Duration::hours(25);
     let saved = c
-        .settings(
+        .assignment(
             &course,
             late_item,
             json!({ "rubric": rubric(), "late_policy": "penalty", "late_penalty_percent": 10,
@@ -466,28 +276,28 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     saved.assert_status(StatusCode::OK);
     let saved = saved.json();
     assert_eq!(saved["points"], 10.0);
-    c.settings(
+    c.assignment(
         &course,
         strict_item,
         json!({ "points": 5, "late_policy": "reject", "due_at": due }),
     )
     .await
     .assert_status(StatusCode::OK);
-    let lea = c.learner("lea", &course).await;
+    let lea = c.enrolled("lea", &course).await;
 
-    c.submit(&course, strict_item, &lea, &[("text", None, b"too late")])
+    c.submit_assignment(&course, strict_item, &lea, &[("text", None, b"too late")])
         .await
         .assert_problem(StatusCode::CONFLICT, "past_due");
     let text = "The tide report, two days late.";
     let submitted = c
-        .submit(&course, late_item, &lea, &[("text", None, text.as_bytes())])
+        .submit_assignment(&course, late_item, &lea, &[("text", None, text.as_bytes())])
         .await;
     submitted.assert_status(StatusCode::CREATED);
     let submitted = submitted.json();
     assert!(submitted["late_seconds"].as_i64().expect("late") > 25 * 3600 - 60);
     let id = submitted["id"].as_str().expect("id").to_owned();
     // Past the due date, no second submission.
-    c.submit(&course, late_item, &lea, &[("text", None, b"again")])
+    c.submit_assignment(&course, late_item, &lea, &[("text", None, b"again")])
         .await
         .assert_problem(StatusCode::CONFLICT, "resubmission_closed");
 
@@ -544,21 +354,14 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     assert_eq!(grade["passed"], true);
     assert_eq!(grade["released_at"], Value::Null);
 
-    let mine = format!("/api/v1/courses/{course}/items/{late_item}/assignment/submissions");
+    let mine = paths::submissions(&course, late_item);
     let before = c.ok(Method::GET, &mine, &lea, None).await;
     assert_eq!(before["submissions"][0]["grade"], Value::Null, "{before}");
     assert_eq!(before["score_percent"], Value::Null);
-    let learner_view = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/assignment-submissions/{id}"),
-            &lea,
-            None,
-        )
-        .await;
+    let learner_view = c.ok(Method::GET, &paths::submission(&id), &lea, None).await;
     assert_eq!(learner_view["grade"], Value::Null);
     assert!(!learner_view.to_string().contains("Solid; cite more."));
-    let progress = format!("/api/v1/courses/{course}/progress/me");
+    let progress = paths::my_progress(&course);
     let completed = c.ok(Method::GET, &progress, &lea, None).await;
     assert_eq!(completed["course"]["required_completed"], 0);
 
@@ -566,7 +369,7 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     let released = c
         .ok(
             Method::POST,
-            &format!("/api/v1/courses/{course}/items/{late_item}/assignment/release"),
+            &paths::release(&course, late_item),
             &c.teacher,
             None,
         )
@@ -589,11 +392,11 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
     // The rubric is now fixed; saving it unchanged keeps its ids.
     let changed = json!({ "rubric": { "criteria": [ { "title": "Only", "levels": [
         { "title": "Yes", "points": 1 } ] } ] } });
-    c.settings(&course, late_item, changed)
+    c.assignment(&course, late_item, changed)
         .await
         .assert_problem(StatusCode::CONFLICT, "rubric_in_use");
     let same = c
-        .settings(
+        .assignment(
             &course,
             late_item,
             json!({ "rubric": rubric(), "late_policy": "penalty", "late_penalty_percent": 10,
@@ -606,20 +409,20 @@ async fn rubric_grades_with_late_penalty_are_held_until_released_and_complete_th
 
 #[tokio::test]
 async fn racing_submissions_get_distinct_numbers_and_one_stays_current() {
-    let c = Class::new().await;
-    let (course, items) = c.course("race", &[("assignment", "Race")]).await;
+    let c = School::new().await;
+    let CourseItems { course, items } = c.published_items("race", &[("assignment", "Race")]).await;
     let item = &items[0];
-    c.settings(
+    c.assignment(
         &course,
         item,
         json!({ "points": 10, "accepts_files": true, "max_file_bytes": 5 * 1024 * 1024 }),
     )
     .await
     .assert_status(StatusCode::OK);
-    let lea = c.learner("lea", &course).await;
+    let lea = c.enrolled("lea", &course).await;
     // Files larger than the JSON endpoints' 1 MiB body limit are taken.
     let big = vec![b'x'; 3 * 1024 * 1024];
-    c.submit(&course, item, &lea, &[("files", Some("big.txt"), &big)])
+    c.submit_assignment(&course, item, &lea, &[("files", Some("big.txt"), &big)])
         .await
         .assert_status(StatusCode::CREATED);
     let course = &course;
@@ -628,7 +431,7 @@ async fn racing_submissions_get_distinct_numbers_and_one_stays_current() {
         let c = &c;
         let lea = &lea;
         async move {
-            c.submit(course, item, lea, &[("text", None, text.as_bytes())])
+            c.submit_assignment(course, item, lea, &[("text", None, text.as_bytes())])
                 .await
         }
     }))
@@ -643,12 +446,7 @@ async fn racing_submissions_get_distinct_numbers_and_one_stays_current() {
     numbers.sort_unstable();
     assert_eq!(numbers, [2, 3, 4, 5, 6, 7]);
     let mine = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/assignment/submissions"),
-            &lea,
-            None,
-        )
+        .ok(Method::GET, &paths::submissions(course, item), &lea, None)
         .await;
     let waiting = mine["submissions"]
         .as_array()
@@ -664,15 +462,15 @@ async fn submitted_files_live_in_s3_when_it_is_configured() {
     let moto = crate::s3_peer::MotoServer::start();
     moto.create_bucket("lms-submissions").await;
     let config = moto.s3_config("lms-submissions");
-    let c = Class::on(TestApp::spawn_with(move |cfg| cfg.storage.s3 = Some(config)).await).await;
-    let (course, items) = c.course("s3", &[("assignment", "Upload")]).await;
+    let c = School::on(TestApp::spawn_with(move |cfg| cfg.storage.s3 = Some(config)).await).await;
+    let CourseItems { course, items } = c.published_items("s3", &[("assignment", "Upload")]).await;
     let item = &items[0];
-    c.settings(&course, item, json!({ "points": 5, "accepts_files": true }))
+    c.assignment(&course, item, json!({ "points": 5, "accepts_files": true }))
         .await
         .assert_status(StatusCode::OK);
-    let lea = c.learner("lea", &course).await;
+    let lea = c.enrolled("lea", &course).await;
     let submitted = c
-        .submit(&course, item, &lea, &[("files", Some("report.pdf"), PDF)])
+        .submit_assignment(&course, item, &lea, &[("files", Some("report.pdf"), PDF)])
         .await;
     submitted.assert_status(StatusCode::CREATED);
     let submitted = submitted.json();
@@ -699,134 +497,31 @@ async fn submitted_files_live_in_s3_when_it_is_configured() {
     let download = c
         .send(
             Method::GET,
-            &format!("/api/v1/assignment-submissions/{id}/files/{file}"),
+            &paths::submission_file(id, file),
             &c.teacher,
             None,
         )
         .await;
     download.assert_status(StatusCode::OK);
     assert_eq!(download.text.as_bytes(), PDF);
-    assert_eq!(c.stored_files(), 0, "nothing on local disk");
-}
-
-/// The ids a cross-tenant check names: a published course of the tenant's admin with an
-/// assignment item (weighted 2 in its gradebook), and a submission of the tenant's learner with
-/// one file.
-pub struct AssignmentIds {
-    pub item: String,
-    pub submission: String,
-    pub file: String,
-}
-
-pub async fn seed_assignment(app: &TestApp, t: &TestTenant) -> AssignmentIds {
-    let send = |method: Method, path: String, who: &TestUser, body: Value| {
-        app.call(method, &path)
-            .tenant(&t.slug)
-            .bearer(&who.access_token)
-            .json(body)
-    };
-    let id = |reply: Reply| {
-        assert!(reply.status.is_success(), "{}", reply.text);
-        reply.json()["id"].as_str().expect("id").to_owned()
-    };
-    let course = id(send(
-        Method::POST,
-        "/api/v1/courses".into(),
-        &t.admin,
-        json!({ "slug": format!("{}-assignments", t.slug), "title": "Assignments" }),
-    )
-    .send()
-    .await);
-    let module = id(send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/modules"),
-        &t.admin,
-        json!({ "title": "Module" }),
-    )
-    .send()
-    .await);
-    let item = id(send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/modules/{module}/items"),
-        &t.admin,
-        json!({ "kind": "assignment", "title": "Assignment" }),
-    )
-    .send()
-    .await);
-    send(
-        Method::PUT,
-        format!("/api/v1/courses/{course}/items/{item}/assignment"),
-        &t.admin,
-        json!({ "points": 10, "accepts_files": true }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    send(
-        Method::PUT,
-        format!("/api/v1/courses/{course}/gradebook/settings"),
-        &t.admin,
-        json!({ "items": [{ "item_id": item, "weight": 2 }] }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/status"),
-        &t.admin,
-        json!({ "status": "published" }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    app.post(&format!("/api/v1/courses/{course}/enrollment"))
-        .tenant(&t.slug)
-        .bearer(&t.learner.access_token)
-        .send()
-        .await
-        .assert_status(StatusCode::CREATED);
-    let (content_type, body) = form(&[("files", Some("work.txt"), b"my work")]);
-    let submitted = app
-        .post(&format!(
-            "/api/v1/courses/{course}/items/{item}/assignment/submissions"
-        ))
-        .tenant(&t.slug)
-        .bearer(&t.learner.access_token)
-        .raw(Some(&content_type), body)
-        .send()
-        .await;
-    submitted.assert_status(StatusCode::CREATED);
-    let submitted = submitted.json();
-    AssignmentIds {
-        item,
-        submission: submitted["id"].as_str().expect("id").to_owned(),
-        file: submitted["files"][0]["id"]
-            .as_str()
-            .expect("file")
-            .to_owned(),
-    }
+    assert_eq!(stored_files(&c), 0, "nothing on local disk");
 }
 
 /// A NUL character in a form's text or in a file name is refused with 400 before anything is
 /// stored (PostgreSQL cannot store it in text).
 #[tokio::test]
 async fn nul_characters_in_a_submission_form_are_refused() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let ids = seed_assignment(&app, &t).await;
     let course: uuid::Uuid = {
         let mut su = app.db.superuser().await;
         sqlx::query_scalar("select course_id from course_items where id = $1::uuid")
-            .bind(&ids.item)
+            .bind(ids.item.as_str())
             .fetch_one(&mut su)
             .await
             .expect("course of the item")
     };
-    let path = format!(
-        "/api/v1/courses/{course}/items/{}/assignment/submissions",
-        ids.item
-    );
+    let path = paths::submissions(course, &ids.item);
     // A raw NUL in a part's headers (the file name) is already refused by the form parser.
     let forms: [(Parts<'_>, &str); 2] = [
         (&[("text", None, b"my\0work")], "nul_character"),

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Reply, TestApp, TestTenant};
+use crate::helpers::{Reply, TestApp, TestTenant, paths};
 
 async fn trail(app: &TestApp, t: &TestTenant, query: &str) -> Reply {
     let reply = app
@@ -23,8 +23,7 @@ fn items(reply: &Reply) -> Vec<Value> {
 
 #[tokio::test]
 async fn admins_read_who_did_what_newest_first() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let invited = app
         .post("/api/v1/users/invitations")
         .tenant("acme")
@@ -36,7 +35,7 @@ async fn admins_read_who_did_what_newest_first() {
         .await;
     invited.assert_status(StatusCode::CREATED);
     let ivy = invited.json()["id"].as_str().expect("id").to_owned();
-    app.post(&format!("/api/v1/users/{}/deactivate", t.learner.id))
+    app.post(&paths::user_deactivate(&t.learner.id))
         .tenant("acme")
         .bearer(&t.admin.access_token)
         .send()
@@ -137,8 +136,7 @@ async fn admins_read_who_did_what_newest_first() {
 
 #[tokio::test]
 async fn only_admins_read_the_trail() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     app.get("/api/v1/audit-events")
         .tenant("acme")
         .bearer(&t.learner.access_token)
@@ -152,23 +150,20 @@ async fn only_admins_read_the_trail() {
         .assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
     // A deactivated admin's token no longer reads it.
     let second = app.register("acme", "second@acme.example").await;
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/api/v1/users/{}/roles", second.id),
-    )
-    .tenant("acme")
-    .bearer(&t.admin.access_token)
-    .json(json!({ "roles": ["tenant_admin"] }))
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
+    app.call(reqwest::Method::PUT, &paths::user_roles(&second.id))
+        .tenant("acme")
+        .bearer(&t.admin.access_token)
+        .json(json!({ "roles": ["tenant_admin"] }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
     let second = crate::helpers::user_from_session(
         &app.login("acme", &second.email, crate::helpers::PASSWORD)
             .await
             .json(),
         &second.email,
     );
-    app.post(&format!("/api/v1/users/{}/deactivate", second.id))
+    app.post(&paths::user_deactivate(&second.id))
         .tenant("acme")
         .bearer(&t.admin.access_token)
         .send()
@@ -191,8 +186,7 @@ async fn refused(conn: &mut sqlx::PgConnection, sql: &str) -> String {
 
 #[tokio::test]
 async fn nobody_rewrites_history() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let mut su = app.db.superuser().await;
     let before: i64 = sqlx::query_scalar("select count(*) from audit_events")
         .fetch_one(&mut su)
@@ -259,7 +253,7 @@ async fn nobody_rewrites_history() {
     .expect("count");
     assert_eq!(untouched, 0);
     // Appending still works.
-    app.post(&format!("/api/v1/users/{}/deactivate", t.learner.id))
+    app.post(&paths::user_deactivate(&t.learner.id))
         .tenant("acme")
         .bearer(&t.admin.access_token)
         .send()

@@ -91,8 +91,7 @@ async fn registration_signs_in_a_learner_and_rejects_bad_input() {
 
 #[tokio::test]
 async fn a_tenant_admin_can_turn_self_registration_off() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
 
     // A learner may not change the setting.
     app.call(Method::PATCH, "/api/v1/tenant")
@@ -131,8 +130,7 @@ async fn a_tenant_admin_can_turn_self_registration_off() {
 
 #[tokio::test]
 async fn login_me_refresh_rotation_and_logout() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let email = tenant.learner.email.clone();
 
     let login = app.login("acme", &email, PASSWORD).await;
@@ -179,8 +177,7 @@ async fn login_me_refresh_rotation_and_logout() {
 
 #[tokio::test]
 async fn changing_the_password_ends_every_session() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let learner = &tenant.learner;
 
     let wrong = app
@@ -231,8 +228,7 @@ async fn changing_the_password_ends_every_session() {
 
 #[tokio::test]
 async fn password_reset_by_email_link_works_once_and_ends_sessions() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let learner = &tenant.learner;
     // A second session besides the one registration started.
     let other = app.login("acme", &learner.email, PASSWORD).await;
@@ -289,8 +285,7 @@ async fn password_reset_by_email_link_works_once_and_ends_sessions() {
 
 #[tokio::test]
 async fn an_expired_reset_link_is_refused() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let learner = &tenant.learner;
     app.post("/api/v1/auth/password-reset")
         .tenant("acme")
@@ -328,8 +323,7 @@ async fn an_expired_reset_link_is_refused() {
 
 #[tokio::test]
 async fn an_invitation_is_accepted_once_and_gates_sign_in() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let invitee = "grace@example.org";
 
     // Only admins invite.

@@ -8,73 +8,27 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestTenant, TestUser};
+use crate::helpers::{School, TestApp, paths};
 
-struct Shop {
-    app: TestApp,
-    t: TestTenant,
-    owner: TestUser,
+async fn shop() -> School {
+    School::with_teacher(TestApp::spawn().await, "owner").await
 }
 
-async fn shop() -> Shop {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let owner = app.instructor("acme", "owner@acme.example", &t.admin).await;
-    Shop { app, t, owner }
+/// The catalog as the learner sees it with this query string.
+async fn catalog(s: &School, query: &str) -> Value {
+    let reply = s
+        .app
+        .get(&format!("/api/v1/catalog{query}"))
+        .tenant("acme")
+        .bearer(&s.t.learner.access_token)
+        .send()
+        .await;
+    reply.assert_status(StatusCode::OK);
+    reply.json()
 }
 
-impl Shop {
-    /// Creates a course with these settings as the owner; returns its id.
-    async fn course(&self, slug: &str, settings: Value) -> String {
-        let mut body = json!({ "slug": slug, "title": format!("Course {slug}") });
-        if let (Some(body), Some(settings)) = (body.as_object_mut(), settings.as_object()) {
-            body.extend(settings.clone());
-        }
-        let reply = self
-            .app
-            .post("/api/v1/courses")
-            .tenant("acme")
-            .bearer(&self.owner.access_token)
-            .json(body)
-            .send()
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        reply.json()["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn publish(&self, id: &str) {
-        self.app
-            .post(&format!("/api/v1/courses/{id}/status"))
-            .tenant("acme")
-            .bearer(&self.owner.access_token)
-            .json(json!({ "status": "published" }))
-            .send()
-            .await
-            .assert_status(StatusCode::OK);
-    }
-
-    async fn published(&self, slug: &str, settings: Value) -> String {
-        let id = self.course(slug, settings).await;
-        self.publish(&id).await;
-        id
-    }
-
-    /// The catalog as the learner sees it with this query string.
-    async fn catalog(&self, query: &str) -> Value {
-        let reply = self
-            .app
-            .get(&format!("/api/v1/catalog{query}"))
-            .tenant("acme")
-            .bearer(&self.t.learner.access_token)
-            .send()
-            .await;
-        reply.assert_status(StatusCode::OK);
-        reply.json()
-    }
-
-    async fn slugs(&self, query: &str) -> Vec<String> {
-        slugs_of(&self.catalog(query).await)
-    }
+async fn slugs(s: &School, query: &str) -> Vec<String> {
+    slugs_of(&catalog(s, query).await)
 }
 
 fn slugs_of(page: &Value) -> Vec<String> {
@@ -92,9 +46,9 @@ async fn learners_see_only_published_courses_with_their_seats() {
     s.course("draft-one", json!({})).await;
     let archived = s.published("archived-one", json!({})).await;
     s.app
-        .post(&format!("/api/v1/courses/{archived}/status"))
+        .post(&paths::course_status(&archived))
         .tenant("acme")
-        .bearer(&s.owner.access_token)
+        .bearer(&s.teacher.access_token)
         .json(json!({ "status": "archived" }))
         .send()
         .await
@@ -104,7 +58,7 @@ async fn learners_see_only_published_courses_with_their_seats() {
         json!({ "capacity": 3, "price_minor": 1900, "currency": "EUR", "summary": "Short" }),
     )
     .await;
-    let page = s.catalog("").await;
+    let page = catalog(&s, "").await;
     assert_eq!(slugs_of(&page), vec!["live"]);
     let item = &page["items"][0];
     assert_eq!(item["capacity"], 3);
@@ -154,24 +108,26 @@ async fn filters_narrow_the_catalog() {
         v
     };
     assert_eq!(
-        sorted(s.slugs("?category=Programming").await),
+        sorted(slugs(&s, "?category=Programming").await),
         vec!["rust-advanced", "rust-basics"]
     );
     assert_eq!(
-        sorted(s.slugs("?tag=RUST").await),
+        sorted(slugs(&s, "?tag=RUST").await),
         vec!["rust-advanced", "rust-basics"]
     );
-    assert_eq!(s.slugs("?difficulty=advanced").await, vec!["rust-advanced"]);
     assert_eq!(
-        sorted(s.slugs("?language=en").await),
+        slugs(&s, "?difficulty=advanced").await,
+        vec!["rust-advanced"]
+    );
+    assert_eq!(
+        sorted(slugs(&s, "?language=en").await),
         vec!["rust-basics", "watercolour"]
     );
     assert_eq!(
-        s.slugs("?category=Programming&language=en&difficulty=beginner")
-            .await,
+        slugs(&s, "?category=Programming&language=en&difficulty=beginner").await,
         vec!["rust-basics"]
     );
-    assert!(s.slugs("?category=Cooking").await.is_empty());
+    assert!(slugs(&s, "?category=Cooking").await.is_empty());
     s.app
         .get("/api/v1/catalog?difficulty=expert")
         .tenant("acme")
@@ -203,7 +159,7 @@ async fn search_ranks_title_matches_first() {
             .app
             .post("/api/v1/courses")
             .tenant("acme")
-            .bearer(&s.owner.access_token)
+            .bearer(&s.teacher.access_token)
             .json(body)
             .send()
             .await;
@@ -211,18 +167,25 @@ async fn search_ranks_title_matches_first() {
         s.publish(reply.json()["id"].as_str().expect("id")).await;
     }
     // Title (weight A) before summary (weight C).
-    assert_eq!(s.slugs("?q=kubernetes").await, vec!["kubernetes", "docker"]);
+    assert_eq!(
+        slugs(&s, "?q=kubernetes").await,
+        vec!["kubernetes", "docker"]
+    );
     // Web-search syntax.
-    assert_eq!(s.slugs("?q=kubernetes%20-docker").await, vec!["kubernetes"]);
-    assert_eq!(s.slugs("?q=%22italian%20cooking%22").await, vec!["cooking"]);
-    assert!(s.slugs("?q=zzzzqqq").await.is_empty());
+    assert_eq!(
+        slugs(&s, "?q=kubernetes%20-docker").await,
+        vec!["kubernetes"]
+    );
+    assert_eq!(
+        slugs(&s, "?q=%22italian%20cooking%22").await,
+        vec!["cooking"]
+    );
+    assert!(slugs(&s, "?q=zzzzqqq").await.is_empty());
     // Ranked pages chain with their own cursors; a newest-first cursor is not one of them.
-    let first = s.catalog("?q=kubernetes&limit=1").await;
+    let first = catalog(&s, "?q=kubernetes&limit=1").await;
     assert_eq!(slugs_of(&first), vec!["kubernetes"]);
     let cursor = first["next_cursor"].as_str().expect("cursor");
-    let second = s
-        .catalog(&format!("?q=kubernetes&limit=1&cursor={cursor}"))
-        .await;
+    let second = catalog(&s, &format!("?q=kubernetes&limit=1&cursor={cursor}")).await;
     assert_eq!(slugs_of(&second), vec!["docker"]);
     assert!(second["next_cursor"].is_null());
     s.app
@@ -235,7 +198,7 @@ async fn search_ranks_title_matches_first() {
 }
 
 /// Pages through the catalog with `query`, publishing a new course before every next page.
-async fn page_while_publishing(s: &Shop, query: &str, new_slug: &str) -> Vec<String> {
+async fn page_while_publishing(s: &School, query: &str, new_slug: &str) -> Vec<String> {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for round in 0..20 {
@@ -243,7 +206,7 @@ async fn page_while_publishing(s: &Shop, query: &str, new_slug: &str) -> Vec<Str
             Some(c) => format!("{query}&cursor={c}"),
             None => query.to_owned(),
         };
-        let page = s.catalog(&q).await;
+        let page = catalog(s, &q).await;
         seen.extend(slugs_of(&page));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -293,12 +256,12 @@ async fn the_public_outline_has_titles_but_no_content() {
         s.app
             .call(method, &path)
             .tenant("acme")
-            .bearer(&s.owner.access_token)
+            .bearer(&s.teacher.access_token)
             .json(body)
     };
     let module = call(
         Method::POST,
-        format!("/api/v1/courses/{id}/modules"),
+        paths::modules(&id),
         json!({ "title": "Week 1" }),
     )
     .send()
@@ -307,7 +270,7 @@ async fn the_public_outline_has_titles_but_no_content() {
     let module = module.json()["id"].as_str().expect("id").to_owned();
     call(
         Method::POST,
-        format!("/api/v1/courses/{id}/modules/{module}/items"),
+        paths::items(&id, &module),
         json!({ "kind": "text", "title": "Welcome", "body": "SECRET BODY", "required": false }),
     )
     .send()
@@ -315,7 +278,7 @@ async fn the_public_outline_has_titles_but_no_content() {
     .assert_status(StatusCode::CREATED);
     call(
         Method::PUT,
-        format!("/api/v1/courses/{id}/prerequisites"),
+        paths::prerequisites(&id),
         json!({ "course_ids": [prereq] }),
     )
     .send()
@@ -329,14 +292,14 @@ async fn the_public_outline_has_titles_but_no_content() {
             .send()
     };
     // A draft is not in the catalog, by id or slug.
-    get(id.clone())
+    get(id.to_string())
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     get("outlined".into())
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     s.publish(&id).await;
-    let by_id = get(id.clone()).await;
+    let by_id = get(id.to_string()).await;
     by_id.assert_status(StatusCode::OK);
     let by_slug = get("outlined".into()).await;
     by_slug.assert_status(StatusCode::OK);

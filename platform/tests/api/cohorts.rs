@@ -1,26 +1,9 @@
 //! Cohorts: who manages them, names, members, and enrolling a whole cohort into a course.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    who: &TestUser,
-    body: Option<Value>,
-) -> Reply {
-    let mut call = app
-        .call(method, path)
-        .tenant("acme")
-        .bearer(&who.access_token);
-    if let Some(body) = body {
-        call = call.json(body);
-    }
-    call.send().await
-}
+use crate::helpers::{Reply, School, TestApp, paths};
 
 fn outcomes(reply: &Reply) -> Vec<String> {
     reply.assert_status(StatusCode::OK);
@@ -32,109 +15,100 @@ fn outcomes(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-async fn setup() -> (TestApp, TestTenant) {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    (app, t)
-}
-
 #[tokio::test]
 async fn admins_manage_cohorts_and_their_members() {
-    let (app, t) = setup().await;
-    let created = send(
-        &app,
-        Method::POST,
-        "/api/v1/cohorts",
-        &t.admin,
-        Some(json!({ "name": " Spring 2027 ", "description": "New hires" })),
-    )
-    .await;
+    let (app, t) = TestApp::with_tenant("acme").await;
+    let created = app
+        .actor("acme", &t.admin)
+        .send(
+            Method::POST,
+            "/api/v1/cohorts",
+            Some(json!({ "name": " Spring 2027 ", "description": "New hires" })),
+        )
+        .await;
     created.assert_status(StatusCode::CREATED);
     let cohort = created.json();
     assert_eq!(cohort["name"], "Spring 2027");
     assert_eq!(cohort["member_count"], 0);
     let id = cohort["id"].as_str().expect("id").to_owned();
-    send(
-        &app,
-        Method::POST,
-        "/api/v1/cohorts",
-        &t.admin,
-        Some(json!({ "name": "spring 2027" })),
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "name_taken");
-    send(
-        &app,
-        Method::POST,
-        "/api/v1/cohorts",
-        &t.admin,
-        Some(json!({ "name": "   " })),
-    )
-    .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.actor("acme", &t.admin)
+        .send(
+            Method::POST,
+            "/api/v1/cohorts",
+            Some(json!({ "name": "spring 2027" })),
+        )
+        .await
+        .assert_problem(StatusCode::CONFLICT, "name_taken");
+    app.actor("acme", &t.admin)
+        .send(
+            Method::POST,
+            "/api/v1/cohorts",
+            Some(json!({ "name": "   " })),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
     let second = app.register("acme", "second@acme.example").await;
     let unknown = uuid::Uuid::now_v7().to_string();
-    let members = format!("/api/v1/cohorts/{id}/members");
-    let added = send(
-        &app,
-        Method::POST,
-        &members,
-        &t.admin,
-        Some(json!({ "user_ids": [t.learner.id, second.id, unknown, t.learner.id] })),
-    )
-    .await;
+    let members = paths::cohort_members(&id);
+    let added = app
+        .actor("acme", &t.admin)
+        .send(
+            Method::POST,
+            &members,
+            Some(json!({ "user_ids": [t.learner.id, second.id, unknown, t.learner.id] })),
+        )
+        .await;
     assert_eq!(
         outcomes(&added),
         vec!["added", "added", "unknown_user", "already_member"]
     );
-    let listed = send(&app, Method::GET, &members, &t.admin, None).await;
+    let listed = app
+        .actor("acme", &t.admin)
+        .send(Method::GET, &members, None)
+        .await;
     listed.assert_status(StatusCode::OK);
     assert_eq!(listed.json()["items"].as_array().map(Vec::len), Some(2));
-    let removed = send(
-        &app,
-        Method::DELETE,
-        &members,
-        &t.admin,
-        Some(json!({ "user_ids": [second.id, second.id] })),
-    )
-    .await;
+    let removed = app
+        .actor("acme", &t.admin)
+        .send(
+            Method::DELETE,
+            &members,
+            Some(json!({ "user_ids": [second.id, second.id] })),
+        )
+        .await;
     assert_eq!(outcomes(&removed), vec!["removed", "not_member"]);
 
-    let renamed = send(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/cohorts/{id}"),
-        &t.admin,
-        Some(json!({ "name": "Autumn 2027" })),
-    )
-    .await;
+    let renamed = app
+        .actor("acme", &t.admin)
+        .send(
+            Method::PATCH,
+            &paths::cohort(&id),
+            Some(json!({ "name": "Autumn 2027" })),
+        )
+        .await;
     renamed.assert_status(StatusCode::OK);
     assert_eq!(renamed.json()["name"], "Autumn 2027");
     assert_eq!(renamed.json()["description"], "New hires");
     assert_eq!(renamed.json()["member_count"], 1);
-    let list = send(&app, Method::GET, "/api/v1/cohorts", &t.admin, None).await;
+    let list = app
+        .actor("acme", &t.admin)
+        .send(Method::GET, "/api/v1/cohorts", None)
+        .await;
     assert_eq!(list.json()["items"][0]["name"], "Autumn 2027");
 
-    send(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/cohorts/{id}"),
-        &t.admin,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
-    send(
-        &app,
-        Method::GET,
-        &format!("/api/v1/cohorts/{id}"),
-        &t.admin,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    let audit = send(&app, Method::GET, "/api/v1/audit-events", &t.admin, None).await;
+    app.actor("acme", &t.admin)
+        .send(Method::DELETE, &paths::cohort(&id), None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    app.actor("acme", &t.admin)
+        .send(Method::GET, &paths::cohort(&id), None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let audit = app
+        .actor("acme", &t.admin)
+        .send(Method::GET, "/api/v1/audit-events", None)
+        .await;
     for action in [
         "cohort.created",
         "cohort.members_added",
@@ -148,119 +122,75 @@ async fn admins_manage_cohorts_and_their_members() {
 
 #[tokio::test]
 async fn learners_and_instructors_cannot_manage_cohorts() {
-    let (app, t) = setup().await;
-    let teacher = app
-        .instructor("acme", "teacher@acme.example", &t.admin)
-        .await;
-    let created = send(
-        &app,
-        Method::POST,
-        "/api/v1/cohorts",
-        &t.admin,
-        Some(json!({ "name": "Team" })),
-    )
-    .await;
-    let id = created.json()["id"].as_str().expect("id").to_owned();
-    for who in [&t.learner, &teacher] {
-        send(
-            &app,
+    let School { app, t, teacher } = School::new().await;
+    let created = app
+        .actor("acme", &t.admin)
+        .send(
             Method::POST,
             "/api/v1/cohorts",
-            who,
-            Some(json!({ "name": "Mine" })),
+            Some(json!({ "name": "Team" })),
         )
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/v1/cohorts/{id}/members"),
-            who,
-            Some(json!({ "user_ids": [t.learner.id] })),
-        )
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-        send(
-            &app,
-            Method::DELETE,
-            &format!("/api/v1/cohorts/{id}"),
-            who,
-            None,
-        )
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        .await;
+    let id = created.json()["id"].as_str().expect("id").to_owned();
+    for who in [&t.learner, &teacher] {
+        app.actor("acme", who)
+            .send(
+                Method::POST,
+                "/api/v1/cohorts",
+                Some(json!({ "name": "Mine" })),
+            )
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        app.actor("acme", who)
+            .send(
+                Method::POST,
+                &paths::cohort_members(&id),
+                Some(json!({ "user_ids": [t.learner.id] })),
+            )
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        app.actor("acme", who)
+            .send(Method::DELETE, &paths::cohort(&id), None)
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     }
     // Instructors read cohorts (to enroll them); learners do not.
-    send(&app, Method::GET, "/api/v1/cohorts", &teacher, None)
+    app.actor("acme", &teacher)
+        .send(Method::GET, "/api/v1/cohorts", None)
         .await
         .assert_status(StatusCode::OK);
-    send(&app, Method::GET, "/api/v1/cohorts", &t.learner, None)
+    app.actor("acme", &t.learner)
+        .send(Method::GET, "/api/v1/cohorts", None)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
 #[tokio::test]
 async fn a_cohort_is_enrolled_in_one_call() {
-    let (app, t) = setup().await;
-    let teacher = app
-        .instructor("acme", "teacher@acme.example", &t.admin)
+    let School { app, t, teacher } = School::new().await;
+    let teaching = app.actor("acme", &teacher);
+    let course = teaching
+        .create_course("onboarding", json!({ "title": "Onboarding" }))
         .await;
-    let course = send(
-        &app,
-        Method::POST,
-        "/api/v1/courses",
-        &teacher,
-        Some(json!({ "slug": "onboarding", "title": "Onboarding" })),
-    )
-    .await;
-    let course = course.json()["id"].as_str().expect("id").to_owned();
-    send(
-        &app,
-        Method::POST,
-        &format!("/api/v1/courses/{course}/status"),
-        &teacher,
-        Some(json!({ "status": "published" })),
-    )
-    .await
-    .assert_status(StatusCode::OK);
-    let cohort = send(
-        &app,
-        Method::POST,
-        "/api/v1/cohorts",
-        &t.admin,
-        Some(json!({ "name": "Q1 hires" })),
-    )
-    .await;
-    let cohort = cohort.json()["id"].as_str().expect("id").to_owned();
+    teaching.publish(&course).await;
+    let cohort = app
+        .actor("acme", &t.admin)
+        .create_cohort(json!({ "name": "Q1 hires" }))
+        .await;
     let second = app.register("acme", "second@acme.example").await;
-    send(
-        &app,
-        Method::POST,
-        &format!("/api/v1/cohorts/{cohort}/members"),
-        &t.admin,
-        Some(json!({ "user_ids": [t.learner.id, second.id] })),
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    app.actor("acme", &t.admin)
+        .add_cohort_members(&cohort, json!([t.learner.id, second.id]))
+        .await;
     // One member is already in.
-    send(
-        &app,
-        Method::POST,
-        &format!("/api/v1/courses/{course}/enrollment"),
-        &second,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::CREATED);
-    let path = format!("/api/v1/courses/{course}/cohort-enrollments");
-    let reply = send(
-        &app,
-        Method::POST,
-        &path,
-        &teacher,
-        Some(json!({ "cohort_id": cohort })),
-    )
-    .await;
+    app.actor("acme", &second)
+        .enroll(&course)
+        .await
+        .assert_status(StatusCode::CREATED);
+    let path = paths::cohort_enrollments(&course);
+    let reply = app
+        .actor("acme", &teacher)
+        .send(Method::POST, &path, Some(json!({ "cohort_id": cohort })))
+        .await;
     let mut got: Vec<(String, String)> = reply.json()["results"]
         .as_array()
         .expect("results")
@@ -279,31 +209,21 @@ async fn a_cohort_is_enrolled_in_one_call() {
     ];
     expected.sort();
     assert_eq!(got, expected);
-    let mine = send(
-        &app,
-        Method::GET,
-        "/api/v1/me/enrollments",
-        &t.learner,
-        None,
-    )
-    .await;
+    let mine = app
+        .actor("acme", &t.learner)
+        .send(Method::GET, "/api/v1/me/enrollments", None)
+        .await;
     assert_eq!(mine.json()["items"][0]["source"], "cohort");
-    send(
-        &app,
-        Method::POST,
-        &path,
-        &teacher,
-        Some(json!({ "cohort_id": uuid::Uuid::now_v7() })),
-    )
-    .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    send(
-        &app,
-        Method::POST,
-        &path,
-        &t.learner,
-        Some(json!({ "cohort_id": cohort })),
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    app.actor("acme", &teacher)
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({ "cohort_id": uuid::Uuid::now_v7() })),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.actor("acme", &t.learner)
+        .send(Method::POST, &path, Some(json!({ "cohort_id": cohort })))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }

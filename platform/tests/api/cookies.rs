@@ -85,8 +85,7 @@ async fn cookie_refresh(app: &TestApp, refresh: &str, csrf: Option<&str>) -> Rep
 
 #[tokio::test]
 async fn a_cookie_login_sets_host_only_cookies_and_no_body_tokens() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (reply, session) = cookie_login(&app, "acme", &tenant.learner.email).await;
 
     let body = reply.json();
@@ -145,8 +144,7 @@ async fn a_cookie_login_sets_host_only_cookies_and_no_body_tokens() {
 
 #[tokio::test]
 async fn unsafe_requests_with_the_access_cookie_need_the_csrf_token() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (_, session) = cookie_login(&app, "acme", &tenant.learner.email).await;
 
     change_password(&app, &session.access, None)
@@ -179,8 +177,7 @@ async fn unsafe_requests_with_the_access_cookie_need_the_csrf_token() {
 
 #[tokio::test]
 async fn a_csrf_token_only_works_for_its_own_session() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (_, mine) = cookie_login(&app, "acme", &tenant.learner.email).await;
     let (_, theirs) = cookie_login(&app, "acme", &tenant.admin.email).await;
     let (_, my_other) = cookie_login(&app, "acme", &tenant.learner.email).await;
@@ -206,8 +203,7 @@ async fn a_csrf_token_only_works_for_its_own_session() {
 
 #[tokio::test]
 async fn a_cookie_refresh_needs_the_csrf_token_and_rotates_the_cookies() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (_, session) = cookie_login(&app, "acme", &tenant.learner.email).await;
 
     cookie_refresh(&app, &session.refresh, None)
@@ -261,8 +257,7 @@ async fn a_cookie_refresh_needs_the_csrf_token_and_rotates_the_cookies() {
 
 #[tokio::test]
 async fn logout_clears_the_cookies_and_ends_the_session() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (_, session) = cookie_login(&app, "acme", &tenant.learner.email).await;
 
     let out = app
@@ -299,8 +294,7 @@ async fn logout_clears_the_cookies_and_ends_the_session() {
 
 #[tokio::test]
 async fn a_cross_site_logout_without_the_csrf_token_is_refused() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (_, session) = cookie_login(&app, "acme", &tenant.learner.email).await;
 
     app.post("/api/v1/auth/logout")

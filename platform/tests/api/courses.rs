@@ -4,126 +4,36 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
+use crate::helpers::{CourseId, ModuleId, School, TestApp, TestUser, paths};
 
-/// One tenant with an owner instructor, a second instructor and the seeded admin and learner.
-struct Authors {
-    app: TestApp,
-    t: TestTenant,
-    owner: TestUser,
-    other: TestUser,
+/// The school, whose teacher (`owner`) authors the courses, and a second instructor, `other`.
+async fn authors() -> (School, TestUser) {
+    let a = School::with_teacher(TestApp::spawn().await, "owner").await;
+    let other = a.instructor("other").await;
+    (a, other)
 }
 
-async fn authors() -> Authors {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let owner = app.instructor("acme", "owner@acme.example", &t.admin).await;
-    let other = app.instructor("acme", "other@acme.example", &t.admin).await;
-    Authors {
-        app,
-        t,
-        owner,
-        other,
-    }
+async fn detail(a: &School, who: &TestUser, course: &str) -> Value {
+    let reply = a.send(Method::GET, &paths::course(course), who, None).await;
+    reply.assert_status(StatusCode::OK);
+    reply.json()
 }
 
-impl Authors {
-    async fn send(&self, method: Method, path: &str, who: &TestUser, body: Option<Value>) -> Reply {
-        let mut call = self
-            .app
-            .call(method, &format!("/api/v1/courses{path}"))
-            .tenant("acme")
-            .bearer(&who.access_token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        call.send().await
-    }
-
-    /// Creates a course as `who`; returns its id.
-    async fn course(&self, who: &TestUser, slug: &str) -> String {
-        let reply = self
-            .send(
-                Method::POST,
-                "",
-                who,
-                Some(json!({ "slug": slug, "title": format!("Course {slug}") })),
-            )
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        reply.json()["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn module(&self, who: &TestUser, course: &str, title: &str) -> String {
-        let reply = self
-            .send(
-                Method::POST,
-                &format!("/{course}/modules"),
-                who,
-                Some(json!({ "title": title })),
-            )
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        reply.json()["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn item(&self, who: &TestUser, course: &str, module: &str, body: Value) -> String {
-        let reply = self
-            .send(
-                Method::POST,
-                &format!("/{course}/modules/{module}/items"),
-                who,
-                Some(body),
-            )
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        reply.json()["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn prerequisites(&self, course: &str, ids: Vec<&String>) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/{course}/prerequisites"),
-            &self.owner,
-            Some(json!({ "course_ids": ids })),
-        )
-        .await
-    }
-
-    async fn status(&self, who: &TestUser, course: &str, status: &str) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/{course}/status"),
-            who,
-            Some(json!({ "status": status })),
-        )
-        .await
-    }
-
-    async fn detail(&self, who: &TestUser, course: &str) -> Value {
-        let reply = self
-            .send(Method::GET, &format!("/{course}"), who, None)
-            .await;
-        reply.assert_status(StatusCode::OK);
-        reply.json()
-    }
-
-    async fn audit_actions(&self) -> Vec<String> {
-        let reply = self
-            .app
-            .get("/api/v1/audit-events?limit=200")
-            .tenant("acme")
-            .bearer(&self.t.admin.access_token)
-            .send()
-            .await;
-        reply.assert_status(StatusCode::OK);
-        reply.json()["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter_map(|e| e["action"].as_str().map(str::to_owned))
-            .collect()
-    }
+async fn audit_actions(a: &School) -> Vec<String> {
+    let reply = a
+        .app
+        .get("/api/v1/audit-events?limit=200")
+        .tenant("acme")
+        .bearer(&a.t.admin.access_token)
+        .send()
+        .await;
+    reply.assert_status(StatusCode::OK);
+    reply.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// A module's title and position with its items' kind, title, required flag and position.
@@ -147,12 +57,12 @@ fn positions(list: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
-    let a = authors().await;
+    let (a, _other) = authors().await;
     let created = a
         .send(
             Method::POST,
-            "",
-            &a.owner,
+            "/api/v1/courses",
+            &a.teacher,
             Some(json!({
                 "slug": "rust-101",
                 "title": "  Rust 101 ",
@@ -184,19 +94,19 @@ async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
     assert!(course["published_at"].is_null());
     assert_eq!(
         course["instructors"],
-        json!([{ "user_id": a.owner.id, "display_name": "Learner", "role": "owner" }])
+        json!([{ "user_id": a.teacher.id, "display_name": "Learner", "role": "owner" }])
     );
     assert_eq!(course["modules"], json!([]));
 
     // Learners do not see drafts; null clears a setting.
-    a.send(Method::GET, &format!("/{id}"), &a.t.learner, None)
+    a.send(Method::GET, &paths::course(&id), &a.t.learner, None)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let patched = a
         .send(
             Method::PATCH,
-            &format!("/{id}"),
-            &a.owner,
+            &paths::course(&id),
+            &a.teacher,
             Some(json!({ "capacity": null, "title": "Rust, the basics" })),
         )
         .await;
@@ -205,50 +115,56 @@ async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
     assert_eq!(patched.json()["title"], "Rust, the basics");
     assert_eq!(patched.json()["price_minor"], 4900);
 
-    let published = a.status(&a.owner, &id, "published").await;
+    let published = a.teaching().set_status(&id, "published").await;
     published.assert_status(StatusCode::OK);
     assert_eq!(published.json()["status"], "published");
     assert!(published.json()["published_at"].is_string());
-    let seen = a.detail(&a.t.learner, &id).await;
+    let seen = detail(&a, &a.t.learner, &id).await;
     assert_eq!(seen["title"], "Rust, the basics");
     // Published courses are not deleted, and cannot go straight back to draft.
-    a.send(Method::DELETE, &format!("/{id}"), &a.owner, None)
+    a.send(Method::DELETE, &paths::course(&id), &a.teacher, None)
         .await
         .assert_problem(StatusCode::CONFLICT, "course_not_draft");
-    a.status(&a.owner, &id, "draft")
+    a.teaching()
+        .set_status(&id, "draft")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
-    a.status(&a.owner, &id, "published")
+    a.teaching()
+        .set_status(&id, "published")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
 
-    a.status(&a.owner, &id, "archived")
+    a.teaching()
+        .set_status(&id, "archived")
         .await
         .assert_status(StatusCode::OK);
-    a.send(Method::GET, &format!("/{id}"), &a.t.learner, None)
+    a.send(Method::GET, &paths::course(&id), &a.t.learner, None)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    a.status(&a.owner, &id, "published")
+    a.teaching()
+        .set_status(&id, "published")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
-    let unarchived = a.status(&a.owner, &id, "draft").await;
+    let unarchived = a.teaching().set_status(&id, "draft").await;
     unarchived.assert_status(StatusCode::OK);
     assert_eq!(unarchived.json()["status"], "draft");
-    a.status(&a.owner, &id, "archived")
+    a.teaching()
+        .set_status(&id, "archived")
         .await
         .assert_problem(StatusCode::CONFLICT, "invalid_transition");
-    a.status(&a.owner, &id, "deleted")
+    a.teaching()
+        .set_status(&id, "deleted")
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
-    a.send(Method::DELETE, &format!("/{id}"), &a.owner, None)
+    a.send(Method::DELETE, &paths::course(&id), &a.teacher, None)
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    a.send(Method::GET, &format!("/{id}"), &a.owner, None)
+    a.send(Method::GET, &paths::course(&id), &a.teacher, None)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
-    let actions = a.audit_actions().await;
+    let actions = audit_actions(&a).await;
     for action in [
         "course.created",
         "course.updated",
@@ -266,30 +182,27 @@ async fn a_course_goes_from_draft_to_published_to_archived_and_back() {
 
 #[tokio::test]
 async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_they_may() {
-    let a = authors().await;
-    let co = a
-        .app
-        .instructor("acme", "co@acme.example", &a.t.admin)
-        .await;
-    let course = a.course(&a.owner, "owned").await;
-    let others = a.course(&a.other, "not-mine").await;
+    let (a, other) = authors().await;
+    let co = a.instructor("co").await;
+    let course = a.teaching().create_course("owned", json!({})).await;
+    let others = a.by(&other).create_course("not-mine", json!({})).await;
     let edit = |title: &str| Some(json!({ "title": title }));
 
     // Learners cannot author or list.
     a.send(
         Method::POST,
-        "",
+        "/api/v1/courses",
         &a.t.learner,
         Some(json!({ "slug": "mine", "title": "Mine" })),
     )
     .await
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    a.send(Method::GET, "", &a.t.learner, None)
+    a.send(Method::GET, "/api/v1/courses", &a.t.learner, None)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     a.send(
         Method::PATCH,
-        &format!("/{course}"),
+        &paths::course(&course),
         &a.t.learner,
         edit("x"),
     )
@@ -297,30 +210,30 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 
     // Another instructor does not see the draft; once published they see it but cannot edit.
-    a.send(Method::PATCH, &format!("/{course}"), &a.other, edit("x"))
+    a.send(Method::PATCH, &paths::course(&course), &other, edit("x"))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    a.send(Method::GET, &format!("/{course}"), &a.other, None)
+    a.send(Method::GET, &paths::course(&course), &other, None)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // Only an instructor can be a co-instructor; the owner adds one, who may then edit.
     a.send(
         Method::POST,
-        &format!("/{course}/instructors"),
-        &a.owner,
+        &paths::instructors(&course),
+        &a.teacher,
         Some(json!({ "user_id": a.t.learner.id })),
     )
     .await
     .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    a.send(Method::PATCH, &format!("/{course}"), &co, edit("x"))
+    a.send(Method::PATCH, &paths::course(&course), &co, edit("x"))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let added = a
         .send(
             Method::POST,
-            &format!("/{course}/instructors"),
-            &a.owner,
+            &paths::instructors(&course),
+            &a.teacher,
             Some(json!({ "user_id": co.id })),
         )
         .await;
@@ -329,26 +242,26 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     assert_eq!(added.json()["instructors"][1]["role"], "co_instructor");
     a.send(
         Method::POST,
-        &format!("/{course}/instructors"),
-        &a.owner,
+        &paths::instructors(&course),
+        &a.teacher,
         Some(json!({ "user_id": co.id })),
     )
     .await
     .assert_problem(StatusCode::CONFLICT, "already_instructor");
-    a.send(Method::PATCH, &format!("/{course}"), &co, edit("By co"))
+    a.send(Method::PATCH, &paths::course(&course), &co, edit("By co"))
         .await
         .assert_status(StatusCode::OK);
-    a.module(&co, &course, "Co's module").await;
+    a.by(&co).add_module(&course, "Co's module").await;
     // ... but does not manage instructors or delete the course.
     a.send(
         Method::POST,
-        &format!("/{course}/instructors"),
+        &paths::instructors(&course),
         &co,
-        Some(json!({ "user_id": a.other.id })),
+        Some(json!({ "user_id": other.id })),
     )
     .await
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    a.send(Method::DELETE, &format!("/{course}"), &co, None)
+    a.send(Method::DELETE, &paths::course(&course), &co, None)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 
@@ -357,7 +270,7 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
         let who = who.clone();
         let a = &a;
         async move {
-            let reply = a.send(Method::GET, "", &who, None).await;
+            let reply = a.send(Method::GET, "/api/v1/courses", &who, None).await;
             reply.assert_status(StatusCode::OK);
             let mut ids = ids(&reply.json()["items"]);
             ids.sort();
@@ -366,12 +279,17 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     };
     let mut both = vec![course.clone(), others.clone()];
     both.sort();
-    assert_eq!(listed(&a.owner).await, vec![course.clone()]);
+    assert_eq!(listed(&a.teacher).await, vec![course.clone()]);
     assert_eq!(listed(&co).await, vec![course.clone()]);
-    assert_eq!(listed(&a.other).await, vec![others.clone()]);
+    assert_eq!(listed(&other).await, vec![others.clone()]);
     assert_eq!(listed(&a.t.admin).await, both);
     let drafts = a
-        .send(Method::GET, "?status=published", &a.t.admin, None)
+        .send(
+            Method::GET,
+            "/api/v1/courses?status=published",
+            &a.t.admin,
+            None,
+        )
         .await;
     drafts.assert_status(StatusCode::OK);
     assert_eq!(drafts.json()["items"], json!([]));
@@ -379,24 +297,25 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     // Tenant admins manage every course.
     a.send(
         Method::PATCH,
-        &format!("/{others}"),
+        &paths::course(&others),
         &a.t.admin,
         edit("By admin"),
     )
     .await
     .assert_status(StatusCode::OK);
-    a.status(&a.owner, &course, "published")
+    a.teaching()
+        .set_status(&course, "published")
         .await
         .assert_status(StatusCode::OK);
-    a.send(Method::PATCH, &format!("/{course}"), &a.other, edit("x"))
+    a.send(Method::PATCH, &paths::course(&course), &other, edit("x"))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    assert_eq!(a.detail(&a.other, &course).await["title"], "By co");
+    assert_eq!(detail(&a, &other, &course).await["title"], "By co");
 
     // The owner stays; a removed co-instructor loses access.
     a.send(
         Method::DELETE,
-        &format!("/{course}/instructors/{}", a.owner.id),
+        &paths::instructor(&course, &a.teacher.id),
         &a.t.admin,
         None,
     )
@@ -405,8 +324,8 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
     let removed = a
         .send(
             Method::DELETE,
-            &format!("/{course}/instructors/{}", co.id),
-            &a.owner,
+            &paths::instructor(&course, &co.id),
+            &a.teacher,
             None,
         )
         .await;
@@ -415,30 +334,30 @@ async fn owners_co_instructors_other_instructors_learners_and_admins_get_what_th
         removed.json()["instructors"].as_array().map(Vec::len),
         Some(1)
     );
-    a.send(Method::PATCH, &format!("/{course}"), &co, edit("x"))
+    a.send(Method::PATCH, &paths::course(&course), &co, edit("x"))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     a.send(
         Method::DELETE,
-        &format!("/{course}/instructors/{}", co.id),
-        &a.owner,
+        &paths::instructor(&course, &co.id),
+        &a.teacher,
         None,
     )
     .await
     .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    let actions = a.audit_actions().await;
+    let actions = audit_actions(&a).await;
     assert!(actions.iter().any(|x| x == "course.instructor_added"));
     assert!(actions.iter().any(|x| x == "course.instructor_removed"));
 }
 
 #[tokio::test]
 async fn invalid_settings_are_refused_with_every_field_named() {
-    let a = authors().await;
+    let (a, other) = authors().await;
     let reply = a
         .send(
             Method::POST,
-            "",
-            &a.owner,
+            "/api/v1/courses",
+            &a.teacher,
             Some(json!({
                 "slug": "Not A Slug",
                 "title": " ",
@@ -476,51 +395,51 @@ async fn invalid_settings_are_refused_with_every_field_named() {
     let priced = a
         .send(
             Method::POST,
-            "",
-            &a.owner,
+            "/api/v1/courses",
+            &a.teacher,
             Some(json!({ "slug": "priced", "title": "Priced", "price_minor": 100 })),
         )
         .await;
     priced.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(priced.json()["errors"][0]["field"], "currency");
     for body in [
-        json!({ "slug": "x", "title": "X", "owner_id": a.owner.id }),
+        json!({ "slug": "x", "title": "X", "owner_id": a.teacher.id }),
         json!({ "slug": "x", "title": "X", "difficulty": "expert" }),
         json!({ "slug": "x", "title": "X", "price_minor": -1, "currency": "EUR" }),
     ] {
-        a.send(Method::POST, "", &a.owner, Some(body))
+        a.send(Method::POST, "/api/v1/courses", &a.teacher, Some(body))
             .await
             .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     }
 
     // Slugs are unique per tenant, on create and on update.
-    let first = a.course(&a.owner, "taken").await;
-    let second = a.course(&a.other, "free").await;
+    let first = a.teaching().create_course("taken", json!({})).await;
+    let second = a.by(&other).create_course("free", json!({})).await;
     a.send(
         Method::POST,
-        "",
-        &a.other,
+        "/api/v1/courses",
+        &other,
         Some(json!({ "slug": "taken", "title": "Again" })),
     )
     .await
     .assert_problem(StatusCode::CONFLICT, "slug_taken");
     a.send(
         Method::PATCH,
-        &format!("/{second}"),
-        &a.other,
+        &paths::course(&second),
+        &other,
         Some(json!({ "slug": "taken" })),
     )
     .await
     .assert_problem(StatusCode::CONFLICT, "slug_taken");
     a.send(
         Method::PATCH,
-        &format!("/{first}"),
-        &a.owner,
+        &paths::course(&first),
+        &a.teacher,
         Some(json!({ "price_minor": 500 })),
     )
     .await
     .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    a.send(Method::GET, "/not-a-uuid", &a.owner, None)
+    a.send(Method::GET, "/api/v1/courses/not-a-uuid", &a.teacher, None)
         .await
         .assert_problem(StatusCode::BAD_REQUEST, "invalid_path_parameter");
     // Another tenant may use the same slug.
@@ -537,60 +456,54 @@ async fn invalid_settings_are_refused_with_every_field_named() {
 
 #[tokio::test]
 async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
-    let a = authors().await;
-    let course = a.course(&a.owner, "outline").await;
-    let m: Vec<String> = {
+    let (a, _other) = authors().await;
+    let course = a.teaching().create_course("outline", json!({})).await;
+    let m: Vec<ModuleId> = {
         let mut m = Vec::new();
         for title in ["One", "Two", "Three"] {
-            m.push(a.module(&a.owner, &course, title).await);
+            m.push(a.teaching().add_module(&course, title).await);
         }
         m
     };
     let text = a
-        .item(
-            &a.owner,
+        .by(&a.teacher)
+        .add_item(
             &course,
             &m[0],
             json!({ "kind": "text", "title": "Read me", "body": "# Hello" }),
         )
         .await;
-    let video = a
-        .item(
-            &a.owner,
-            &course,
-            &m[0],
-            json!({ "kind": "video", "title": "Watch", "url": "https://video.example/1", "duration_seconds": 90 }),
-        )
+    let video = a.teaching().add_item(&course, &m[0], json!({ "kind": "video", "title": "Watch", "url": "https://video.example/1", "duration_seconds": 90 }))
         .await;
     let quiz = a
-        .item(
-            &a.owner,
+        .by(&a.teacher)
+        .add_item(
             &course,
             &m[0],
             json!({ "kind": "quiz", "title": "Check", "required": false }),
         )
         .await;
-    a.item(
-        &a.owner,
-        &course,
-        &m[1],
-        json!({ "kind": "document", "title": "Slides", "url": "https://files.example/s.pdf" }),
-    )
-    .await;
-    a.item(
-        &a.owner,
-        &course,
-        &m[1],
-        json!({ "kind": "external_link", "title": "Docs", "url": "http://docs.example" }),
-    )
-    .await;
-    a.item(
-        &a.owner,
-        &course,
-        &m[1],
-        json!({ "kind": "assignment", "title": "Homework" }),
-    )
-    .await;
+    a.teaching()
+        .add_item(
+            &course,
+            &m[1],
+            json!({ "kind": "document", "title": "Slides", "url": "https://files.example/s.pdf" }),
+        )
+        .await;
+    a.teaching()
+        .add_item(
+            &course,
+            &m[1],
+            json!({ "kind": "external_link", "title": "Docs", "url": "http://docs.example" }),
+        )
+        .await;
+    a.teaching()
+        .add_item(
+            &course,
+            &m[1],
+            json!({ "kind": "assignment", "title": "Homework" }),
+        )
+        .await;
 
     // Each kind takes exactly its own content.
     for (body, field) in [
@@ -612,8 +525,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
         let reply = a
             .send(
                 Method::POST,
-                &format!("/{course}/modules/{}/items", m[2]),
-                &a.owner,
+                &paths::items(&course, &m[2]),
+                &a.teacher,
                 Some(body.clone()),
             )
             .await;
@@ -621,7 +534,7 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
         assert_eq!(reply.json()["errors"][0]["field"], field, "{body}");
     }
 
-    let outline = a.detail(&a.owner, &course).await["modules"].clone();
+    let outline = detail(&a, &a.teacher, &course).await["modules"].clone();
     assert_eq!(ids(&outline), m);
     assert_eq!(positions(&outline), [0, 1, 2]);
     let first = &outline[0]["items"];
@@ -635,8 +548,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let edited = a
         .send(
             Method::PATCH,
-            &format!("/{course}/modules/{}/items/{video}", m[0]),
-            &a.owner,
+            &paths::item(&course, &m[0], &video),
+            &a.teacher,
             Some(json!({ "duration_seconds": 120, "required": false })),
         )
         .await;
@@ -645,8 +558,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     assert_eq!(edited.json()["url"], "https://video.example/1");
     a.send(
         Method::PATCH,
-        &format!("/{course}/modules/{}/items/{text}", m[0]),
-        &a.owner,
+        &paths::item(&course, &m[0], &text),
+        &a.teacher,
         Some(json!({ "url": "https://x.example" })),
     )
     .await
@@ -654,8 +567,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     // An item is addressed through its own module.
     a.send(
         Method::PATCH,
-        &format!("/{course}/modules/{}/items/{text}", m[1]),
-        &a.owner,
+        &paths::item(&course, &m[1], &text),
+        &a.teacher,
         Some(json!({ "title": "Moved?" })),
     )
     .await
@@ -663,8 +576,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let renamed = a
         .send(
             Method::PATCH,
-            &format!("/{course}/modules/{}", m[1]),
-            &a.owner,
+            &paths::module(&course, &m[1]),
+            &a.teacher,
             Some(json!({ "title": "Two, renamed" })),
         )
         .await;
@@ -673,17 +586,17 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     assert_eq!(renamed.json()["items"].as_array().map(Vec::len), Some(3));
 
     // Reorders must list exactly the current set.
-    let order = |ids: Vec<&String>| Some(json!({ "module_ids": ids }));
+    let order = |ids: &[&str]| Some(json!({ "module_ids": ids }));
     for stale in [
-        order(vec![&m[0], &m[1]]),
-        order(vec![&m[0], &m[1], &m[2], &m[2]]),
-        order(vec![&m[0], &m[1], &text]),
-        order(vec![&m[0], &m[1], &m[1]]),
+        order(&[&m[0], &m[1]]),
+        order(&[&m[0], &m[1], &m[2], &m[2]]),
+        order(&[&m[0], &m[1], &text]),
+        order(&[&m[0], &m[1], &m[1]]),
     ] {
         a.send(
             Method::PUT,
-            &format!("/{course}/modules/order"),
-            &a.owner,
+            &paths::modules_order(&course),
+            &a.teacher,
             stale,
         )
         .await
@@ -692,9 +605,9 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let reordered = a
         .send(
             Method::PUT,
-            &format!("/{course}/modules/order"),
-            &a.owner,
-            order(vec![&m[2], &m[0], &m[1]]),
+            &paths::modules_order(&course),
+            &a.teacher,
+            order(&[&m[2], &m[0], &m[1]]),
         )
         .await;
     reordered.assert_status(StatusCode::OK);
@@ -706,8 +619,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     let items = a
         .send(
             Method::PUT,
-            &format!("/{course}/modules/{}/items/order", m[0]),
-            &a.owner,
+            &paths::items_order(&course, &m[0]),
+            &a.teacher,
             Some(json!({ "item_ids": [quiz, text, video] })),
         )
         .await;
@@ -718,8 +631,8 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     );
     a.send(
         Method::PUT,
-        &format!("/{course}/modules/{}/items/order", m[0]),
-        &a.owner,
+        &paths::items_order(&course, &m[0]),
+        &a.teacher,
         Some(json!({ "item_ids": [quiz, text] })),
     )
     .await
@@ -728,33 +641,33 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
     // Deleting closes the gap.
     a.send(
         Method::DELETE,
-        &format!("/{course}/modules/{}/items/{text}", m[0]),
-        &a.owner,
+        &paths::item(&course, &m[0], &text),
+        &a.teacher,
         None,
     )
     .await
     .assert_status(StatusCode::NO_CONTENT);
     a.send(
         Method::DELETE,
-        &format!("/{course}/modules/{}", m[0]),
-        &a.owner,
+        &paths::module(&course, &m[0]),
+        &a.teacher,
         None,
     )
     .await
     .assert_status(StatusCode::NO_CONTENT);
-    let outline = a.detail(&a.owner, &course).await["modules"].clone();
+    let outline = detail(&a, &a.teacher, &course).await["modules"].clone();
     assert_eq!(ids(&outline), [m[2].clone(), m[1].clone()]);
     assert_eq!(positions(&outline), [0, 1]);
     a.send(
         Method::DELETE,
-        &format!("/{course}/modules/{}", m[0]),
-        &a.owner,
+        &paths::module(&course, &m[0]),
+        &a.teacher,
         None,
     )
     .await
     .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
-    let actions = a.audit_actions().await;
+    let actions = audit_actions(&a).await;
     for action in [
         "course.module_created",
         "course.module_updated",
@@ -771,11 +684,11 @@ async fn modules_and_items_are_edited_and_kept_in_a_contiguous_order() {
 
 #[tokio::test]
 async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
-    let a = authors().await;
-    let course = a.course(&a.owner, "busy").await;
+    let (a, _other) = authors().await;
+    let course = a.teaching().create_course("busy", json!({})).await;
     let mut m = Vec::new();
     for i in 0..5 {
-        m.push(a.module(&a.owner, &course, &format!("M{i}")).await);
+        m.push(a.teaching().add_module(&course, &format!("M{i}")).await);
     }
     // Ten reorders (each a rotation of the full set) race with eight additions.
     let reorders = (0..10).map(|k| {
@@ -787,8 +700,8 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
             let reply = a
                 .send(
                     Method::PUT,
-                    &format!("/{course}/modules/order"),
-                    &a.owner,
+                    &paths::modules_order(course),
+                    &a.teacher,
                     Some(json!({ "module_ids": order })),
                 )
                 .await;
@@ -802,8 +715,8 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
             let reply = a
                 .send(
                     Method::POST,
-                    &format!("/{course}/modules"),
-                    &a.owner,
+                    &paths::modules(course),
+                    &a.teacher,
                     Some(json!({ "title": format!("Added {i}") })),
                 )
                 .await;
@@ -828,7 +741,7 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
     }
     assert!(succeeded >= 1, "{reordered:?}");
 
-    let outline = a.detail(&a.owner, &course).await["modules"].clone();
+    let outline = detail(&a, &a.teacher, &course).await["modules"].clone();
     assert_eq!(positions(&outline), (0..13).collect::<Vec<i64>>());
     let mut stored = ids(&outline);
     stored.sort();
@@ -838,7 +751,7 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
     let db_positions: Vec<i32> = sqlx::query_scalar(
         "select position from course_modules where course_id = $1::uuid order by position",
     )
-    .bind(&course)
+    .bind(course.as_str())
     .fetch_all(&mut su)
     .await
     .expect("positions");
@@ -847,46 +760,51 @@ async fn concurrent_reorders_and_additions_leave_one_consistent_order() {
 
 #[tokio::test]
 async fn prerequisites_refuse_the_course_itself_unknown_courses_and_cycles() {
-    let a = authors().await;
+    let (a, _other) = authors().await;
     let [c1, c2, c3] = [
-        a.course(&a.owner, "one").await,
-        a.course(&a.owner, "two").await,
-        a.course(&a.owner, "three").await,
+        a.teaching().create_course("one", json!({})).await,
+        a.teaching().create_course("two", json!({})).await,
+        a.teaching().create_course("three", json!({})).await,
     ];
-    let done = a.prerequisites(&c1, vec![&c2]).await;
+    let done = a.teaching().set_prerequisites(&c1, vec![&c2]).await;
     done.assert_status(StatusCode::OK);
     assert_eq!(done.json()["prerequisite_ids"], json!([c2]));
-    a.prerequisites(&c2, vec![&c3])
+    a.teaching()
+        .set_prerequisites(&c2, vec![&c3])
         .await
         .assert_status(StatusCode::OK);
     // three -> one -> two -> three would be a cycle.
-    a.prerequisites(&c3, vec![&c1])
+    a.teaching()
+        .set_prerequisites(&c3, vec![&c1])
         .await
         .assert_problem(StatusCode::CONFLICT, "prerequisite_cycle");
-    a.prerequisites(&c2, vec![&c1])
+    a.teaching()
+        .set_prerequisites(&c2, vec![&c1])
         .await
         .assert_problem(StatusCode::CONFLICT, "prerequisite_cycle");
-    let own = a.prerequisites(&c1, vec![&c2, &c1]).await;
+    let own = a.teaching().set_prerequisites(&c1, vec![&c2, &c1]).await;
     own.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(own.json()["errors"][0]["code"], "self_reference");
     assert_eq!(own.json()["errors"][0]["field"], "course_ids[1]");
-    let unknown = "0190b5a0-0000-7000-8000-000000000000".to_owned();
-    let missing = a.prerequisites(&c1, vec![&unknown]).await;
+    let unknown = CourseId("0190b5a0-0000-7000-8000-000000000000".to_owned());
+    let missing = a.teaching().set_prerequisites(&c1, vec![&unknown]).await;
     missing.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(missing.json()["errors"][0]["code"], "unknown_course");
     // Unchanged by the refusals; an empty set clears them.
     assert_eq!(
-        a.detail(&a.owner, &c1).await["prerequisite_ids"],
+        detail(&a, &a.teacher, &c1).await["prerequisite_ids"],
         json!([c2])
     );
-    a.prerequisites(&c2, vec![])
+    a.teaching()
+        .set_prerequisites(&c2, vec![])
         .await
         .assert_status(StatusCode::OK);
-    a.prerequisites(&c3, vec![&c1])
+    a.teaching()
+        .set_prerequisites(&c3, vec![&c1])
         .await
         .assert_status(StatusCode::OK);
     assert!(
-        a.audit_actions()
+        audit_actions(&a)
             .await
             .iter()
             .any(|x| x == "course.prerequisites_changed")
@@ -895,75 +813,73 @@ async fn prerequisites_refuse_the_course_itself_unknown_courses_and_cycles() {
 
 #[tokio::test]
 async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
-    let a = authors().await;
-    let co = a
-        .app
-        .instructor("acme", "co@acme.example", &a.t.admin)
-        .await;
-    let source = a.course(&a.owner, "source").await;
-    let required = a.course(&a.owner, "required").await;
+    let (a, other) = authors().await;
+    let co = a.instructor("co").await;
+    let source = a.teaching().create_course("source", json!({})).await;
+    let required = a.teaching().create_course("required", json!({})).await;
     a.send(
         Method::PATCH,
-        &format!("/{source}"),
-        &a.owner,
+        &paths::course(&source),
+        &a.teacher,
         Some(json!({ "summary": "The original", "sequential": true, "tags": ["x"] })),
     )
     .await
     .assert_status(StatusCode::OK);
     a.send(
         Method::PUT,
-        &format!("/{source}/prerequisites"),
-        &a.owner,
+        &paths::prerequisites(&source),
+        &a.teacher,
         Some(json!({ "course_ids": [required] })),
     )
     .await
     .assert_status(StatusCode::OK);
     a.send(
         Method::POST,
-        &format!("/{source}/instructors"),
-        &a.owner,
+        &paths::instructors(&source),
+        &a.teacher,
         Some(json!({ "user_id": co.id })),
     )
     .await
     .assert_status(StatusCode::OK);
-    let m1 = a.module(&a.owner, &source, "First").await;
-    let m2 = a.module(&a.owner, &source, "Second").await;
-    a.item(
-        &a.owner,
-        &source,
-        &m1,
-        json!({ "kind": "text", "title": "Intro", "body": "Hi" }),
-    )
-    .await;
-    a.item(
-        &a.owner,
-        &source,
-        &m2,
-        json!({ "kind": "video", "title": "Clip", "url": "https://v.example/c" }),
-    )
-    .await;
-    a.item(
-        &a.owner,
-        &source,
-        &m2,
-        json!({ "kind": "quiz", "title": "Quiz", "required": false }),
-    )
-    .await;
-    a.status(&a.owner, &source, "published")
+    let m1 = a.teaching().add_module(&source, "First").await;
+    let m2 = a.teaching().add_module(&source, "Second").await;
+    a.teaching()
+        .add_item(
+            &source,
+            &m1,
+            json!({ "kind": "text", "title": "Intro", "body": "Hi" }),
+        )
+        .await;
+    a.teaching()
+        .add_item(
+            &source,
+            &m2,
+            json!({ "kind": "video", "title": "Clip", "url": "https://v.example/c" }),
+        )
+        .await;
+    a.teaching()
+        .add_item(
+            &source,
+            &m2,
+            json!({ "kind": "quiz", "title": "Quiz", "required": false }),
+        )
+        .await;
+    a.teaching()
+        .set_status(&source, "published")
         .await
         .assert_status(StatusCode::OK);
 
     let reply = a
         .send(
             Method::POST,
-            &format!("/{source}/clone"),
-            &a.owner,
+            &paths::course_clone(&source),
+            &a.teacher,
             Some(json!({ "slug": "source-copy", "title": "The copy" })),
         )
         .await;
     reply.assert_status(StatusCode::CREATED);
     let copy = reply.json();
-    let original = a.detail(&a.owner, &source).await;
+    let original = detail(&a, &a.teacher, &source).await;
     assert_ne!(copy["id"], original["id"]);
     assert_eq!(copy["slug"], "source-copy");
     assert_eq!(copy["title"], "The copy");
@@ -974,7 +890,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     assert_eq!(copy["prerequisite_ids"], json!([required]));
     assert_eq!(
         copy["instructors"],
-        json!([{ "user_id": a.owner.id, "display_name": "Learner", "role": "owner" }])
+        json!([{ "user_id": a.teacher.id, "display_name": "Learner", "role": "owner" }])
     );
     let shape = |course: &Value| -> Vec<ModuleShape> {
         course["modules"]
@@ -1005,11 +921,11 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     assert_eq!(shape(&copy), shape(&original));
     assert_eq!(shape(&copy).len(), 2);
     let copied_modules = ids(&copy["modules"]);
-    assert!(!copied_modules.contains(&m1) && !copied_modules.contains(&m2));
+    assert!(!copied_modules.contains(&m1.0) && !copied_modules.contains(&m2.0));
     // The co-instructor of the source has no access to the copy.
     a.send(
         Method::GET,
-        &format!("/{}", copy["id"].as_str().expect("id")),
+        &paths::course(copy["id"].as_str().expect("id")),
         &co,
         None,
     )
@@ -1019,24 +935,24 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     // Slugs stay unique; other instructors clone templates only.
     a.send(
         Method::POST,
-        &format!("/{source}/clone"),
-        &a.owner,
+        &paths::course_clone(&source),
+        &a.teacher,
         Some(json!({ "slug": "source-copy", "title": "Again" })),
     )
     .await
     .assert_problem(StatusCode::CONFLICT, "slug_taken");
     a.send(
         Method::POST,
-        &format!("/{source}/clone"),
-        &a.other,
+        &paths::course_clone(&source),
+        &other,
         Some(json!({ "slug": "mine", "title": "Mine" })),
     )
     .await
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     a.send(
         Method::PATCH,
-        &format!("/{source}"),
-        &a.owner,
+        &paths::course(&source),
+        &a.teacher,
         Some(json!({ "is_template": true })),
     )
     .await
@@ -1044,8 +960,8 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     let from_template = a
         .send(
             Method::POST,
-            &format!("/{source}/clone"),
-            &a.other,
+            &paths::course_clone(&source),
+            &other,
             Some(json!({ "slug": "mine", "title": "Mine" })),
         )
         .await;
@@ -1053,7 +969,7 @@ async fn a_clone_copies_settings_and_outline_but_not_co_instructors() {
     assert_eq!(from_template.json()["is_template"], false);
     assert_eq!(
         from_template.json()["instructors"][0]["user_id"],
-        a.other.id.as_str()
+        other.id.as_str()
     );
-    assert!(a.audit_actions().await.iter().any(|x| x == "course.cloned"));
+    assert!(audit_actions(&a).await.iter().any(|x| x == "course.cloned"));
 }

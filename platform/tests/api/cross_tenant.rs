@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::assignments::{AssignmentIds, seed_assignment};
-use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
-use crate::quizzes::{QuizIds, seed_quiz};
+use crate::helpers::{
+    AssignmentIds, PASSWORD, QuizIds, Reply, TestApp, TestTenant, paths, seed_assignment, seed_quiz,
+};
 
 /// The two tenants and the secrets of A's that the suite tries on B.
 struct Fixture {
@@ -1311,13 +1311,13 @@ async fn seed_plugin(app: &TestApp, t: &TestTenant, version: &str) -> PluginIds 
     .await
     .assert_status(StatusCode::CREATED);
     post(
-        format!("/api/v1/plugins/{name}/versions/{version}/install"),
+        paths::plugin_install(&name, version),
         json!({ "granted_capabilities": ["log"] }),
     )
     .send()
     .await
     .assert_status(StatusCode::OK);
-    app.post(&format!("/api/v1/plugins/{name}/enable"))
+    app.post(&paths::plugin_enable(&name))
         .tenant(&t.slug)
         .bearer(&t.admin.access_token)
         .send()
@@ -1348,61 +1348,37 @@ async fn seed_plugin(app: &TestApp, t: &TestTenant, version: &str) -> PluginIds 
 
 /// A cohort of the tenant's admin with the tenant's learner in it.
 async fn seed_cohort(app: &TestApp, t: &TestTenant) -> String {
-    let cohort = app
-        .post("/api/v1/cohorts")
-        .tenant(&t.slug)
-        .bearer(&t.admin.access_token)
-        .json(json!({ "name": format!("Cohort of {}", t.slug) }))
-        .send()
+    let admin = app.actor(&t.slug, &t.admin);
+    let cohort = admin
+        .create_cohort(json!({ "name": format!("Cohort of {}", t.slug) }))
         .await;
-    cohort.assert_status(StatusCode::CREATED);
-    let cohort = cohort.json()["id"].as_str().expect("cohort id").to_owned();
-    app.post(&format!("/api/v1/cohorts/{cohort}/members"))
-        .tenant(&t.slug)
-        .bearer(&t.admin.access_token)
-        .json(json!({ "user_ids": [t.learner.id] }))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
-    cohort
+    admin
+        .add_cohort_members(&cohort, json!([t.learner.id]))
+        .await;
+    cohort.into()
 }
 
 /// A draft course of the tenant's admin with one module holding one item.
 async fn seed_course(app: &TestApp, t: &TestTenant) -> CourseIds {
-    let post = |path: String, body: Value| {
-        app.post(&path)
-            .tenant(&t.slug)
-            .bearer(&t.admin.access_token)
-            .json(body)
-    };
-    let course = post(
-        "/api/v1/courses".into(),
-        json!({ "slug": format!("{}-course", t.slug), "title": format!("Course of {}", t.slug) }),
-    )
-    .send()
-    .await;
-    course.assert_status(StatusCode::CREATED);
-    let course = course.json()["id"].as_str().expect("course id").to_owned();
-    let module = post(
-        format!("/api/v1/courses/{course}/modules"),
-        json!({ "title": "Module" }),
-    )
-    .send()
-    .await;
-    module.assert_status(StatusCode::CREATED);
-    let module = module.json()["id"].as_str().expect("module id").to_owned();
-    let item = post(
-        format!("/api/v1/courses/{course}/modules/{module}/items"),
-        json!({ "kind": "text", "title": "Item", "body": "Hello" }),
-    )
-    .send()
-    .await;
-    item.assert_status(StatusCode::CREATED);
-    let item = item.json()["id"].as_str().expect("item id").to_owned();
+    let admin = app.actor(&t.slug, &t.admin);
+    let course = admin
+        .create_course(
+            &format!("{}-course", t.slug),
+            json!({ "title": format!("Course of {}", t.slug) }),
+        )
+        .await;
+    let module = admin.add_module(&course, "Module").await;
+    let item = admin
+        .add_item(
+            &course,
+            &module,
+            json!({ "kind": "text", "title": "Item", "body": "Hello" }),
+        )
+        .await;
     CourseIds {
-        course,
-        module,
-        item,
+        course: course.into(),
+        module: module.into(),
+        item: item.into(),
         instructor: t.admin.id.clone(),
     }
 }
@@ -1568,9 +1544,7 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
 
     // Nothing A's credentials did while addressed to B had an effect anywhere.
     let b_admin = |path: &str| app.get(path).tenant("b").bearer(&fx.b.admin.access_token);
-    let b_learner = b_admin(&format!("/api/v1/users/{}", fx.b.learner.id))
-        .send()
-        .await;
+    let b_learner = b_admin(&paths::user(&fx.b.learner.id)).send().await;
     b_learner.assert_status(StatusCode::OK);
     assert_eq!(b_learner.json()["status"], "active");
     assert_eq!(b_learner.json()["roles"], json!(["learner"]));
@@ -1591,9 +1565,7 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         b_profile.text
     );
     // B's plugin and registry are as B left them.
-    let b_plugin = b_admin(&format!("/api/v1/plugins/{}", fx.b_plugin.name))
-        .send()
-        .await;
+    let b_plugin = b_admin(&paths::plugin(&fx.b_plugin.name)).send().await;
     b_plugin.assert_status(StatusCode::OK);
     assert_eq!(b_plugin.json()["enabled"], true, "{}", b_plugin.text);
     assert_eq!(b_plugin.json()["active_version"], "2.0.0");
@@ -1612,9 +1584,7 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         b_plugins.text
     );
     // B's bank, question and attempt are as B left them.
-    let b_bank = b_admin(&format!("/api/v1/question-banks/{}", fx.b_quiz.bank))
-        .send()
-        .await;
+    let b_bank = b_admin(&paths::bank(&fx.b_quiz.bank)).send().await;
     b_bank.assert_status(StatusCode::OK);
     assert_eq!(b_bank.json()["title"], "Bank of b", "{}", b_bank.text);
     assert_eq!(
@@ -1622,15 +1592,11 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         Some(1)
     );
     assert_eq!(b_bank.json()["question_count"], 1);
-    let b_question = b_admin(&format!("/api/v1/questions/{}", fx.b_quiz.question))
-        .send()
-        .await;
+    let b_question = b_admin(&paths::question(&fx.b_quiz.question)).send().await;
     b_question.assert_status(StatusCode::OK);
     assert_eq!(b_question.json()["version"], 1, "{}", b_question.text);
     assert_eq!(b_question.json()["archived_at"], Value::Null);
-    let b_attempt = b_admin(&format!("/api/v1/quiz-attempts/{}", fx.b_quiz.attempt))
-        .send()
-        .await;
+    let b_attempt = b_admin(&paths::attempt(&fx.b_quiz.attempt)).send().await;
     b_attempt.assert_status(StatusCode::OK);
     assert_eq!(
         b_attempt.json()["status"],
@@ -1643,16 +1609,12 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         json!({ "value": true })
     );
     // B's cohort is as B left it.
-    let b_cohort = b_admin(&format!("/api/v1/cohorts/{}", fx.b_cohort))
-        .send()
-        .await;
+    let b_cohort = b_admin(&paths::cohort(&fx.b_cohort)).send().await;
     b_cohort.assert_status(StatusCode::OK);
     assert_eq!(b_cohort.json()["name"], "Cohort of b");
     assert_eq!(b_cohort.json()["member_count"], 1, "{}", b_cohort.text);
     // B's course is as B left it, and A's course did not take B's ids as references.
-    let b_course = b_admin(&format!("/api/v1/courses/{}", fx.b_course.course))
-        .send()
-        .await;
+    let b_course = b_admin(&paths::course(&fx.b_course.course)).send().await;
     b_course.assert_status(StatusCode::OK);
     let b_course = b_course.json();
     assert_eq!(b_course["title"], "Course of b");
@@ -1667,18 +1629,15 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         Some(1)
     );
     // B's submission is still waiting for a grade, its file intact.
-    let b_submission = b_admin(&format!(
-        "/api/v1/assignment-submissions/{}",
-        fx.b_assignment.submission
-    ))
-    .send()
-    .await;
+    let b_submission = b_admin(&paths::submission(&fx.b_assignment.submission))
+        .send()
+        .await;
     b_submission.assert_status(StatusCode::OK);
     assert_eq!(b_submission.json()["status"], "submitted");
     assert_eq!(b_submission.json()["grade"], Value::Null);
-    let b_file = b_admin(&format!(
-        "/api/v1/assignment-submissions/{}/files/{}",
-        fx.b_assignment.submission, fx.b_assignment.file
+    let b_file = b_admin(&paths::submission_file(
+        &fx.b_assignment.submission,
+        &fx.b_assignment.file,
     ))
     .send()
     .await;
@@ -1693,7 +1652,7 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         "{}",
         b_courses.text
     );
-    let a_course_path = format!("/api/v1/courses/{}", fx.a_course.course);
+    let a_course_path = paths::course(&fx.a_course.course);
     let on_a = |method: Method, path: String, body: Value| {
         app.call(method, &path)
             .tenant("a")
@@ -1837,8 +1796,7 @@ async fn emailed_tokens_are_bound_to_their_tenant() {
 
 #[tokio::test]
 async fn lists_show_only_the_callers_tenant() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     let b = app.seed_tenant("b").await;
     app.register("b", "second@b.example").await;
     let forbidden = identifiers_of(&b);
@@ -1903,8 +1861,7 @@ async fn lists_show_only_the_callers_tenant() {
 
 #[tokio::test]
 async fn the_same_email_in_two_tenants_is_two_separate_accounts() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     app.seed_tenant("b").await;
     // A's learner's email and password do not open B ...
     app.login("b", &a.learner.email, PASSWORD)

@@ -8,9 +8,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::assignments::form;
-
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{PASSWORD, TestApp, form, paths};
 
 async fn sign_in(app: &TestApp, email: &str) -> String {
     let login = app.login(demo::SLUG, email, PASSWORD).await;
@@ -60,7 +58,7 @@ async fn course_item(
         .expect("course id")
         .to_owned();
     let outline = app
-        .get(&format!("/api/v1/courses/{course}/progress/me"))
+        .get(&paths::my_progress(&course))
         .tenant(demo::SLUG)
         .bearer(token)
         .send()
@@ -160,7 +158,7 @@ async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
     // Every item kind is there.
     let course = security["course_id"].as_str().expect("course id");
     let view = app
-        .get(&format!("/api/v1/courses/{course}/progress/me"))
+        .get(&paths::my_progress(course))
         .tenant(demo::SLUG)
         .bearer(&token)
         .send()
@@ -195,9 +193,7 @@ async fn the_demo_quiz_asks_every_kind_and_the_first_learner_has_a_graded_attemp
 
     // The first learner's attempt: answered, submitted and graded, the essay by the instructor.
     let mine = app
-        .get(&format!(
-            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
-        ))
+        .get(&paths::quiz_attempts(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&lea)
         .send()
@@ -216,7 +212,7 @@ async fn the_demo_quiz_asks_every_kind_and_the_first_learner_has_a_graded_attemp
     assert!((70.0..100.0).contains(&percent), "mostly right: {mine}");
     let id = attempts[0]["id"].as_str().expect("attempt id");
     let attempt = app
-        .get(&format!("/api/v1/quiz-attempts/{id}"))
+        .get(&paths::attempt(id))
         .tenant(demo::SLUG)
         .bearer(&lea)
         .send()
@@ -246,9 +242,7 @@ async fn the_demo_quiz_asks_every_kind_and_the_first_learner_has_a_graded_attemp
     // The second learner can take the quiz: every kind, no answer key.
     let leo = sign_in(&app, "learner2@demo.example").await;
     let started = app
-        .post(&format!(
-            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
-        ))
+        .post(&paths::quiz_attempts(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -297,7 +291,7 @@ async fn the_demo_quiz_asks_every_kind_and_the_first_learner_has_a_graded_attemp
         ]
     );
     let quiz = app
-        .get(&format!("/api/v1/courses/{course}/items/{item}/quiz"))
+        .get(&paths::quiz(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&ivan)
         .send()
@@ -319,9 +313,7 @@ async fn without_the_grader_built_the_demo_quiz_leaves_out_only_its_lab_question
     let leo = sign_in(&app, "learner2@demo.example").await;
     let (course, item) = python_quiz(&app, &leo).await;
     let started = app
-        .post(&format!(
-            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
-        ))
+        .post(&paths::quiz_attempts(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -332,9 +324,7 @@ async fn without_the_grader_built_the_demo_quiz_leaves_out_only_its_lab_question
     assert_eq!(kinds(&started), expected, "{started}");
     let lea = sign_in(&app, "learner1@demo.example").await;
     let mine = app
-        .get(&format!(
-            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
-        ))
+        .get(&paths::quiz_attempts(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&lea)
         .send()
@@ -371,9 +361,7 @@ async fn once_the_grader_is_built_the_next_run_adds_the_lab_question_to_the_quiz
     let leo = sign_in(&app, "learner2@demo.example").await;
     let (course, item) = python_quiz(&app, &leo).await;
     let started = app
-        .post(&format!(
-            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
-        ))
+        .post(&paths::quiz_attempts(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -385,9 +373,7 @@ async fn once_the_grader_is_built_the_next_run_adds_the_lab_question_to_the_quiz
     // The first learner keeps the one attempt they had.
     let lea = sign_in(&app, "learner1@demo.example").await;
     let mine = app
-        .get(&format!(
-            "/api/v1/courses/{course}/items/{item}/quiz/attempts"
-        ))
+        .get(&paths::quiz_attempts(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&lea)
         .send()
@@ -408,7 +394,7 @@ async fn the_demo_assignments_have_rubrics_and_the_first_learner_a_graded_submis
         "Draft your team charter",
     )
     .await;
-    let submissions = format!("/api/v1/courses/{course}/items/{item}/assignment/submissions");
+    let submissions = paths::submissions(&course, &item);
 
     // The first learner's submission: text and a file, graded with the rubric and released.
     let mine = app
@@ -501,7 +487,7 @@ async fn the_demo_assignments_have_rubrics_and_the_first_learner_a_graded_submis
     )
     .await;
     let lab = app
-        .get(&format!("/api/v1/courses/{course}/items/{item}/assignment"))
+        .get(&paths::assignment(&course, &item))
         .tenant(demo::SLUG)
         .bearer(&lea)
         .send()
@@ -554,14 +540,12 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
             None,
             b"The `q` parameter is injectable: `' OR 1=1 --` lists every product.",
         )]);
-        app.post(&format!(
-            "/api/v1/courses/{course}/items/{lab}/assignment/submissions"
-        ))
-        .tenant(demo::SLUG)
-        .bearer(&leo)
-        .raw(Some(&content_type), body)
-        .send()
-        .await
+        app.post(&paths::submissions(&course, &lab))
+            .tenant(demo::SLUG)
+            .bearer(&leo)
+            .raw(Some(&content_type), body)
+            .send()
+            .await
     };
     submit_lab()
         .await
@@ -569,7 +553,7 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
 
     // The learner studies the required items before the quiz, module by module.
     let outline = app
-        .get(&format!("/api/v1/courses/{course}/progress/me"))
+        .get(&paths::my_progress(&course))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -597,16 +581,13 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
         "three items of module 1, one of module 2: {outline}"
     );
     for item in &studied {
-        app.call(
-            Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/progress"),
-        )
-        .tenant(demo::SLUG)
-        .bearer(&leo)
-        .json(json!({ "complete": true }))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+        app.call(Method::PUT, &paths::item_progress(&course, item))
+            .tenant(demo::SLUG)
+            .bearer(&leo)
+            .json(json!({ "complete": true }))
+            .send()
+            .await
+            .assert_status(StatusCode::OK);
     }
     // The quiz still stands in the way.
     submit_lab()
@@ -615,9 +596,7 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
 
     // The quiz is configured: one objective question of each of six kinds.
     let started = app
-        .post(&format!(
-            "/api/v1/courses/{course}/items/{quiz}/quiz/attempts"
-        ))
+        .post(&paths::quiz_attempts(&course, &quiz))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -648,19 +627,16 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
     for question in questions {
         let kind = question["presentation"]["type"].as_str().expect("kind");
         let position = &question["position"];
-        app.call(
-            Method::PUT,
-            &format!("/api/v1/quiz-attempts/{attempt}/answers/{position}"),
-        )
-        .tenant(demo::SLUG)
-        .bearer(&leo)
-        .json(json!({ "answer": web_security_answer(kind) }))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+        app.call(Method::PUT, &paths::answer(attempt, position))
+            .tenant(demo::SLUG)
+            .bearer(&leo)
+            .json(json!({ "answer": web_security_answer(kind) }))
+            .send()
+            .await
+            .assert_status(StatusCode::OK);
     }
     let submitted = app
-        .post(&format!("/api/v1/quiz-attempts/{attempt}/submit"))
+        .post(&paths::attempt_submit(attempt))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -678,9 +654,7 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
         "correct answers after submission: {submitted}"
     );
     let mine = app
-        .get(&format!(
-            "/api/v1/courses/{course}/items/{quiz}/quiz/attempts"
-        ))
+        .get(&paths::quiz_attempts(&course, &quiz))
         .tenant(demo::SLUG)
         .bearer(&leo)
         .send()
@@ -713,7 +687,7 @@ async fn passing_the_web_security_quiz_opens_the_capture_the_flag_lab() {
     assert_eq!(banks[0]["title"], "Web security basics", "{banks:?}");
     assert_eq!(banks[0]["question_count"], 6, "{banks:?}");
     let configured = app
-        .get(&format!("/api/v1/courses/{course}/items/{quiz}/quiz"))
+        .get(&paths::quiz(&course, &quiz))
         .tenant(demo::SLUG)
         .bearer(&ivan)
         .send()

@@ -4,94 +4,21 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
+use crate::helpers::{Reply, School, TestUser, paths};
 
-struct School {
-    app: TestApp,
-    t: TestTenant,
-    teacher: TestUser,
-}
-
-async fn school() -> School {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let teacher = app
-        .instructor("acme", "teacher@acme.example", &t.admin)
-        .await;
-    School { app, t, teacher }
-}
-
-impl School {
-    async fn send(&self, method: Method, path: &str, who: &TestUser, body: Option<Value>) -> Reply {
-        let mut call = self
-            .app
-            .call(method, path)
-            .tenant("acme")
-            .bearer(&who.access_token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        call.send().await
-    }
-
-    /// A course of the teacher with these settings, published unless `draft`.
-    async fn course(&self, slug: &str, settings: Value, publish: bool) -> String {
-        let mut body = json!({ "slug": slug, "title": format!("Course {slug}") });
-        if let (Some(body), Some(settings)) = (body.as_object_mut(), settings.as_object()) {
-            body.extend(settings.clone());
-        }
-        let reply = self
-            .send(Method::POST, "/api/v1/courses", &self.teacher, Some(body))
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        let id = reply.json()["id"].as_str().expect("id").to_owned();
-        if publish {
-            self.status(&id, "published").await;
-        }
-        id
-    }
-
-    async fn status(&self, id: &str, status: &str) {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{id}/status"),
-            &self.teacher,
-            Some(json!({ "status": status })),
-        )
-        .await
-        .assert_status(StatusCode::OK);
-    }
-
-    async fn enroll(&self, course: &str, who: &TestUser) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/enrollment"),
-            who,
-            None,
-        )
-        .await
-    }
-
-    async fn learner(&self, name: &str) -> TestUser {
-        self.app
-            .register("acme", &format!("{name}@acme.example"))
-            .await
-    }
-
-    /// Marks the user's enrollment completed (progress tracking comes with the next part).
-    async fn complete(&self, course: &str, user: &TestUser) {
-        let mut su = self.app.db.superuser().await;
-        let done = sqlx::query(
-            "update enrollments set status = 'completed', completed_at = now()
-             where course_id = $1::uuid and user_id = $2::uuid",
-        )
-        .bind(course)
-        .bind(&user.id)
-        .execute(&mut su)
-        .await
-        .expect("complete");
-        assert_eq!(done.rows_affected(), 1);
-    }
+/// Marks the user's enrollment completed (progress tracking comes with the next part).
+async fn complete(s: &School, course: &str, user: &TestUser) {
+    let mut su = s.app.db.superuser().await;
+    let done = sqlx::query(
+        "update enrollments set status = 'completed', completed_at = now()
+         where course_id = $1::uuid and user_id = $2::uuid",
+    )
+    .bind(course)
+    .bind(&user.id)
+    .execute(&mut su)
+    .await
+    .expect("complete");
+    assert_eq!(done.rows_affected(), 1);
 }
 
 fn results(reply: &Reply) -> Vec<(String, String)> {
@@ -111,24 +38,24 @@ fn results(reply: &Reply) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn learners_enroll_into_published_courses_only_once() {
-    let s = school().await;
-    let draft = s.course("draft", json!({}), false).await;
+    let s = School::new().await;
+    let draft = s.course("draft", json!({})).await;
     s.enroll(&draft, &s.t.learner)
         .await
         .assert_problem(StatusCode::CONFLICT, "course_not_published");
-    let archived = s.course("archived", json!({}), true).await;
+    let archived = s.published("archived", json!({})).await;
     s.status(&archived, "archived").await;
     s.enroll(&archived, &s.t.learner)
         .await
         .assert_problem(StatusCode::CONFLICT, "course_not_published");
     let closed = s
-        .course("closed", json!({ "self_enrollment": false }), true)
+        .published("closed", json!({ "self_enrollment": false }))
         .await;
     s.enroll(&closed, &s.t.learner)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "self_enrollment_closed");
 
-    let open = s.course("open", json!({}), true).await;
+    let open = s.published("open", json!({})).await;
     let enrolled = s.enroll(&open, &s.t.learner).await;
     enrolled.assert_status(StatusCode::CREATED);
     assert_eq!(enrolled.json()["status"], "active");
@@ -161,13 +88,13 @@ async fn learners_enroll_into_published_courses_only_once() {
 
 #[tokio::test]
 async fn prerequisites_must_be_completed_first() {
-    let s = school().await;
-    let basics = s.course("basics", json!({ "title": "Basics" }), true).await;
-    let intro = s.course("intro", json!({ "title": "Intro" }), true).await;
-    let advanced = s.course("advanced", json!({}), false).await;
+    let s = School::new().await;
+    let basics = s.published("basics", json!({ "title": "Basics" })).await;
+    let intro = s.published("intro", json!({ "title": "Intro" })).await;
+    let advanced = s.course("advanced", json!({})).await;
     s.send(
         Method::PUT,
-        &format!("/api/v1/courses/{advanced}/prerequisites"),
+        &paths::prerequisites(&advanced),
         &s.teacher,
         Some(json!({ "course_ids": [basics, intro] })),
     )
@@ -178,7 +105,7 @@ async fn prerequisites_must_be_completed_first() {
     let refused = s.enroll(&advanced, &s.t.learner).await;
     refused.assert_problem(StatusCode::CONFLICT, "prerequisites_unmet");
     assert!(
-        refused.text.contains(&basics) && refused.text.contains(&intro),
+        refused.text.contains(basics.as_str()) && refused.text.contains(intro.as_str()),
         "{}",
         refused.text
     );
@@ -186,16 +113,16 @@ async fn prerequisites_must_be_completed_first() {
     s.enroll(&basics, &s.t.learner)
         .await
         .assert_status(StatusCode::CREATED);
-    s.complete(&basics, &s.t.learner).await;
+    complete(&s, &basics, &s.t.learner).await;
     let refused = s.enroll(&advanced, &s.t.learner).await;
     refused.assert_problem(StatusCode::CONFLICT, "prerequisites_unmet");
-    assert!(!refused.text.contains(&basics), "{}", refused.text);
-    assert!(refused.text.contains(&intro), "{}", refused.text);
+    assert!(!refused.text.contains(basics.as_str()), "{}", refused.text);
+    assert!(refused.text.contains(intro.as_str()), "{}", refused.text);
 
     s.enroll(&intro, &s.t.learner)
         .await
         .assert_status(StatusCode::CREATED);
-    s.complete(&intro, &s.t.learner).await;
+    complete(&s, &intro, &s.t.learner).await;
     s.enroll(&advanced, &s.t.learner)
         .await
         .assert_status(StatusCode::CREATED);
@@ -207,8 +134,8 @@ async fn prerequisites_must_be_completed_first() {
 
 #[tokio::test]
 async fn concurrent_self_enrollments_never_overfill_a_course() {
-    let s = school().await;
-    let course = s.course("small", json!({ "capacity": 5 }), true).await;
+    let s = School::new().await;
+    let course = s.published("small", json!({ "capacity": 5 })).await;
     let mut learners = Vec::new();
     for i in 0..20 {
         learners.push(s.learner(&format!("rush{i}")).await);
@@ -245,7 +172,7 @@ async fn concurrent_self_enrollments_never_overfill_a_course() {
     let leaver = &learners[enrolled];
     s.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{course}/enrollments/{}", leaver.id),
+        &paths::enrollments_of(&course, &leaver.id),
         &s.teacher,
         None,
     )
@@ -262,8 +189,8 @@ async fn concurrent_self_enrollments_never_overfill_a_course() {
 
 #[tokio::test]
 async fn staff_enroll_lists_of_users_and_unenroll_them() {
-    let s = school().await;
-    let course = s.course("team", json!({ "capacity": 3 }), true).await;
+    let s = School::new().await;
+    let course = s.published("team", json!({ "capacity": 3 })).await;
     let a = s.learner("a").await;
     let b = s.learner("b").await;
     let c = s.learner("c").await;
@@ -271,7 +198,7 @@ async fn staff_enroll_lists_of_users_and_unenroll_them() {
         .await
         .assert_status(StatusCode::CREATED);
     let unknown = uuid::Uuid::now_v7().to_string();
-    let path = format!("/api/v1/courses/{course}/enrollments");
+    let path = paths::enrollments(&course);
     let reply = s
         .send(
             Method::POST,
@@ -373,10 +300,10 @@ async fn staff_enroll_lists_of_users_and_unenroll_them() {
     )
     .await
     .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    let draft = s.course("later", json!({}), false).await;
+    let draft = s.course("later", json!({})).await;
     s.send(
         Method::POST,
-        &format!("/api/v1/courses/{draft}/enrollments"),
+        &paths::enrollments(&draft),
         &s.teacher,
         Some(json!({ "user_ids": [a.id] })),
     )
@@ -386,13 +313,10 @@ async fn staff_enroll_lists_of_users_and_unenroll_them() {
 
 #[tokio::test]
 async fn only_the_courses_staff_manage_its_learners() {
-    let s = school().await;
-    let course = s.course("guarded", json!({}), true).await;
-    let outsider = s
-        .app
-        .instructor("acme", "outsider@acme.example", &s.t.admin)
-        .await;
-    let path = format!("/api/v1/courses/{course}/enrollments");
+    let s = School::new().await;
+    let course = s.published("guarded", json!({})).await;
+    let outsider = s.instructor("outsider").await;
+    let path = paths::enrollments(&course);
     let body = json!({ "user_ids": [s.t.learner.id] });
     for who in [&s.t.learner, &outsider] {
         s.send(Method::POST, &path, who, Some(body.clone()))
@@ -411,15 +335,10 @@ async fn only_the_courses_staff_manage_its_learners() {
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     }
     // A draft is invisible to those who cannot author it.
-    let draft = s.course("hidden", json!({}), false).await;
-    s.send(
-        Method::GET,
-        &format!("/api/v1/courses/{draft}/enrollments"),
-        &s.t.learner,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let draft = s.course("hidden", json!({})).await;
+    s.send(Method::GET, &paths::enrollments(&draft), &s.t.learner, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
     let results = results(&s.send(Method::POST, &path, &s.t.admin, Some(body)).await);
     assert_eq!(results[0].1, "enrolled");
 }

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::{Reply, TestApp, paths};
 
 #[track_caller]
 fn assert_problem_json(reply: &Reply, context: &str) {
@@ -32,8 +32,7 @@ fn assert_problem_json(reply: &Reply, context: &str) {
 
 #[tokio::test]
 async fn malformed_and_mistyped_bodies_are_client_errors() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let login = || app.post("/api/v1/auth/login").tenant("acme");
 
     for body in [
@@ -199,11 +198,10 @@ async fn chunked_post(app: &TestApp, path: &str, tenant: &str, body: &[u8]) -> S
 
 #[tokio::test]
 async fn bad_paths_and_queries_are_client_errors() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let admin = |path: &str| app.get(path).tenant("acme").bearer(&t.admin.access_token);
     for id in ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g"] {
-        admin(&format!("/api/v1/users/{id}"))
+        admin(&paths::user(id))
             .send()
             .await
             .assert_problem(StatusCode::BAD_REQUEST, "invalid_path_parameter");
@@ -327,8 +325,7 @@ async fn unknown_routes_methods_and_tenants_are_problems() {
 /// Every documented endpoint, fed junk: the answer is never a 5xx, and every 4xx is problem+json.
 #[tokio::test]
 async fn no_junk_input_makes_any_endpoint_fail() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let document: Value =
         serde_json::from_str(&lms_platform::openapi::document_json().expect("document"))
             .expect("json");
@@ -403,8 +400,7 @@ async fn no_junk_input_makes_any_endpoint_fail() {
 /// reach the database: PostgreSQL cannot store it in text and answered 500.
 #[tokio::test]
 async fn nul_characters_are_refused_before_they_reach_the_database() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let missing = uuid::Uuid::now_v7();
     let queries: [(&str, &str); 12] = [
         ("/api/v1/users?q=a%00b", &t.admin.access_token),

@@ -4,59 +4,47 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::assignments::Class;
+use crate::helpers::{CourseItems, School, paths};
 
 #[tokio::test]
 async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
-    let c = Class::new().await;
-    let (course, items) = c
-        .course(
+    let c = School::new().await;
+    let CourseItems { course, items } = c
+        .published_items(
             "graded",
             &[("quiz", "Checkpoint"), ("assignment", "Project")],
         )
         .await;
     let (quiz, project) = (&items[0], &items[1]);
     let bank = c
-        .ok(
-            Method::POST,
-            "/api/v1/question-banks",
-            &c.teacher,
-            Some(json!({ "course_id": course, "title": "Bank" })),
-        )
-        .await["id"]
-        .as_str()
-        .expect("bank")
-        .to_owned();
+        .teaching()
+        .create_bank(json!({ "course_id": course, "title": "Bank" }))
+        .await;
     let question = c
-        .ok(
-            Method::POST,
-            &format!("/api/v1/question-banks/{bank}/questions"),
-            &c.teacher,
-            Some(json!({ "prompt": "Water is wet", "points": 1,
-                         "spec": { "type": "true_false", "correct": true } })),
+        .teaching()
+        .add_question(
+            &bank,
+            json!({ "prompt": "Water is wet", "points": 1,
+                    "spec": { "type": "true_false", "correct": true } }),
         )
-        .await["id"]
-        .as_str()
-        .expect("question")
-        .to_owned();
-    c.ok(
-        Method::PUT,
-        &format!("/api/v1/courses/{course}/items/{quiz}/quiz"),
-        &c.teacher,
-        Some(json!({ "questions": [{ "question_id": question }] })),
+        .await;
+    c.quiz(
+        &course,
+        quiz,
+        json!({ "questions": [{ "question_id": question }] }),
     )
     .await;
-    c.settings(&course, project, json!({ "points": 40 }))
+    c.assignment(&course, project, json!({ "points": 40 }))
         .await
         .assert_status(StatusCode::OK);
-    let lea = c.learner("lea", &course).await;
-    let leo = c.learner("leo", &course).await;
+    let lea = c.enrolled("lea", &course).await;
+    let leo = c.enrolled("leo", &course).await;
 
     // Lea: the quiz right (100%), the project 24 of 40 (60%), not released yet.
     let attempt = c
         .ok(
             Method::POST,
-            &format!("/api/v1/courses/{course}/items/{quiz}/quiz/attempts"),
+            &paths::quiz_attempts(&course, quiz),
             &lea,
             None,
         )
@@ -71,15 +59,10 @@ async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
         Some(json!({ "answer": { "value": true } })),
     )
     .await;
-    c.ok(
-        Method::POST,
-        &format!("/api/v1/quiz-attempts/{attempt}/submit"),
-        &lea,
-        None,
-    )
-    .await;
+    c.ok(Method::POST, &paths::attempt_submit(&attempt), &lea, None)
+        .await;
     let submitted = c
-        .submit(&course, project, &lea, &[("text", None, b"my project")])
+        .submit_assignment(&course, project, &lea, &[("text", None, b"my project")])
         .await;
     submitted.assert_status(StatusCode::CREATED);
     let submission = submitted.json()["id"].as_str().expect("id").to_owned();
@@ -89,12 +72,7 @@ async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
 
     // Staff see the held-back grade; by default every assessment weighs 1.
     let book = c
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/gradebook"),
-            &c.teacher,
-            None,
-        )
+        .ok(Method::GET, &paths::gradebook(&course), &c.teacher, None)
         .await;
     let columns: Vec<&str> = book["columns"]
         .as_array()
@@ -132,14 +110,14 @@ async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
     assert_eq!(mine["grade"]["final_percent"], 50.0);
     c.ok(
         Method::POST,
-        &format!("/api/v1/courses/{course}/items/{project}/assignment/release"),
+        &paths::release(&course, project),
         &c.teacher,
         None,
     )
     .await;
 
     // Weighted by assessment: (100*1 + 60*3) / 4 = 70.
-    let settings = format!("/api/v1/courses/{course}/gradebook/settings");
+    let settings = paths::gradebook_settings(&course);
     c.ok(
         Method::PUT,
         &settings,
@@ -234,15 +212,12 @@ async fn the_gradebook_weights_scores_hides_held_back_grades_and_exports_csv() {
     assert_eq!(csv.text.lines().count(), 3);
 
     // Learners read neither the gradebook nor its settings; strangers not even their own.
-    for path in [
-        format!("/api/v1/courses/{course}/gradebook"),
-        settings.clone(),
-    ] {
+    for path in [paths::gradebook(&course), settings.clone()] {
         c.send(Method::GET, &path, &lea, None)
             .await
             .assert_status(StatusCode::FORBIDDEN);
     }
-    let stranger = c.app.register("acme", "stranger@acme.example").await;
+    let stranger = c.learner("stranger").await;
     c.send(Method::GET, &me, &stranger, None)
         .await
         .assert_status(StatusCode::NOT_FOUND);

@@ -197,8 +197,7 @@ fn probes(document: &Value, path: &str, method: &str, operation: &Value) -> Vec<
 
 #[tokio::test]
 async fn hostile_strings_in_any_parameter_get_a_documented_answer() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let document: Value =
         serde_json::from_str(&lms_platform::openapi::document_json().expect("document"))
             .expect("json");

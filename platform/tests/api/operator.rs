@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, paths};
 
 async fn create(app: &TestApp, slug: &str) -> Value {
     app.create_tenant(slug).await
@@ -14,8 +14,7 @@ async fn create(app: &TestApp, slug: &str) -> Value {
 
 #[tokio::test]
 async fn every_operator_endpoint_requires_the_operator_credential() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let document: Value =
         serde_json::from_str(&lms_platform::openapi::document_json().expect("document"))
             .expect("json");
@@ -177,7 +176,7 @@ async fn the_tenant_list_pages_through_every_tenant_once() {
 
     // The status filter.
     let victim = seen[2].clone();
-    app.post(&format!("/api/v1/operator/tenants/{victim}/suspend"))
+    app.post(&paths::operator_suspend(&victim))
         .operator()
         .send()
         .await
@@ -208,18 +207,14 @@ async fn single_tenants_are_found_by_id() {
     let app = TestApp::spawn().await;
     let tenant = create(&app, "acme").await;
     let id = tenant["id"].as_str().expect("id");
-    let got = app
-        .get(&format!("/api/v1/operator/tenants/{id}"))
-        .operator()
-        .send()
-        .await;
+    let got = app.get(&paths::operator_tenant(id)).operator().send().await;
     got.assert_status(StatusCode::OK);
     assert_eq!(got.json()["slug"], "acme");
     let unknown = uuid::Uuid::now_v7();
     for path in [
-        format!("/api/v1/operator/tenants/{unknown}"),
-        format!("/api/v1/operator/tenants/{unknown}/suspend"),
-        format!("/api/v1/operator/tenants/{unknown}/resume"),
+        paths::operator_tenant(unknown),
+        paths::operator_suspend(unknown),
+        paths::operator_resume(unknown),
     ] {
         let method = if path.ends_with(&unknown.to_string()) {
             Method::GET
@@ -232,13 +227,13 @@ async fn single_tenants_are_found_by_id() {
             .await
             .assert_problem(StatusCode::NOT_FOUND, "not_found");
     }
-    app.post(&format!("/api/v1/operator/tenants/{unknown}/domains"))
+    app.post(&paths::operator_domains(unknown))
         .operator()
         .json(json!({ "domain": "learn.nowhere.test" }))
         .send()
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    app.post(&format!("/api/v1/operator/tenants/{unknown}/invitations"))
+    app.post(&paths::operator_invitations(unknown))
         .operator()
         .json(
             json!({ "email": "x@nowhere.example", "display_name": "X", "roles": ["tenant_admin"] }),
@@ -247,7 +242,7 @@ async fn single_tenants_are_found_by_id() {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
     for malformed in ["not-a-uuid", "123", "acme"] {
-        app.get(&format!("/api/v1/operator/tenants/{malformed}"))
+        app.get(&paths::operator_tenant(malformed))
             .operator()
             .send()
             .await
@@ -257,8 +252,7 @@ async fn single_tenants_are_found_by_id() {
 
 #[tokio::test]
 async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let other = app.seed_tenant("other").await;
     // Warm the resolver cache so that suspension must invalidate it.
     app.get("/api/v1/tenant")
@@ -268,7 +262,7 @@ async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
         .assert_status(StatusCode::OK);
 
     let suspended = app
-        .post(&format!("/api/v1/operator/tenants/{}/suspend", tenant.id))
+        .post(&paths::operator_suspend(&tenant.id))
         .operator()
         .send()
         .await;
@@ -320,14 +314,14 @@ async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
         .await
         .assert_status(StatusCode::OK);
     // Suspending twice is harmless.
-    app.post(&format!("/api/v1/operator/tenants/{}/suspend", tenant.id))
+    app.post(&paths::operator_suspend(&tenant.id))
         .operator()
         .send()
         .await
         .assert_status(StatusCode::OK);
 
     let resumed = app
-        .post(&format!("/api/v1/operator/tenants/{}/resume", tenant.id))
+        .post(&paths::operator_resume(&tenant.id))
         .operator()
         .send()
         .await;
@@ -387,8 +381,7 @@ async fn suspension_closes_the_tenant_and_resumption_reopens_it() {
 
 #[tokio::test]
 async fn requests_find_their_tenant_by_custom_domain_subdomain_or_header() {
-    let app = TestApp::spawn().await;
-    let acme = app.seed_tenant("acme").await;
+    let (app, acme) = TestApp::with_tenant("acme").await;
     let globex = create(&app, "globex").await;
     let globex_id = globex["id"].as_str().expect("id");
     let slug_at = |reply: &crate::helpers::Reply| reply.json()["slug"].clone();
@@ -414,7 +407,7 @@ async fn requests_find_their_tenant_by_custom_domain_subdomain_or_header() {
 
     // Adding a custom domain: normalised, then it names the tenant.
     let added = app
-        .post(&format!("/api/v1/operator/tenants/{}/domains", acme.id))
+        .post(&paths::operator_domains(&acme.id))
         .operator()
         .json(json!({ "domain": "Learn.Acme.Test." }))
         .send()
@@ -463,21 +456,21 @@ async fn requests_find_their_tenant_by_custom_domain_subdomain_or_header() {
 
     // A domain belongs to one tenant only.
     for domain in ["learn.acme.test", "LEARN.ACME.TEST"] {
-        app.post(&format!("/api/v1/operator/tenants/{globex_id}/domains"))
+        app.post(&paths::operator_domains(globex_id))
             .operator()
             .json(json!({ "domain": domain }))
             .send()
             .await
             .assert_problem(StatusCode::CONFLICT, "domain_taken");
     }
-    app.post(&format!("/api/v1/operator/tenants/{}/domains", acme.id))
+    app.post(&paths::operator_domains(&acme.id))
         .operator()
         .json(json!({ "domain": "learn.acme.test" }))
         .send()
         .await
         .assert_problem(StatusCode::CONFLICT, "domain_taken");
     for bad in ["localhost", "not a domain", "-x.test", "x..test", ""] {
-        app.post(&format!("/api/v1/operator/tenants/{}/domains", acme.id))
+        app.post(&paths::operator_domains(&acme.id))
             .operator()
             .json(json!({ "domain": bad }))
             .send()
@@ -535,7 +528,7 @@ async fn requests_find_their_tenant_by_custom_domain_subdomain_or_header() {
     .send()
     .await
     .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    app.post(&format!("/api/v1/operator/tenants/{globex_id}/domains"))
+    app.post(&paths::operator_domains(globex_id))
         .operator()
         .json(json!({ "domain": "learn.acme.test" }))
         .send()
@@ -622,7 +615,7 @@ async fn custom_domains_cannot_take_over_the_platforms_subdomains() {
         "x.y.lms.test",
     ] {
         let reply = app
-            .post(&format!("/api/v1/operator/tenants/{acme_id}/domains"))
+            .post(&paths::operator_domains(acme_id))
             .operator()
             .json(json!({ "domain": domain }))
             .send()
@@ -643,7 +636,7 @@ async fn custom_domains_cannot_take_over_the_platforms_subdomains() {
     globex.assert_status(StatusCode::OK);
     assert_eq!(globex.json()["slug"], "globex");
     // Look-alikes outside the base domain are ordinary custom domains.
-    app.post(&format!("/api/v1/operator/tenants/{acme_id}/domains"))
+    app.post(&paths::operator_domains(acme_id))
         .operator()
         .json(json!({ "domain": "globex-lms.test" }))
         .send()

@@ -36,8 +36,7 @@ fn field_codes(reply: &Reply) -> Vec<String> {
 
 #[tokio::test]
 async fn a_compile_bomb_is_refused_within_its_budget_and_the_server_goes_on() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     // One function of 4 900 locals live across 14 600 branches: over half a minute and
     // gigabytes to compile without a budget.
     let bomb = wat::parse_str(generate::wat(generate::Shape {
@@ -64,8 +63,7 @@ async fn a_compile_bomb_is_refused_within_its_budget_and_the_server_goes_on() {
 
 #[tokio::test]
 async fn an_import_needs_its_capability_in_the_manifest() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let logging = wat::parse_str(r#"(component (import "lms:plugin/log@0.1.0" (instance)))"#)
         .expect("assembles");
     let mut body = plugin_upload("logging", "1.0.0", &logging);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    Reply, TestApp, TestTenant, TestUser, plugin_upload, plugin_wasm, test_config,
+    Reply, TestApp, TestTenant, TestUser, paths, plugin_upload, plugin_wasm, test_config,
 };
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -55,7 +55,7 @@ async fn install(app: &TestApp, t: &TestTenant, name: &str, version: &str, grant
         app,
         t,
         Method::POST,
-        &format!("/api/v1/plugins/{name}/versions/{version}/install"),
+        &paths::plugin_install(name, version),
         Some(json!({ "granted_capabilities": grant })),
     )
     .await
@@ -69,15 +69,9 @@ async fn ready(app: &TestApp, t: &TestTenant, name: &str, version: &str, file: &
     install(app, t, name, version, json!(["log"]))
         .await
         .assert_status(StatusCode::OK);
-    as_admin(
-        app,
-        t,
-        Method::POST,
-        &format!("/api/v1/plugins/{name}/enable"),
-        None,
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    as_admin(app, t, Method::POST, &paths::plugin_enable(name), None)
+        .await
+        .assert_status(StatusCode::OK);
 }
 
 fn numeric_request(response: &str) -> Value {
@@ -119,8 +113,7 @@ fn field_codes(reply: &Reply) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn uploads_are_validated_hashed_and_immutable() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let numeric = plugin_wasm("numeric_grader");
 
     let created = upload(&app, &t, plugin_upload("my-numeric", "1.0.0", &numeric)).await;
@@ -275,8 +268,7 @@ async fn uploads_are_validated_hashed_and_immutable() {
 
 #[tokio::test]
 async fn only_tenant_admins_manage_plugins_and_learners_cannot_grade() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let instructor = app
         .instructor("acme", "teacher@acme.example", &t.admin)
         .await;
@@ -334,8 +326,7 @@ async fn only_tenant_admins_manage_plugins_and_learners_cannot_grade() {
 
 #[tokio::test]
 async fn installs_grant_exactly_what_is_asked_and_the_active_version_moves() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let numeric = plugin_wasm("numeric_grader");
     let over_max = plugin_wasm("over_max");
     upload(&app, &t, plugin_upload("scorer", "1.0.0", &numeric))
@@ -530,8 +521,7 @@ fn signed(mut body: Value, key_id: &Value, signature: String) -> Value {
 
 #[tokio::test]
 async fn signatures_are_checked_and_can_be_required() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let other = app.seed_tenant("other").await;
     let publisher = SigningKey::from_bytes(&[7; 32]);
     let stranger = SigningKey::from_bytes(&[9; 32]);
@@ -679,8 +669,7 @@ fn lab_config() -> Value {
 
 #[tokio::test]
 async fn first_party_graders_install_from_the_catalog_and_grade() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let catalog = as_admin(&app, &t, Method::GET, "/api/v1/plugin-catalog", None).await;
     catalog.assert_status(StatusCode::OK);
     let entries = catalog.json();
@@ -775,8 +764,7 @@ async fn first_party_graders_install_from_the_catalog_and_grade() {
 
 #[tokio::test]
 async fn grading_failures_are_typed_problems() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     for (name, file) in [
         ("spinner", "infinite_loop"),
         ("panicker", "trap"),
@@ -1021,8 +1009,7 @@ async fn invocation_records_are_bounded_per_tenant_and_isolated() {
 
 #[tokio::test]
 async fn a_restarted_server_compiles_stored_components_on_first_use() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     ready(&app, &t, "scorer", "1.0.0", "numeric_grader").await;
     grade(&app, "acme", &t.admin, "scorer", numeric_request("9.8 m"))
         .await

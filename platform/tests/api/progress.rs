@@ -6,182 +6,51 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
+use crate::helpers::item::{optional_link, text, video};
+use crate::helpers::{CourseIds, Reply, School, paths};
 
-struct School {
-    app: TestApp,
-    t: TestTenant,
-    teacher: TestUser,
-}
-
-/// A published course's ids: modules in order, each with its items in order.
-struct Course {
-    id: String,
-    modules: Vec<Vec<String>>,
-}
-
-impl Course {
-    fn item(&self, module: usize, item: usize) -> &str {
-        &self.modules[module][item]
-    }
-}
-
-async fn school() -> School {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let teacher = app
-        .instructor("acme", "teacher@acme.example", &t.admin)
-        .await;
-    School { app, t, teacher }
-}
-
-impl School {
-    async fn send(&self, method: Method, path: &str, who: &TestUser, body: Option<Value>) -> Reply {
-        let mut call = self
-            .app
-            .call(method, path)
-            .tenant("acme")
-            .bearer(&who.access_token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        call.send().await
-    }
-
-    /// A published course whose modules hold the given items (JSON item bodies).
-    async fn course(&self, slug: &str, sequential: bool, modules: Vec<Vec<Value>>) -> Course {
-        let reply = self
-            .send(
-                Method::POST,
-                "/api/v1/courses",
-                &self.teacher,
-                Some(json!({ "slug": slug, "title": format!("Course {slug}"), "sequential": sequential })),
-            )
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        let id = reply.json()["id"].as_str().expect("id").to_owned();
-        let mut ids = Vec::new();
-        for (n, items) in modules.into_iter().enumerate() {
-            let module = self
-                .send(
-                    Method::POST,
-                    &format!("/api/v1/courses/{id}/modules"),
-                    &self.teacher,
-                    Some(json!({ "title": format!("Module {n}") })),
-                )
-                .await;
-            module.assert_status(StatusCode::CREATED);
-            let module = module.json()["id"].as_str().expect("module id").to_owned();
-            let mut item_ids = Vec::new();
-            for item in items {
-                let created = self
-                    .send(
-                        Method::POST,
-                        &format!("/api/v1/courses/{id}/modules/{module}/items"),
-                        &self.teacher,
-                        Some(item),
-                    )
-                    .await;
-                created.assert_status(StatusCode::CREATED);
-                item_ids.push(created.json()["id"].as_str().expect("item id").to_owned());
-            }
-            ids.push(item_ids);
-        }
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{id}/status"),
-            &self.teacher,
-            Some(json!({ "status": "published" })),
-        )
-        .await
-        .assert_status(StatusCode::OK);
-        Course { id, modules: ids }
-    }
-
-    async fn enroll(&self, course: &Course, who: &TestUser) {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{}/enrollment", course.id),
-            who,
-            None,
-        )
-        .await
-        .assert_status(StatusCode::CREATED);
-    }
-
-    async fn report(&self, course: &Course, item: &str, who: &TestUser, body: Value) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/api/v1/courses/{}/items/{item}/progress", course.id),
-            who,
-            Some(body),
-        )
-        .await
-    }
-
-    async fn learner(&self, name: &str) -> TestUser {
-        self.app
-            .register("acme", &format!("{name}@acme.example"))
-            .await
-    }
-
-    async fn my_view(&self, course: &Course) -> Value {
-        let reply = self
-            .send(
-                Method::GET,
-                &format!("/api/v1/courses/{}/progress/me", course.id),
-                &self.t.learner,
-                None,
-            )
-            .await;
-        reply.assert_status(StatusCode::OK);
-        reply.json()
-    }
-
-    async fn table(&self, course: &Course, query: String) -> Reply {
-        self.send(
+async fn my_view(s: &School, course: &CourseIds) -> Value {
+    let reply = s
+        .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress{query}", course.id),
-            &self.teacher,
+            &paths::my_progress(&course.course),
+            &s.t.learner,
             None,
         )
-        .await
-    }
-
-    async fn completion_events(&self, course: &Course) -> i64 {
-        let mut su = self.app.db.superuser().await;
-        sqlx::query_scalar(
-            "select count(*) from domain_events
-             where kind = 'course.completed' and payload->>'course_id' = $1",
-        )
-        .bind(&course.id)
-        .fetch_one(&mut su)
-        .await
-        .expect("events")
-    }
+        .await;
+    reply.assert_status(StatusCode::OK);
+    reply.json()
 }
 
-fn text(title: &str) -> Value {
-    json!({ "kind": "text", "title": title, "body": "Read this." })
+async fn progress_table(s: &School, course: &CourseIds, query: String) -> Reply {
+    s.send(
+        Method::GET,
+        &format!("/api/v1/courses/{}/progress{query}", course.course),
+        &s.teacher,
+        None,
+    )
+    .await
 }
 
-fn video(title: &str, seconds: u32) -> Value {
-    json!({ "kind": "video", "title": title, "url": "https://videos.example/v.mp4",
-            "duration_seconds": seconds })
-}
-
-fn optional_link(title: &str) -> Value {
-    json!({ "kind": "external_link", "title": title, "url": "https://example.org",
-            "required": false })
+async fn completion_events(s: &School, course: &CourseIds) -> i64 {
+    let mut su = s.app.db.superuser().await;
+    sqlx::query_scalar(
+        "select count(*) from domain_events
+         where kind = 'course.completed' and payload->>'course_id' = $1",
+    )
+    .bind(course.course.as_str())
+    .fetch_one(&mut su)
+    .await
+    .expect("events")
 }
 
 #[tokio::test]
 async fn completing_the_required_items_completes_the_course_once() {
-    let s = school().await;
+    let s = School::new().await;
     let c = s
-        .course(
+        .published_outline(
             "basics",
-            false,
+            json!({ "sequential": false }),
             vec![vec![
                 text("Intro"),
                 video("Talk", 100),
@@ -189,10 +58,17 @@ async fn completing_the_required_items_completes_the_course_once() {
             ]],
         )
         .await;
-    s.enroll(&c, &s.t.learner).await;
+    s.enroll(&c.course, &s.t.learner)
+        .await
+        .assert_status(StatusCode::CREATED);
 
     let first = s
-        .report(&c, c.item(0, 0), &s.t.learner, json!({ "complete": true }))
+        .report(
+            &c.course,
+            c.item(0, 0),
+            &s.t.learner,
+            json!({ "complete": true }),
+        )
         .await;
     first.assert_status(StatusCode::OK);
     let body = first.json();
@@ -203,13 +79,18 @@ async fn completing_the_required_items_completes_the_course_once() {
     assert!(body["course"]["completed_at"].is_null());
 
     // The optional item counts for nothing; watching 90% of the video completes it.
-    s.report(&c, c.item(0, 2), &s.t.learner, json!({ "complete": true }))
-        .await
-        .assert_status(StatusCode::OK);
+    s.report(
+        &c.course,
+        c.item(0, 2),
+        &s.t.learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
     let session = Uuid::new_v4();
     let short = s
         .report(
-            &c,
+            &c.course,
             c.item(0, 1),
             &s.t.learner,
             json!({ "session": session, "position_seconds": 89, "time_spent_seconds": 89 }),
@@ -219,7 +100,7 @@ async fn completing_the_required_items_completes_the_course_once() {
     assert_eq!(short.json()["course"]["percent"], 50);
     let watched = s
         .report(
-            &c,
+            &c.course,
             c.item(0, 1),
             &s.t.learner,
             json!({ "session": session, "position_seconds": 90, "time_spent_seconds": 90 }),
@@ -235,7 +116,7 @@ async fn completing_the_required_items_completes_the_course_once() {
     // Later reports never undo anything, and the course completes only once.
     let later = s
         .report(
-            &c,
+            &c.course,
             c.item(0, 0),
             &s.t.learner,
             json!({ "complete": false, "session": Uuid::new_v4(), "time_spent_seconds": 5 }),
@@ -244,7 +125,7 @@ async fn completing_the_required_items_completes_the_course_once() {
     later.assert_status(StatusCode::OK);
     assert!(later.json()["item"]["completed_at"].is_string());
     assert_eq!(later.json()["course"]["completed_at"], completed_at);
-    assert_eq!(s.completion_events(&c).await, 1);
+    assert_eq!(completion_events(&s, &c).await, 1);
 
     let mine = s
         .send(Method::GET, "/api/v1/me/enrollments", &s.t.learner, None)
@@ -259,16 +140,22 @@ async fn completing_the_required_items_completes_the_course_once() {
 
 #[tokio::test]
 async fn session_time_is_idempotent_and_the_newest_session_owns_the_position() {
-    let s = school().await;
+    let s = School::new().await;
     let c = s
-        .course("video", false, vec![vec![video("Talk", 3600)]])
+        .published_outline(
+            "video",
+            json!({ "sequential": false }),
+            vec![vec![video("Talk", 3600)]],
+        )
         .await;
-    s.enroll(&c, &s.t.learner).await;
+    s.enroll(&c.course, &s.t.learner)
+        .await
+        .assert_status(StatusCode::CREATED);
     let item = c.item(0, 0);
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     let report = |session: Uuid, time: u32, position: u32| {
         s.report(
-            &c,
+            &c.course,
             item,
             &s.t.learner,
             json!({ "session": session, "time_spent_seconds": time, "position_seconds": position }),
@@ -301,7 +188,7 @@ async fn session_time_is_idempotent_and_the_newest_session_owns_the_position() {
     let view = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress/me", c.id),
+            &paths::my_progress(&c.course),
             &s.t.learner,
             None,
         )
@@ -315,19 +202,34 @@ async fn session_time_is_idempotent_and_the_newest_session_owns_the_position() {
 
 #[tokio::test]
 async fn bad_reports_are_refused_with_clear_problems() {
-    let s = school().await;
+    let s = School::new().await;
     let c = s
-        .course("rules", false, vec![vec![text("Intro"), video("Talk", 60)]])
+        .published_outline(
+            "rules",
+            json!({ "sequential": false }),
+            vec![vec![text("Intro"), video("Talk", 60)]],
+        )
         .await;
     let other = s
-        .course("other", false, vec![vec![text("Elsewhere")]])
+        .published_outline(
+            "other",
+            json!({ "sequential": false }),
+            vec![vec![text("Elsewhere")]],
+        )
         .await;
 
     // Not enrolled yet.
-    s.report(&c, c.item(0, 0), &s.t.learner, json!({ "complete": true }))
+    s.report(
+        &c.course,
+        c.item(0, 0),
+        &s.t.learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "not_enrolled");
+    s.enroll(&c.course, &s.t.learner)
         .await
-        .assert_problem(StatusCode::FORBIDDEN, "not_enrolled");
-    s.enroll(&c, &s.t.learner).await;
+        .assert_status(StatusCode::CREATED);
 
     for (item, body, field) in [
         (
@@ -347,7 +249,7 @@ async fn bad_reports_are_refused_with_clear_problems() {
             "position_seconds",
         ),
     ] {
-        let reply = s.report(&c, item, &s.t.learner, body).await;
+        let reply = s.report(&c.course, item, &s.t.learner, body).await;
         reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(reply.json()["errors"][0]["field"], field, "{}", reply.text);
     }
@@ -357,7 +259,7 @@ async fn bad_reports_are_refused_with_clear_problems() {
         json!({ "time_spent_seconds": -1, "session": Uuid::new_v4() }),
         json!({ "completed": true }),
     ] {
-        let reply = s.report(&c, c.item(0, 0), &s.t.learner, body).await;
+        let reply = s.report(&c.course, c.item(0, 0), &s.t.learner, body).await;
         assert!(reply.status.is_client_error(), "{}", reply.text);
         assert_eq!(
             reply.headers["content-type"], "application/problem+json",
@@ -367,16 +269,18 @@ async fn bad_reports_are_refused_with_clear_problems() {
     }
 
     // An item of another course, an unknown item, an unknown course.
-    s.report(&c, other.item(0, 0), &s.t.learner, json!({}))
+    s.report(&c.course, other.item(0, 0), &s.t.learner, json!({}))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    s.report(&c, &Uuid::now_v7().to_string(), &s.t.learner, json!({}))
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    let unknown = Course {
-        id: Uuid::now_v7().to_string(),
-        modules: vec![],
-    };
+    s.report(
+        &c.course,
+        &Uuid::now_v7().to_string(),
+        &s.t.learner,
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let unknown = Uuid::now_v7().to_string();
     s.report(&unknown, c.item(0, 0), &s.t.learner, json!({}))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
@@ -384,24 +288,29 @@ async fn bad_reports_are_refused_with_clear_problems() {
     // Dropped learners record nothing.
     s.send(
         Method::DELETE,
-        &format!("/api/v1/courses/{}/enrollments/{}", c.id, s.t.learner.id),
+        &paths::enrollments_of(&c.course, &s.t.learner.id),
         &s.teacher,
         None,
     )
     .await
     .assert_status(StatusCode::NO_CONTENT);
-    s.report(&c, c.item(0, 0), &s.t.learner, json!({ "complete": true }))
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "not_enrolled");
+    s.report(
+        &c.course,
+        c.item(0, 0),
+        &s.t.learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "not_enrolled");
 }
 
 #[tokio::test]
 async fn sequential_courses_unlock_modules_in_order() {
-    let s = school().await;
+    let s = School::new().await;
     let c = s
-        .course(
+        .published_outline(
             "steps",
-            true,
+            json!({ "sequential": true }),
             vec![
                 vec![text("Step 1"), optional_link("Extra")],
                 vec![text("Step 2")],
@@ -409,13 +318,20 @@ async fn sequential_courses_unlock_modules_in_order() {
             ],
         )
         .await;
-    s.enroll(&c, &s.t.learner).await;
+    s.enroll(&c.course, &s.t.learner)
+        .await
+        .assert_status(StatusCode::CREATED);
     let locked = s
-        .report(&c, c.item(1, 0), &s.t.learner, json!({ "complete": true }))
+        .report(
+            &c.course,
+            c.item(1, 0),
+            &s.t.learner,
+            json!({ "complete": true }),
+        )
         .await;
     locked.assert_problem(StatusCode::CONFLICT, "module_locked");
 
-    let before = s.my_view(&c).await;
+    let before = my_view(&s, &c).await;
     let locks: Vec<bool> = before["modules"]
         .as_array()
         .expect("modules")
@@ -426,13 +342,23 @@ async fn sequential_courses_unlock_modules_in_order() {
     assert_eq!(before["continue_item"]["item_id"], c.item(0, 0));
 
     // Optional items never block.
-    s.report(&c, c.item(0, 0), &s.t.learner, json!({ "complete": true }))
-        .await
-        .assert_status(StatusCode::OK);
-    s.report(&c, c.item(1, 0), &s.t.learner, json!({ "complete": true }))
-        .await
-        .assert_status(StatusCode::OK);
-    let after = s.my_view(&c).await;
+    s.report(
+        &c.course,
+        c.item(0, 0),
+        &s.t.learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    s.report(
+        &c.course,
+        c.item(1, 0),
+        &s.t.learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let after = my_view(&s, &c).await;
     let locks: Vec<bool> = after["modules"]
         .as_array()
         .expect("modules")
@@ -447,18 +373,23 @@ async fn sequential_courses_unlock_modules_in_order() {
 
 #[tokio::test]
 async fn concurrent_reports_lose_no_update() {
-    let s = school().await;
+    let s = School::new().await;
     let items: Vec<Value> = (0..12).map(|n| text(&format!("Part {n}"))).collect();
-    let c = s.course("race", false, vec![items]).await;
-    s.enroll(&c, &s.t.learner).await;
+    let c = s
+        .published_outline("race", json!({ "sequential": false }), vec![items])
+        .await;
+    s.enroll(&c.course, &s.t.learner)
+        .await
+        .assert_status(StatusCode::CREATED);
 
     // Every item completed at once, and time from many sessions on one item at once.
     let completions = c.modules[0]
+        .items
         .iter()
-        .map(|item| s.report(&c, item, &s.t.learner, json!({ "complete": true })));
+        .map(|item| s.report(&c.course, item, &s.t.learner, json!({ "complete": true })));
     let sessions = (1..=12u32).map(|n| {
         s.report(
-            &c,
+            &c.course,
             c.item(0, 0),
             &s.t.learner,
             json!({ "session": Uuid::new_v4(), "time_spent_seconds": n }),
@@ -474,7 +405,7 @@ async fn concurrent_reports_lose_no_update() {
     let view = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress/me", c.id),
+            &paths::my_progress(&c.course),
             &s.t.learner,
             None,
         )
@@ -486,16 +417,16 @@ async fn concurrent_reports_lose_no_update() {
         view["modules"][0]["items"][0]["progress"]["time_spent_seconds"],
         (1..=12).sum::<i64>()
     );
-    assert_eq!(s.completion_events(&c).await, 1);
+    assert_eq!(completion_events(&s, &c).await, 1);
 }
 
 #[tokio::test]
 async fn staff_read_the_progress_table_and_its_csv() {
-    let s = school().await;
+    let s = School::new().await;
     let c = s
-        .course(
+        .published_outline(
             "table",
-            false,
+            json!({ "sequential": false }),
             vec![vec![text("One"), text("Two"), text("Three"), text("Four")]],
         )
         .await;
@@ -511,15 +442,17 @@ async fn staff_read_the_progress_table_and_its_csv() {
         .await
         .expect("rename");
     for learner in [&ahead, &behind, &sneaky] {
-        s.enroll(&c, learner).await;
+        s.enroll(&c.course, learner)
+            .await
+            .assert_status(StatusCode::CREATED);
     }
     for n in 0..3 {
-        s.report(&c, c.item(0, n), &ahead, json!({ "complete": true }))
+        s.report(&c.course, c.item(0, n), &ahead, json!({ "complete": true }))
             .await
             .assert_status(StatusCode::OK);
     }
     s.report(
-        &c,
+        &c.course,
         c.item(0, 0),
         &behind,
         json!({ "session": Uuid::new_v4(), "time_spent_seconds": 42 }),
@@ -527,7 +460,7 @@ async fn staff_read_the_progress_table_and_its_csv() {
     .await
     .assert_status(StatusCode::OK);
 
-    let table = |query: &'static str| s.table(&c, query.to_owned());
+    let table = |query: &'static str| progress_table(&s, &c, query.to_owned());
     let all = table("").await;
     all.assert_status(StatusCode::OK);
     let rows = all.json()["items"].as_array().expect("items").clone();
@@ -557,8 +490,7 @@ async fn staff_read_the_progress_table_and_its_csv() {
     let first = table("?limit=2").await.json();
     assert_eq!(first["items"].as_array().expect("items").len(), 2);
     let cursor = first["next_cursor"].as_str().expect("cursor");
-    let second = s
-        .table(&c, format!("?limit=2&cursor={cursor}"))
+    let second = progress_table(&s, &c, format!("?limit=2&cursor={cursor}"))
         .await
         .json();
     assert_eq!(second["items"].as_array().expect("items").len(), 1);
@@ -575,7 +507,7 @@ async fn staff_read_the_progress_table_and_its_csv() {
     let csv = s
         .send(
             Method::GET,
-            &format!("/api/v1/courses/{}/progress.csv", c.id),
+            &paths::progress_csv(&c.course),
             &s.teacher,
             None,
         )
@@ -605,20 +537,10 @@ async fn staff_read_the_progress_table_and_its_csv() {
     assert!(ahead_line.contains(",active,75,3,4,"), "{ahead_line}");
 
     // Learners read only their own progress.
-    s.send(
-        Method::GET,
-        &format!("/api/v1/courses/{}/progress", c.id),
-        &ahead,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    s.send(
-        Method::GET,
-        &format!("/api/v1/courses/{}/progress.csv", c.id),
-        &ahead,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    s.send(Method::GET, &paths::progress(&c.course), &ahead, None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    s.send(Method::GET, &paths::progress_csv(&c.course), &ahead, None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }

@@ -5,196 +5,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, TestTenant, TestUser};
+use crate::helpers::{CourseItem, School, paths};
 
 /// Distinctive answer-key strings that must never reach a learner before the policy allows.
 const SECRET_OPTION: &str = "Correct-Option-Text-7f3a";
 const SECRET_ACCEPTED: &str = "quokka-secret-answer";
-
-struct School {
-    app: TestApp,
-    t: TestTenant,
-    teacher: TestUser,
-}
-
-async fn school() -> School {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let teacher = app
-        .instructor("acme", "teacher@acme.example", &t.admin)
-        .await;
-    School { app, t, teacher }
-}
-
-impl School {
-    async fn send(&self, method: Method, path: &str, who: &TestUser, body: Option<Value>) -> Reply {
-        let mut call = self
-            .app
-            .call(method, path)
-            .tenant("acme")
-            .bearer(&who.access_token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        call.send().await
-    }
-
-    async fn ok(&self, method: Method, path: &str, who: &TestUser, body: Option<Value>) -> Value {
-        let reply = self.send(method, path, who, body).await;
-        assert!(
-            reply.status.is_success(),
-            "{path}: {} {}",
-            reply.status,
-            reply.text
-        );
-        reply.json()
-    }
-
-    /// A draft course of the teacher with one module holding one quiz item; returns (course id,
-    /// quiz item id).
-    async fn course(&self, slug: &str) -> (String, String) {
-        let course = self
-            .ok(
-                Method::POST,
-                "/api/v1/courses",
-                &self.teacher,
-                Some(json!({ "slug": slug, "title": format!("Course {slug}") })),
-            )
-            .await["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        let module = self
-            .ok(
-                Method::POST,
-                &format!("/api/v1/courses/{course}/modules"),
-                &self.teacher,
-                Some(json!({ "title": "Module" })),
-            )
-            .await["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        let quiz = self
-            .ok(
-                Method::POST,
-                &format!("/api/v1/courses/{course}/modules/{module}/items"),
-                &self.teacher,
-                Some(json!({ "kind": "quiz", "title": "Checkpoint quiz" })),
-            )
-            .await["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        (course, quiz)
-    }
-
-    async fn publish(&self, course: &str) {
-        self.ok(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/status"),
-            &self.teacher,
-            Some(json!({ "status": "published" })),
-        )
-        .await;
-    }
-
-    async fn bank(&self, course: &str) -> String {
-        self.ok(
-            Method::POST,
-            "/api/v1/question-banks",
-            &self.teacher,
-            Some(json!({ "course_id": course, "title": "Chapter 1" })),
-        )
-        .await["id"]
-            .as_str()
-            .expect("bank id")
-            .to_owned()
-    }
-
-    async fn question(&self, bank: &str, points: f64, spec: Value) -> String {
-        self.ok(
-            Method::POST,
-            &format!("/api/v1/question-banks/{bank}/questions"),
-            &self.teacher,
-            Some(json!({ "prompt": "Answer this", "points": points, "spec": spec })),
-        )
-        .await["id"]
-            .as_str()
-            .expect("question id")
-            .to_owned()
-    }
-
-    async fn quiz(&self, course: &str, item: &str, settings: Value) -> Value {
-        self.ok(
-            Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
-            &self.teacher,
-            Some(settings),
-        )
-        .await
-    }
-
-    /// A published course whose quiz asks one true/false question (true is right), with
-    /// `settings` besides the question; returns (course id, quiz item id).
-    async fn one_question_quiz(&self, slug: &str, mut settings: Value) -> (String, String) {
-        let (course, item) = self.course(slug).await;
-        let bank = self.bank(&course).await;
-        let truth = self
-            .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
-            .await;
-        settings["questions"] = json!([{ "question_id": truth }]);
-        self.quiz(&course, &item, settings).await;
-        self.publish(&course).await;
-        (course, item)
-    }
-
-    async fn learner(&self, name: &str, course: &str) -> TestUser {
-        let learner = self
-            .app
-            .register("acme", &format!("{name}@acme.example"))
-            .await;
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/enrollment"),
-            &learner,
-            None,
-        )
-        .await
-        .assert_status(StatusCode::CREATED);
-        learner
-    }
-
-    async fn start(&self, course: &str, item: &str, who: &TestUser) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz/attempts"),
-            who,
-            None,
-        )
-        .await
-    }
-
-    async fn answer(&self, attempt: &str, position: i64, who: &TestUser, answer: Value) -> Reply {
-        self.send(
-            Method::PUT,
-            &format!("/api/v1/quiz-attempts/{attempt}/answers/{position}"),
-            who,
-            Some(json!({ "answer": answer })),
-        )
-        .await
-    }
-
-    async fn submit(&self, attempt: &str, who: &TestUser) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/quiz-attempts/{attempt}/submit"),
-            who,
-            None,
-        )
-        .await
-    }
-}
 
 fn single_choice() -> Value {
     json!({
@@ -236,8 +51,8 @@ fn correct_answer(question: &Value) -> Value {
 
 #[tokio::test]
 async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
-    let s = school().await;
-    let (course, item) = s.course("quiz-course").await;
+    let s = School::new().await;
+    let CourseItem { course, item } = s.quiz_course("quiz-course").await;
     let bank = s.bank(&course).await;
     let choice = s.question(&bank, 2.0, single_choice()).await;
     let truth = s
@@ -265,28 +80,23 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
         .await;
     assert_eq!(quiz["question_count"], 4, "{quiz}");
     s.publish(&course).await;
-    let learner = s.learner("ada", &course).await;
+    let learner = s.enrolled("ada", &course).await;
 
     // A learner reads the quiz without its question list; a report cannot complete it.
     let seen = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::quiz(&course, &item), &learner, None)
         .await;
     assert!(seen["questions"].is_null(), "{seen}");
     s.send(
         Method::PUT,
-        &format!("/api/v1/courses/{course}/items/{item}/progress"),
+        &paths::item_progress(&course, &item),
         &learner,
         Some(json!({ "complete": true })),
     )
     .await
     .assert_problem(StatusCode::CONFLICT, "completed_by_assessment");
 
-    let started = s.start(&course, &item, &learner).await;
+    let started = s.start_attempt(&course, &item, &learner).await;
     started.assert_status(StatusCode::CREATED);
     for secret in [SECRET_ACCEPTED, "\"correct\"", "\"accepted\""] {
         assert!(
@@ -299,7 +109,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
     let id = attempt["id"].as_str().expect("attempt id").to_owned();
     assert_eq!(attempt["max_score"], 8.0);
     // Starting again answers the open attempt.
-    let again = s.start(&course, &item, &learner).await;
+    let again = s.start_attempt(&course, &item, &learner).await;
     again.assert_status(StatusCode::OK);
     assert_eq!(again.json()["id"], id.as_str());
 
@@ -329,12 +139,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
         .await
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let reread = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/quiz-attempts/{id}"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::attempt(&id), &learner, None)
         .await;
     let kept = reread["questions"]
         .as_array()
@@ -344,20 +149,15 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
         .expect("the first question");
     assert_eq!(kept["answer"], correct_answer(first), "{reread}");
     // Another learner cannot see or answer it.
-    let other = s.learner("bob", &course).await;
-    s.send(
-        Method::GET,
-        &format!("/api/v1/quiz-attempts/{id}"),
-        &other,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NOT_FOUND);
+    let other = s.enrolled("bob", &course).await;
+    s.send(Method::GET, &paths::attempt(&id), &other, None)
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     s.answer(&id, 0, &other, json!({ "value": true }))
         .await
         .assert_status(StatusCode::NOT_FOUND);
 
-    let submitted = s.submit(&id, &learner).await;
+    let submitted = s.submit_attempt(&id, &learner).await;
     submitted.assert_status(StatusCode::OK);
     let submitted = submitted.json();
     // The essay waits for a person; everything else is graded and correct.
@@ -429,12 +229,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
 
     // Passing completed the quiz item and so the course (its only required item).
     let progress = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/progress/me"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::my_progress(&course), &learner, None)
         .await;
     assert!(
         !progress["modules"][0]["items"][0]["progress"]["completed_at"].is_null(),
@@ -444,7 +239,7 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
     let mine = s
         .ok(
             Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz/attempts"),
+            &paths::quiz_attempts(&course, &item),
             &learner,
             None,
         )
@@ -456,8 +251,8 @@ async fn a_quiz_is_taken_graded_by_rule_and_by_hand_and_completes_its_item() {
 
 #[tokio::test]
 async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
-    let s = school().await;
-    let (course, item) = s.course("policy").await;
+    let s = School::new().await;
+    let CourseItem { course, item } = s.quiz_course("policy").await;
     let bank = s.bank(&course).await;
     let choice = s.question(&bank, 1.0, single_choice()).await;
     let short = s.question(&bank, 1.0, short_answer()).await;
@@ -472,15 +267,15 @@ async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
     )
     .await;
     s.publish(&course).await;
-    let learner = s.learner("ada", &course).await;
+    let learner = s.enrolled("ada", &course).await;
 
     // A failed attempt shows results but not the correct answers.
-    let first = s.start(&course, &item, &learner).await.json();
+    let first = s.start_attempt(&course, &item, &learner).await.json();
     let id = first["id"].as_str().expect("id").to_owned();
     s.answer(&id, 0, &learner, json!({ "text": "wrong" }))
         .await
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
-    let failed = s.submit(&id, &learner).await;
+    let failed = s.submit_attempt(&id, &learner).await;
     failed.assert_status(StatusCode::OK);
     assert_eq!(failed.json()["passed"], false, "{}", failed.text);
     assert!(!failed.text.contains(SECRET_ACCEPTED), "{}", failed.text);
@@ -490,7 +285,7 @@ async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
     }
 
     // Passing reveals them, in this attempt and the earlier one.
-    let second = s.start(&course, &item, &learner).await;
+    let second = s.start_attempt(&course, &item, &learner).await;
     second.assert_status(StatusCode::CREATED);
     let second = second.json();
     let id2 = second["id"].as_str().expect("id").to_owned();
@@ -501,16 +296,11 @@ async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
             .await
             .assert_status(StatusCode::OK);
     }
-    let passed = s.submit(&id2, &learner).await;
+    let passed = s.submit_attempt(&id2, &learner).await;
     assert_eq!(passed.json()["passed"], true, "{}", passed.text);
     assert!(passed.text.contains(SECRET_ACCEPTED), "{}", passed.text);
     let earlier = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/quiz-attempts/{id}"),
-            &learner,
-            None,
-        )
+        .ok(Method::GET, &paths::attempt(&id), &learner, None)
         .await;
     assert!(
         earlier["questions"]
@@ -524,14 +314,14 @@ async fn correct_answers_stay_hidden_until_the_quiz_allows_them() {
 
 #[tokio::test]
 async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
-    let s = school().await;
-    let (course, item) = s
+    let s = School::new().await;
+    let CourseItem { course, item } = s
         .one_question_quiz("race", json!({ "max_attempts": 1 }))
         .await;
-    let learner = s.learner("ada", &course).await;
+    let learner = s.enrolled("ada", &course).await;
 
     let starts =
-        futures::future::join_all((0..12).map(|_| s.start(&course, &item, &learner))).await;
+        futures::future::join_all((0..12).map(|_| s.start_attempt(&course, &item, &learner))).await;
     let created = starts
         .iter()
         .filter(|r| r.status == StatusCode::CREATED)
@@ -550,7 +340,7 @@ async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
         .await
         .assert_status(StatusCode::OK);
 
-    let submits = futures::future::join_all((0..8).map(|_| s.submit(&id, &learner))).await;
+    let submits = futures::future::join_all((0..8).map(|_| s.submit_attempt(&id, &learner))).await;
     let mut submitted_at = std::collections::BTreeSet::new();
     for reply in &submits {
         reply.assert_status(StatusCode::OK);
@@ -559,7 +349,7 @@ async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
         submitted_at.insert(reply.json()["submitted_at"].to_string());
     }
     assert_eq!(submitted_at.len(), 1, "one submission: {submitted_at:?}");
-    s.start(&course, &item, &learner)
+    s.start_attempt(&course, &item, &learner)
         .await
         .assert_problem(StatusCode::CONFLICT, "no_attempts_left");
 
@@ -579,16 +369,16 @@ async fn racing_starts_and_submissions_make_one_attempt_and_one_submission() {
 /// refused with 401 before anything is written or said about the enrollment.
 #[tokio::test]
 async fn stale_sessions_cannot_save_start_or_report() {
-    let s = school().await;
-    let (course, item) = s
+    let s = School::new().await;
+    let CourseItem { course, item } = s
         .one_question_quiz("stale", json!({ "max_attempts": 3 }))
         .await;
-    let ada = s.learner("ada", &course).await;
-    let bob = s.learner("bob", &course).await;
-    let outsider = s.app.register("acme", "outsider@acme.example").await;
+    let ada = s.enrolled("ada", &course).await;
+    let bob = s.enrolled("bob", &course).await;
+    let outsider = s.learner("outsider").await;
     let mut attempts = Vec::new();
     for who in [&ada, &bob] {
-        let attempt = s.start(&course, &item, who).await.json();
+        let attempt = s.start_attempt(&course, &item, who).await.json();
         let id = attempt["id"].as_str().expect("id").to_owned();
         s.answer(&id, 0, who, json!({ "value": true }))
             .await
@@ -615,12 +405,12 @@ async fn stale_sessions_cannot_save_start_or_report() {
         s.answer(attempt, 7, who, json!({ "value": false }))
             .await
             .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
-        s.start(&course, &item, who)
+        s.start_attempt(&course, &item, who)
             .await
             .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
         s.send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/progress"),
+            &paths::item_progress(&course, &item),
             who,
             Some(json!({ "complete": false })),
         )
@@ -628,7 +418,7 @@ async fn stale_sessions_cannot_save_start_or_report() {
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     }
     // Not enrolled: still 401, not "enroll first".
-    s.start(&course, &item, &outsider)
+    s.start_attempt(&course, &item, &outsider)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_token");
 
@@ -650,15 +440,15 @@ async fn stale_sessions_cannot_save_start_or_report() {
 
 #[tokio::test]
 async fn answers_after_the_deadline_are_refused_and_open_attempts_are_closed_by_the_sweep() {
-    let s = school().await;
+    let s = School::new().await;
     let until = chrono::Utc::now() + chrono::Duration::seconds(3);
-    let (course, item) = s
+    let CourseItem { course, item } = s
         .one_question_quiz("deadline", json!({ "available_until": until }))
         .await;
-    let ada = s.learner("ada", &course).await;
-    let bob = s.learner("bob", &course).await;
-    let ada_attempt = s.start(&course, &item, &ada).await.json();
-    let bob_attempt = s.start(&course, &item, &bob).await.json();
+    let ada = s.enrolled("ada", &course).await;
+    let bob = s.enrolled("bob", &course).await;
+    let ada_attempt = s.start_attempt(&course, &item, &ada).await.json();
+    let bob_attempt = s.start_attempt(&course, &item, &bob).await.json();
     assert!(ada_attempt["seconds_left"].as_i64().is_some_and(|s| s <= 3));
     let ada_id = ada_attempt["id"].as_str().expect("id").to_owned();
     let bob_id = bob_attempt["id"].as_str().expect("id").to_owned();
@@ -672,12 +462,7 @@ async fn answers_after_the_deadline_are_refused_and_open_attempts_are_closed_by_
         .await
         .assert_problem(StatusCode::CONFLICT, "attempt_closed");
     let closed = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/quiz-attempts/{ada_id}"),
-            &ada,
-            None,
-        )
+        .ok(Method::GET, &paths::attempt(&ada_id), &ada, None)
         .await;
     assert_eq!(closed["status"], "graded", "{closed}");
     assert_eq!(closed["auto_submitted"], true);
@@ -697,15 +482,15 @@ async fn answers_after_the_deadline_are_refused_and_open_attempts_are_closed_by_
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert_eq!(status, "graded");
-    s.start(&course, &item, &bob)
+    s.start_attempt(&course, &item, &bob)
         .await
         .assert_problem(StatusCode::CONFLICT, "quiz_closed");
 }
 
 #[tokio::test]
 async fn edits_make_versions_and_attempts_keep_the_one_they_were_given() {
-    let s = school().await;
-    let (course, item) = s.course("versions").await;
+    let s = School::new().await;
+    let CourseItem { course, item } = s.quiz_course("versions").await;
     let bank = s.bank(&course).await;
     let q = s
         .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
@@ -717,15 +502,15 @@ async fn edits_make_versions_and_attempts_keep_the_one_they_were_given() {
     )
     .await;
     s.publish(&course).await;
-    let ada = s.learner("ada", &course).await;
-    let attempt = s.start(&course, &item, &ada).await.json();
+    let ada = s.enrolled("ada", &course).await;
+    let attempt = s.start_attempt(&course, &item, &ada).await.json();
     let id = attempt["id"].as_str().expect("id").to_owned();
 
     // The teacher flips the answer while Ada answers.
     let edited = s
         .ok(
             Method::PUT,
-            &format!("/api/v1/questions/{q}"),
+            &paths::question(&q),
             &s.teacher,
             Some(json!({
                 "prompt": "Now false", "points": 3,
@@ -748,64 +533,39 @@ async fn edits_make_versions_and_attempts_keep_the_one_they_were_given() {
     s.answer(&id, 0, &ada, json!({ "value": true }))
         .await
         .assert_status(StatusCode::OK);
-    let graded = s.submit(&id, &ada).await.json();
+    let graded = s.submit_attempt(&id, &ada).await.json();
     assert_eq!(graded["score"], 1.0, "graded against version 1: {graded}");
     assert_eq!(graded["max_score"], 1.0);
     // A new attempt gets version 2.
-    let next = s.start(&course, &item, &ada).await.json();
+    let next = s.start_attempt(&course, &item, &ada).await.json();
     assert_eq!(next["max_score"], 3.0, "{next}");
     assert_eq!(next["questions"][0]["prompt"], "Now false");
 
     // A question in use cannot take its bank with it; archiving keeps it out of new attempts.
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "in_use");
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/questions/{q}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::DELETE, &paths::bank(&bank), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "in_use");
+    s.send(Method::DELETE, &paths::question(&q), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     let quiz = s
-        .ok(
-            Method::GET,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
-            &s.teacher,
-            None,
-        )
+        .ok(Method::GET, &paths::quiz(&course, &item), &s.teacher, None)
         .await;
     assert_eq!(quiz["question_count"], 0, "{quiz}");
 }
 
 #[tokio::test]
 async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
-    let s = school().await;
-    let (course, item) = s.course("bank-owner").await;
+    let s = School::new().await;
+    let CourseItem { course, item } = s.quiz_course("bank-owner").await;
     let bank = s.bank(&course).await;
-    let hard = s
-        .ok(
-            Method::POST,
-            &format!("/api/v1/question-banks/{bank}/categories"),
-            &s.teacher,
-            Some(json!({ "name": "Hard" })),
-        )
-        .await["categories"][0]["id"]
-        .as_str()
-        .expect("category")
-        .to_owned();
+    let hard = s.teaching().add_first_category(&bank, "Hard").await;
     let named = s
         .question(&bank, 1.0, json!({ "type": "true_false", "correct": true }))
         .await;
     s.ok(
         Method::POST,
-        &format!("/api/v1/question-banks/{bank}/questions"),
+        &paths::bank_questions(&bank),
         &s.teacher,
         Some(json!({ "category_id": hard, "prompt": "Hard", "points": 1,
                      "spec": { "type": "true_false", "correct": false } })),
@@ -821,28 +581,18 @@ async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
         ] }),
     )
     .await;
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
-    s.send(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.send(Method::DELETE, &paths::course(&course), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::GET, &paths::bank(&bank), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // A course taken once, archived and back in draft is not deleted: its learners' attempts
     // would go with it.
-    let (course, item) = s.one_question_quiz("taken", json!({})).await;
-    let ada = s.learner("ada", &course).await;
-    let started = s.start(&course, &item, &ada).await.json();
+    let CourseItem { course, item } = s.one_question_quiz("taken", json!({})).await;
+    let ada = s.enrolled("ada", &course).await;
+    let started = s.start_attempt(&course, &item, &ada).await.json();
     let attempt = started["id"].as_str().expect("attempt").to_owned();
     let position = started["questions"][0]["position"]
         .as_i64()
@@ -850,37 +600,29 @@ async fn a_draft_course_is_deleted_with_the_banks_its_quizzes_ask_from() {
     s.answer(&attempt, position, &ada, json!({ "value": true }))
         .await
         .assert_status(StatusCode::OK);
-    s.submit(&attempt, &ada).await.assert_status(StatusCode::OK);
+    s.submit_attempt(&attempt, &ada)
+        .await
+        .assert_status(StatusCode::OK);
     for status in ["archived", "draft"] {
         s.ok(
             Method::POST,
-            &format!("/api/v1/courses/{course}/status"),
+            &paths::course_status(&course),
             &s.teacher,
             Some(json!({ "status": status })),
         )
         .await;
     }
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "course_has_learners");
-    s.send(
-        Method::GET,
-        &format!("/api/v1/quiz-attempts/{attempt}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::OK);
+    s.send(Method::DELETE, &paths::course(&course), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "course_has_learners");
+    s.send(Method::GET, &paths::attempt(&attempt), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_shared_bank_a_quiz_asks_from_stays_when_its_course_is_deleted() {
-    let s = school().await;
+    let s = School::new().await;
     let shared = s
         .ok(
             Method::POST,
@@ -899,7 +641,7 @@ async fn a_shared_bank_a_quiz_asks_from_stays_when_its_course_is_deleted() {
             json!({ "type": "true_false", "correct": true }),
         )
         .await;
-    let (course, item) = s.course("asks-shared").await;
+    let CourseItem { course, item } = s.quiz_course("asks-shared").await;
     s.quiz(
         &course,
         &item,
@@ -907,63 +649,38 @@ async fn a_shared_bank_a_quiz_asks_from_stays_when_its_course_is_deleted() {
     )
     .await;
     // While the quiz asks from it, the shared bank is in use.
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/question-banks/{shared}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "in_use");
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/courses/{course}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
+    s.send(Method::DELETE, &paths::bank(&shared), &s.teacher, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "in_use");
+    s.send(Method::DELETE, &paths::course(&course), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     let bank = s
         .ok(
             Method::GET,
-            &format!("/api/v1/question-banks/{shared}/questions"),
+            &paths::bank_questions(&shared),
             &s.teacher,
             None,
         )
         .await;
-    assert!(bank.to_string().contains(&kept), "{bank}");
-    s.send(
-        Method::DELETE,
-        &format!("/api/v1/question-banks/{shared}"),
-        &s.teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NO_CONTENT);
+    assert!(bank.to_string().contains(kept.as_str()), "{bank}");
+    s.send(Method::DELETE, &paths::bank(&shared), &s.teacher, None)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn draws_give_distinct_questions_from_the_bank_or_category() {
-    let s = school().await;
-    let (course, item) = s.course("draws").await;
+    let s = School::new().await;
+    let CourseItem { course, item } = s.quiz_course("draws").await;
     let bank = s.bank(&course).await;
-    let hard = s
-        .ok(
-            Method::POST,
-            &format!("/api/v1/question-banks/{bank}/categories"),
-            &s.teacher,
-            Some(json!({ "name": "Hard" })),
-        )
-        .await["categories"][0]["id"]
-        .as_str()
-        .expect("category")
-        .to_owned();
+    let hard = s.teaching().add_first_category(&bank, "Hard").await;
     let mut in_hard = Vec::new();
     for n in 0..3 {
         let id = s
             .ok(
                 Method::POST,
-                &format!("/api/v1/question-banks/{bank}/questions"),
+                &paths::bank_questions(&bank),
                 &s.teacher,
                 Some(json!({
                     "category_id": hard, "prompt": format!("Hard {n}"), "points": 1,
@@ -995,8 +712,8 @@ async fn draws_give_distinct_questions_from_the_bank_or_category() {
     )
     .await;
     s.publish(&course).await;
-    let ada = s.learner("ada", &course).await;
-    let attempt = s.start(&course, &item, &ada).await.json();
+    let ada = s.enrolled("ada", &course).await;
+    let attempt = s.start_attempt(&course, &item, &ada).await.json();
     let questions = attempt["questions"].as_array().expect("questions");
     // 1 named + the 2 other hard ones (the category has no more) + 3 from the rest.
     assert_eq!(questions.len(), 6, "{attempt}");
@@ -1015,12 +732,15 @@ async fn draws_give_distinct_questions_from_the_bank_or_category() {
     );
 
     // A bank of another course cannot be drawn from, nor a category of another bank.
-    let (other_course, _) = s.course("other").await;
+    let CourseItem {
+        course: other_course,
+        ..
+    } = s.quiz_course("other").await;
     let other_bank = s.bank(&other_course).await;
     let refused = s
         .send(
             Method::PUT,
-            &format!("/api/v1/courses/{course}/items/{item}/quiz"),
+            &paths::quiz(&course, &item),
             &s.teacher,
             Some(json!({ "questions": [
                 { "bank_id": other_bank, "count": 1 },
@@ -1044,41 +764,23 @@ async fn draws_give_distinct_questions_from_the_bank_or_category() {
 
 #[tokio::test]
 async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_makers() {
-    let s = school().await;
-    let (course, _) = s.course("private").await;
+    let s = School::new().await;
+    let CourseItem { course, .. } = s.quiz_course("private").await;
     let bank = s.bank(&course).await;
-    let other_teacher = s
-        .app
-        .instructor("acme", "other@acme.example", &s.t.admin)
-        .await;
+    let other_teacher = s.instructor("other").await;
     // Another instructor does not see the course's bank; a learner has no banks at all.
-    s.send(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &other_teacher,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::NOT_FOUND);
-    s.send(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.t.learner,
-        None,
-    )
-    .await
-    .assert_status(StatusCode::FORBIDDEN);
+    s.send(Method::GET, &paths::bank(&bank), &other_teacher, None)
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    s.send(Method::GET, &paths::bank(&bank), &s.t.learner, None)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
     s.send(Method::GET, "/api/v1/question-banks", &s.t.learner, None)
         .await
         .assert_status(StatusCode::FORBIDDEN);
     // The tenant admin sees it.
-    s.ok(
-        Method::GET,
-        &format!("/api/v1/question-banks/{bank}"),
-        &s.t.admin,
-        None,
-    )
-    .await;
+    s.ok(Method::GET, &paths::bank(&bank), &s.t.admin, None)
+        .await;
 
     // A shared bank is read by every instructor and edited by its maker and admins.
     let shared = s
@@ -1098,7 +800,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     assert_eq!(listed["items"][0]["id"], shared.as_str(), "{listed}");
     s.send(
         Method::PATCH,
-        &format!("/api/v1/question-banks/{shared}"),
+        &paths::bank(&shared),
         &s.teacher,
         Some(json!({ "title": "Mine now" })),
     )
@@ -1106,7 +808,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     .assert_status(StatusCode::FORBIDDEN);
     s.ok(
         Method::PATCH,
-        &format!("/api/v1/question-banks/{shared}"),
+        &paths::bank(&shared),
         &s.t.admin,
         Some(json!({ "title": "Renamed" })),
     )
@@ -1116,7 +818,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     let bad = s
         .send(
             Method::POST,
-            &format!("/api/v1/question-banks/{bank}/questions"),
+            &paths::bank_questions(&bank),
             &s.teacher,
             Some(json!({ "prompt": "", "points": 0, "spec": {
                 "type": "single_choice", "options": [{ "id": "a", "text": "x" }], "correct": "z"
@@ -1136,7 +838,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     assert!(fields.iter().any(|f| f.starts_with("spec")), "{fields:?}");
     s.send(
         Method::POST,
-        &format!("/api/v1/question-banks/{bank}/questions"),
+        &paths::bank_questions(&bank),
         &s.teacher,
         Some(json!({ "prompt": "p", "points": 1, "spec": { "type": "no_such_kind" } })),
     )
@@ -1144,7 +846,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
     .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     s.send(
         Method::POST,
-        &format!("/api/v1/question-banks/{bank}/questions"),
+        &paths::bank_questions(&bank),
         &s.teacher,
         Some(json!({ "prompt": "p", "points": 1, "spec": {
             "type": "plugin", "plugin": "not-installed", "config": {}
@@ -1156,7 +858,7 @@ async fn banks_are_their_courses_staffs_and_shared_banks_are_edited_by_their_mak
 
 #[tokio::test]
 async fn plugin_questions_are_graded_by_their_grader_and_failures_wait_for_a_person() {
-    let s = school().await;
+    let s = School::new().await;
     for (name, file) in [
         ("numeric-grader", "numeric_grader"),
         ("trap-grader", "trap"),
@@ -1179,15 +881,10 @@ async fn plugin_questions_are_graded_by_their_grader_and_failures_wait_for_a_per
             Some(json!({ "granted_capabilities": ["log"] })),
         )
         .await;
-        s.ok(
-            Method::POST,
-            &format!("/api/v1/plugins/{name}/enable"),
-            &s.t.admin,
-            None,
-        )
-        .await;
+        s.ok(Method::POST, &paths::plugin_enable(name), &s.t.admin, None)
+            .await;
     }
-    let (course, item) = s.course("plugins").await;
+    let CourseItem { course, item } = s.quiz_course("plugins").await;
     let bank = s.bank(&course).await;
     let numeric = s
         .question(
@@ -1211,8 +908,8 @@ async fn plugin_questions_are_graded_by_their_grader_and_failures_wait_for_a_per
     )
     .await;
     s.publish(&course).await;
-    let ada = s.learner("ada", &course).await;
-    let attempt = s.start(&course, &item, &ada).await.json();
+    let ada = s.enrolled("ada", &course).await;
+    let attempt = s.start_attempt(&course, &item, &ada).await.json();
     assert!(!attempt.to_string().contains("9.81"), "{attempt}");
     let id = attempt["id"].as_str().expect("id").to_owned();
     s.answer(&id, 0, &ada, json!({ "text": "9.8" }))
@@ -1221,7 +918,7 @@ async fn plugin_questions_are_graded_by_their_grader_and_failures_wait_for_a_per
     s.answer(&id, 1, &ada, json!({ "text": "anything" }))
         .await
         .assert_status(StatusCode::OK);
-    let submitted = s.submit(&id, &ada).await;
+    let submitted = s.submit_attempt(&id, &ada).await;
     submitted.assert_status(StatusCode::OK);
     let submitted = submitted.json();
     assert_eq!(submitted["status"], "submitted", "{submitted}");
@@ -1236,145 +933,4 @@ async fn plugin_questions_are_graded_by_their_grader_and_failures_wait_for_a_per
             .is_some_and(|r| r.contains("trap")),
         "{submitted}"
     );
-}
-
-/// The ids a question-bank or attempt path can carry.
-#[derive(Clone)]
-pub struct QuizIds {
-    pub bank: String,
-    pub category: String,
-    pub question: String,
-    pub attempt: String,
-}
-
-/// A shared bank of the tenant's admin with a category and a true/false question, a published
-/// course whose quiz asks it, and an attempt of the tenant's learner (answered, not submitted).
-pub async fn seed_quiz(app: &TestApp, t: &TestTenant) -> QuizIds {
-    let send = |method: Method, path: String, who: &TestUser, body: Option<Value>| {
-        let call = app
-            .call(method, &path)
-            .tenant(&t.slug)
-            .bearer(&who.access_token);
-        match body {
-            Some(body) => call.json(body),
-            None => call,
-        }
-    };
-    let id = |reply: &Reply| reply.json()["id"].as_str().expect("id").to_owned();
-    let bank = send(
-        Method::POST,
-        "/api/v1/question-banks".into(),
-        &t.admin,
-        Some(json!({ "title": format!("Bank of {}", t.slug) })),
-    )
-    .send()
-    .await;
-    bank.assert_status(StatusCode::CREATED);
-    let bank = id(&bank);
-    let category = send(
-        Method::POST,
-        format!("/api/v1/question-banks/{bank}/categories"),
-        &t.admin,
-        Some(json!({ "name": "Category" })),
-    )
-    .send()
-    .await;
-    category.assert_status(StatusCode::CREATED);
-    let category = category.json()["categories"][0]["id"]
-        .as_str()
-        .expect("category")
-        .to_owned();
-    let question = send(
-        Method::POST,
-        format!("/api/v1/question-banks/{bank}/questions"),
-        &t.admin,
-        Some(
-            json!({ "category_id": category, "prompt": format!("Question of {}", t.slug),
-                     "points": 1, "spec": { "type": "true_false", "correct": true } }),
-        ),
-    )
-    .send()
-    .await;
-    question.assert_status(StatusCode::CREATED);
-    let question = id(&question);
-    let course = send(
-        Method::POST,
-        "/api/v1/courses".into(),
-        &t.admin,
-        Some(json!({ "slug": format!("{}-quizzes", t.slug), "title": "Quizzes" })),
-    )
-    .send()
-    .await;
-    course.assert_status(StatusCode::CREATED);
-    let course = id(&course);
-    let module = send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/modules"),
-        &t.admin,
-        Some(json!({ "title": "Module" })),
-    )
-    .send()
-    .await;
-    let module = id(&module);
-    let item = send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/modules/{module}/items"),
-        &t.admin,
-        Some(json!({ "kind": "quiz", "title": "Quiz" })),
-    )
-    .send()
-    .await;
-    let item = id(&item);
-    send(
-        Method::PUT,
-        format!("/api/v1/courses/{course}/items/{item}/quiz"),
-        &t.admin,
-        Some(json!({ "questions": [{ "question_id": question }] })),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/status"),
-        &t.admin,
-        Some(json!({ "status": "published" })),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/enrollment"),
-        &t.learner,
-        None,
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::CREATED);
-    let attempt = send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/items/{item}/quiz/attempts"),
-        &t.learner,
-        None,
-    )
-    .send()
-    .await;
-    attempt.assert_status(StatusCode::CREATED);
-    let attempt = id(&attempt);
-    send(
-        Method::PUT,
-        format!("/api/v1/quiz-attempts/{attempt}/answers/0"),
-        &t.learner,
-        Some(json!({ "answer": { "value": true } })),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    QuizIds {
-        bank,
-        category,
-        question,
-        attempt,
-    }
 }

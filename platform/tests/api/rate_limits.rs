@@ -155,8 +155,7 @@ async fn repeated_wrong_passwords_slow_down_that_account_only() {
 
 #[tokio::test]
 async fn guessing_the_current_password_with_a_stolen_token_is_slowed_down() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let guess = |n: usize| {
         app.post("/api/v1/auth/password")
             .tenant("acme")

@@ -4,13 +4,13 @@
 //! and the transaction-local tenant setting does not outlive its transaction).
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Connection, PgConnection, Postgres};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestTenant};
+use crate::helpers::{TestApp, TestTenant, paths};
 
 /// Tables with a `tenant_id` column that are platform reference tables (routing data every node
 /// and every request may read), not tenant-owned data.
@@ -608,93 +608,43 @@ async fn seed_courses(app: &TestApp, t: &TestTenant) -> Uuid {
     let instructor = app
         .instructor(&t.slug, &format!("instructor@{}.example", t.slug), &t.admin)
         .await;
-    let send = |method: Method, path: String, body: Value| {
-        app.call(method, &path)
-            .tenant(&t.slug)
-            .bearer(&t.admin.access_token)
-            .json(body)
-    };
-    let mut ids = Vec::new();
-    for slug in ["first", "second"] {
-        let reply = send(
-            Method::POST,
-            "/api/v1/courses".into(),
-            json!({ "slug": slug, "title": slug }),
-        )
-        .send()
+    let admin = app.actor(&t.slug, &t.admin);
+    let course = admin
+        .create_course("first", json!({ "title": "first" }))
         .await;
-        reply.assert_status(StatusCode::CREATED);
-        ids.push(reply.json()["id"].as_str().expect("id").to_owned());
-    }
-    let course = &ids[0];
-    send(
-        Method::PUT,
-        format!("/api/v1/courses/{course}/prerequisites"),
-        json!({ "course_ids": [ids[1]] }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/instructors"),
-        json!({ "user_id": instructor.id }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    let module = send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/modules"),
-        json!({ "title": "Module" }),
-    )
-    .send()
-    .await;
-    module.assert_status(StatusCode::CREATED);
-    let module = module.json()["id"].as_str().expect("id").to_owned();
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{course}/modules/{module}/items"),
-        json!({ "kind": "text", "title": "Item", "body": "Hello" }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::CREATED);
+    let second = admin
+        .create_course("second", json!({ "title": "second" }))
+        .await;
+    admin
+        .set_prerequisites(&course, vec![&second])
+        .await
+        .assert_status(StatusCode::OK);
+    admin
+        .send(
+            Method::POST,
+            &paths::instructors(&course),
+            Some(json!({ "user_id": instructor.id })),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let module = admin.add_module(&course, "Module").await;
+    admin
+        .add_item(
+            &course,
+            &module,
+            json!({ "kind": "text", "title": "Item", "body": "Hello" }),
+        )
+        .await;
     // The prerequisite is published with the learner enrolled, and the learner is in a cohort.
-    let second = &ids[1];
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{second}/status"),
-        json!({ "status": "published" }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    send(
-        Method::POST,
-        format!("/api/v1/courses/{second}/enrollments"),
-        json!({ "user_ids": [t.learner.id] }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
-    let cohort = send(
-        Method::POST,
-        "/api/v1/cohorts".into(),
-        json!({ "name": "Cohort" }),
-    )
-    .send()
-    .await;
-    cohort.assert_status(StatusCode::CREATED);
-    let cohort = cohort.json()["id"].as_str().expect("id").to_owned();
-    send(
-        Method::POST,
-        format!("/api/v1/cohorts/{cohort}/members"),
-        json!({ "user_ids": [t.learner.id] }),
-    )
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
+    admin.publish(&second).await;
+    admin
+        .enroll_users(&second, json!([t.learner.id]))
+        .await
+        .assert_status(StatusCode::OK);
+    let cohort = admin.create_cohort(json!({ "name": "Cohort" })).await;
+    admin
+        .add_cohort_members(&cohort, json!([t.learner.id]))
+        .await;
     course.parse().expect("uuid")
 }
 
@@ -763,8 +713,7 @@ async fn app_may_select(conn: &mut PgConnection, table: &str) -> bool {
 
 #[tokio::test]
 async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     let b = app.seed_tenant("b").await;
     // B also gets a live password-reset token and another outbox row (queued in the
     // background after the answer, so wait for the email).
@@ -778,11 +727,11 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
     let a_course = seed_courses(&app, &a).await;
     seed_courses(&app, &b).await;
     // And a quiz with a bank, a question and an open attempt.
-    crate::quizzes::seed_quiz(&app, &a).await;
-    crate::quizzes::seed_quiz(&app, &b).await;
+    crate::helpers::seed_quiz(&app, &a).await;
+    crate::helpers::seed_quiz(&app, &b).await;
     // And an assignment with a submission and its file, and gradebook weights.
-    crate::assignments::seed_assignment(&app, &a).await;
-    crate::assignments::seed_assignment(&app, &b).await;
+    crate::helpers::seed_assignment(&app, &a).await;
+    crate::helpers::seed_assignment(&app, &b).await;
     let a_id: Uuid = a.id.parse().expect("uuid");
     let b_id: Uuid = b.id.parse().expect("uuid");
     let a_user: Uuid = a.learner.id.parse().expect("uuid");
@@ -1207,8 +1156,7 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
 
 #[tokio::test]
 async fn tenant_transactions_leave_no_tenant_on_pooled_connections() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     let tenant = lms_tenants::TenantId::from_uuid(a.id.parse().expect("uuid"));
     let mut url = url::Url::parse(&app.db.owner_url).expect("url");
     url.set_username("lms_app").expect("user");

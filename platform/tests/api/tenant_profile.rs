@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
+use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, paths};
 
 async fn patch(app: &TestApp, t: &TestTenant, token: &str, body: Value) -> Reply {
     app.call(Method::PATCH, "/api/v1/tenant")
@@ -24,9 +24,8 @@ async fn public(app: &TestApp, slug: &str) -> Value {
 
 #[tokio::test]
 async fn the_public_profile_shows_only_what_an_app_needs() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    app.post(&format!("/api/v1/operator/tenants/{}/domains", t.id))
+    let (app, t) = TestApp::with_tenant("acme").await;
+    app.post(&paths::operator_domains(&t.id))
         .operator()
         .json(json!({ "domain": "learn.acme.test" }))
         .send()
@@ -65,8 +64,7 @@ async fn the_public_profile_shows_only_what_an_app_needs() {
 
 #[tokio::test]
 async fn admins_update_name_branding_and_settings() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     app.seed_tenant("other").await;
     let branding = json!({
         "logo_url": "https://cdn.acme.example/logo.svg",
@@ -138,7 +136,7 @@ async fn admins_update_name_branding_and_settings() {
 
     // The operator sees the same tenant.
     let seen = app
-        .get(&format!("/api/v1/operator/tenants/{}", t.id))
+        .get(&paths::operator_tenant(&t.id))
         .operator()
         .send()
         .await;
@@ -169,8 +167,7 @@ async fn admins_update_name_branding_and_settings() {
 
 #[tokio::test]
 async fn unsafe_branding_is_refused_with_the_field_path() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let cases = [
         (json!({ "primary_color": "red" }), "branding.primary_color"),
         (
@@ -279,8 +276,7 @@ async fn unsafe_branding_is_refused_with_the_field_path() {
 
 #[tokio::test]
 async fn only_admins_may_edit_the_profile() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let body = json!({ "display_name": "Hijacked", "branding": { "primary_color": "#ff0000" } });
     patch(&app, &t, &t.learner.access_token, body.clone())
         .await
@@ -293,16 +289,13 @@ async fn only_admins_may_edit_the_profile() {
         .await;
     anonymous.assert_problem(StatusCode::UNAUTHORIZED, "missing_token");
     // An instructor is not an admin either.
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{}/roles", t.learner.id),
-    )
-    .tenant("acme")
-    .bearer(&t.admin.access_token)
-    .json(json!({ "roles": ["instructor", "mentor", "corporate_manager"] }))
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
+    app.call(Method::PUT, &paths::user_roles(&t.learner.id))
+        .tenant("acme")
+        .bearer(&t.admin.access_token)
+        .json(json!({ "roles": ["instructor", "mentor", "corporate_manager"] }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
     let session = app.login("acme", &t.learner.email, PASSWORD).await;
     let instructor = session.json()["access_token"]
         .as_str()

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, TestUser, user_from_session};
+use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, TestUser, paths, user_from_session};
 
 #[track_caller]
 fn assert_invalid_token(reply: &Reply) {
@@ -83,8 +83,7 @@ fn mint(alg: Algorithm, kid: &str, key: &EncodingKey, claims: &Value) -> String 
 
 #[tokio::test]
 async fn a_tampered_payload_or_signature_is_rejected() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let token = &tenant.learner.access_token;
     app.me("acme", token).await.assert_status(StatusCode::OK);
 
@@ -121,8 +120,7 @@ async fn a_tampered_payload_or_signature_is_rejected() {
 
 #[tokio::test]
 async fn a_self_minted_token_works_only_while_unexpired() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (kid, pkcs8) = active_signing_key(&app).await;
     assert_eq!(
         header_of(&tenant.learner.access_token)["kid"],
@@ -167,8 +165,7 @@ async fn a_self_minted_token_works_only_while_unexpired() {
 
 #[tokio::test]
 async fn tokens_from_foreign_or_unknown_keys_are_rejected() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (kid, pkcs8) = active_signing_key(&app).await;
     let claims = claims_like(&tenant, &tenant.learner, &tenant.learner.access_token);
     let real_key = EncodingKey::from_ed_der(&pkcs8);
@@ -204,8 +201,7 @@ async fn tokens_from_foreign_or_unknown_keys_are_rejected() {
 
 #[tokio::test]
 async fn alg_none_and_hmac_with_the_public_key_are_rejected() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let (kid, _) = active_signing_key(&app).await;
     let claims = claims_like(&tenant, &tenant.learner, &tenant.learner.access_token);
 
@@ -238,8 +234,7 @@ async fn alg_none_and_hmac_with_the_public_key_are_rejected() {
 
 #[tokio::test]
 async fn tokens_only_work_for_the_tenant_that_issued_them() {
-    let app = TestApp::spawn().await;
-    let a = app.seed_tenant("a").await;
+    let (app, a) = TestApp::with_tenant("a").await;
     let b = app.seed_tenant("b").await;
 
     app.me("a", &a.learner.access_token)
@@ -266,8 +261,7 @@ async fn tokens_only_work_for_the_tenant_that_issued_them() {
 
 #[tokio::test]
 async fn a_reused_refresh_token_revokes_the_session() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let learner = &tenant.learner;
     let r1 = learner.refresh_token.clone();
 
@@ -305,15 +299,14 @@ async fn a_reused_refresh_token_revokes_the_session() {
 
 #[tokio::test]
 async fn a_deactivated_user_is_locked_out_at_once() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let learner = &tenant.learner;
     app.me("acme", &learner.access_token)
         .await
         .assert_status(StatusCode::OK);
 
     let deactivated = app
-        .post(&format!("/api/v1/users/{}/deactivate", learner.id))
+        .post(&paths::user_deactivate(&learner.id))
         .tenant("acme")
         .bearer(&tenant.admin.access_token)
         .send()
@@ -336,15 +329,14 @@ async fn a_deactivated_user_is_locked_out_at_once() {
 
 #[tokio::test]
 async fn a_role_change_invalidates_existing_access_tokens() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let learner = &tenant.learner;
     app.me("acme", &learner.access_token)
         .await
         .assert_status(StatusCode::OK);
 
     let changed = app
-        .call(Method::PUT, &format!("/api/v1/users/{}/roles", learner.id))
+        .call(Method::PUT, &paths::user_roles(&learner.id))
         .tenant("acme")
         .bearer(&tenant.admin.access_token)
         .json(json!({ "roles": ["instructor"] }))
@@ -370,8 +362,7 @@ async fn a_role_change_invalidates_existing_access_tokens() {
 
 #[tokio::test]
 async fn unknown_and_known_accounts_are_indistinguishable() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
 
     let unknown = app
         .login("acme", "nobody@acme.example", "some password here")
@@ -439,8 +430,7 @@ async fn jwks(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_until_the_grace_period_ends() {
-    let app = TestApp::spawn().await;
-    let tenant = app.seed_tenant("acme").await;
+    let (app, tenant) = TestApp::with_tenant("acme").await;
     let old_token = tenant.learner.access_token.clone();
     let old_kid = header_of(&old_token)["kid"]
         .as_str()

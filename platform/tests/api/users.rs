@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant};
+use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, paths};
 
 async fn admin_get(app: &TestApp, tenant: &TestTenant, path: &str) -> Reply {
     app.get(path)
@@ -51,8 +51,7 @@ async fn invite(
 
 #[tokio::test]
 async fn admins_search_and_filter_users() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     invite(
         &app,
         &t,
@@ -137,15 +136,10 @@ async fn admins_search_and_filter_users() {
     for secret in ["password", "hash", "session_epoch", "token"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
-    let one = admin_get(
-        &app,
-        &t,
-        &format!("/api/v1/users/{}", ivy["id"].as_str().expect("id")),
-    )
-    .await;
+    let one = admin_get(&app, &t, &paths::user(ivy["id"].as_str().expect("id"))).await;
     one.assert_status(StatusCode::OK);
     assert_eq!(one.json()["email"], "ivy@acme.example");
-    admin_get(&app, &t, &format!("/api/v1/users/{}", uuid::Uuid::now_v7()))
+    admin_get(&app, &t, &paths::user(uuid::Uuid::now_v7()))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
@@ -159,8 +153,7 @@ async fn admins_search_and_filter_users() {
 
 #[tokio::test]
 async fn cursor_pages_visit_every_user_once_while_others_sign_up() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     for i in 0..5 {
         app.register("acme", &format!("user{i}@acme.example")).await;
     }
@@ -227,12 +220,11 @@ async fn cursor_pages_visit_every_user_once_while_others_sign_up() {
 
 #[tokio::test]
 async fn learners_cannot_use_admin_endpoints() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let admin_id = t.admin.id.as_str();
     let calls: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/api/v1/users".into(), None),
-        (Method::GET, format!("/api/v1/users/{admin_id}"), None),
+        (Method::GET, paths::user(admin_id), None),
         (
             Method::POST,
             "/api/v1/users/invitations".into(),
@@ -242,19 +234,11 @@ async fn learners_cannot_use_admin_endpoints() {
         ),
         (
             Method::PUT,
-            format!("/api/v1/users/{}/roles", t.learner.id),
+            paths::user_roles(&t.learner.id),
             Some(json!({ "roles": ["tenant_admin"] })),
         ),
-        (
-            Method::POST,
-            format!("/api/v1/users/{admin_id}/deactivate"),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("/api/v1/users/{admin_id}/reactivate"),
-            None,
-        ),
+        (Method::POST, paths::user_deactivate(admin_id), None),
+        (Method::POST, paths::user_reactivate(admin_id), None),
         (Method::GET, "/api/v1/audit-events".into(), None),
         (
             Method::PATCH,
@@ -291,7 +275,7 @@ async fn learners_cannot_use_admin_endpoints() {
         .await;
     me.assert_status(StatusCode::OK);
     assert_eq!(me.json()["roles"], json!(["learner"]));
-    let admin = admin_get(&app, &t, &format!("/api/v1/users/{admin_id}")).await;
+    let admin = admin_get(&app, &t, &paths::user(admin_id)).await;
     assert_eq!(admin.json()["status"], "active");
     let friend = admin_get(&app, &t, "/api/v1/users?q=friend").await;
     assert_eq!(friend.json()["items"], json!([]));
@@ -299,8 +283,7 @@ async fn learners_cannot_use_admin_endpoints() {
 
 #[tokio::test]
 async fn invitations_create_invited_users_once() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let created = invite(
         &app,
         &t,
@@ -390,9 +373,8 @@ async fn invitations_create_invited_users_once() {
 
 #[tokio::test]
 async fn roles_are_replaced_and_validated() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let path = format!("/api/v1/users/{}/roles", t.learner.id);
+    let (app, t) = TestApp::with_tenant("acme").await;
+    let path = paths::user_roles(&t.learner.id);
     let set = |roles: Value| {
         app.call(Method::PUT, &path)
             .tenant("acme")
@@ -434,28 +416,24 @@ async fn roles_are_replaced_and_validated() {
         .send()
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    let after = admin_get(&app, &t, &format!("/api/v1/users/{}", t.learner.id)).await;
+    let after = admin_get(&app, &t, &paths::user(&t.learner.id)).await;
     assert_eq!(after.json()["roles"], json!(["instructor", "mentor"]));
 
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{}/roles", uuid::Uuid::now_v7()),
-    )
-    .tenant("acme")
-    .bearer(&t.admin.access_token)
-    .json(json!({ "roles": ["learner"] }))
-    .send()
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    app.call(Method::PUT, &paths::user_roles(uuid::Uuid::now_v7()))
+        .tenant("acme")
+        .bearer(&t.admin.access_token)
+        .json(json!({ "roles": ["learner"] }))
+        .send()
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
 async fn a_tenant_always_keeps_an_active_admin() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
-    let admin_roles = format!("/api/v1/users/{}/roles", t.admin.id);
+    let (app, t) = TestApp::with_tenant("acme").await;
+    let admin_roles = paths::user_roles(&t.admin.id);
 
-    app.post(&format!("/api/v1/users/{}/deactivate", t.admin.id))
+    app.post(&paths::user_deactivate(&t.admin.id))
         .tenant("acme")
         .bearer(&t.admin.access_token)
         .send()
@@ -484,16 +462,13 @@ async fn a_tenant_always_keeps_an_active_admin() {
         .to_owned();
 
     // With a second admin, the first may step down; the second then is the last one.
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{}/roles", t.learner.id),
-    )
-    .tenant("acme")
-    .bearer(&admin_token)
-    .json(json!({ "roles": ["tenant_admin"] }))
-    .send()
-    .await
-    .assert_status(StatusCode::OK);
+    app.call(Method::PUT, &paths::user_roles(&t.learner.id))
+        .tenant("acme")
+        .bearer(&admin_token)
+        .json(json!({ "roles": ["tenant_admin"] }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
     let second_token = app.login("acme", &t.learner.email, PASSWORD).await.json()["access_token"]
         .as_str()
         .expect("token")
@@ -505,16 +480,13 @@ async fn a_tenant_always_keeps_an_active_admin() {
         .send()
         .await
         .assert_status(StatusCode::OK);
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{}/roles", t.learner.id),
-    )
-    .tenant("acme")
-    .bearer(&second_token)
-    .json(json!({ "roles": ["learner"] }))
-    .send()
-    .await
-    .assert_problem(StatusCode::CONFLICT, "last_admin");
+    app.call(Method::PUT, &paths::user_roles(&t.learner.id))
+        .tenant("acme")
+        .bearer(&second_token)
+        .json(json!({ "roles": ["learner"] }))
+        .send()
+        .await
+        .assert_problem(StatusCode::CONFLICT, "last_admin");
     // An inactive admin does not count: a deactivated second admin cannot be the "other" one.
     app.call(Method::PUT, &admin_roles)
         .tenant("acme")
@@ -523,28 +495,24 @@ async fn a_tenant_always_keeps_an_active_admin() {
         .send()
         .await
         .assert_status(StatusCode::OK);
-    app.post(&format!("/api/v1/users/{}/deactivate", t.admin.id))
+    app.post(&paths::user_deactivate(&t.admin.id))
         .tenant("acme")
         .bearer(&second_token)
         .send()
         .await
         .assert_status(StatusCode::OK);
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{}/roles", t.learner.id),
-    )
-    .tenant("acme")
-    .bearer(&second_token)
-    .json(json!({ "roles": ["learner"] }))
-    .send()
-    .await
-    .assert_problem(StatusCode::CONFLICT, "last_admin");
+    app.call(Method::PUT, &paths::user_roles(&t.learner.id))
+        .tenant("acme")
+        .bearer(&second_token)
+        .json(json!({ "roles": ["learner"] }))
+        .send()
+        .await
+        .assert_problem(StatusCode::CONFLICT, "last_admin");
 }
 
 #[tokio::test]
 async fn deactivation_blocks_sign_in_until_reactivation() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let user = |action: &str| {
         app.post(&format!("/api/v1/users/{}/{action}", t.learner.id))
             .tenant("acme")
@@ -627,7 +595,7 @@ async fn deactivation_blocks_sign_in_until_reactivation() {
             .await
             .assert_status(StatusCode::OK);
     }
-    let back = admin_get(&app, &t, &format!("/api/v1/users/{invited_id}")).await;
+    let back = admin_get(&app, &t, &paths::user(&invited_id)).await;
     assert_eq!(back.json()["status"], "invited");
     // Unknown ids.
     for action in ["deactivate", "reactivate"] {
@@ -642,8 +610,7 @@ async fn deactivation_blocks_sign_in_until_reactivation() {
 
 #[tokio::test]
 async fn calls_that_change_nothing_keep_every_session() {
-    let app = TestApp::spawn().await;
-    let t = app.seed_tenant("acme").await;
+    let (app, t) = TestApp::with_tenant("acme").await;
     let admin_call = |path: String| app.post(&path).tenant("acme").bearer(&t.admin.access_token);
     let app_ref = &app;
     let still_signed_in = move |token: String| async move {
@@ -666,16 +633,14 @@ async fn calls_that_change_nothing_keep_every_session() {
         (&t.learner.id, &t.learner.access_token),
         (&t.admin.id, &t.admin.access_token),
     ] {
-        let reply = admin_call(format!("/api/v1/users/{id}/reactivate"))
-            .send()
-            .await;
+        let reply = admin_call(paths::user_reactivate(id)).send().await;
         reply.assert_status(StatusCode::OK);
         assert_eq!(reply.json()["status"], "active");
         still_signed_in(token.clone()).await;
     }
     // Setting the roles a user already has (in any order) ends no session.
     let roles = app
-        .call(Method::PUT, &format!("/api/v1/users/{}/roles", t.admin.id))
+        .call(Method::PUT, &paths::user_roles(&t.admin.id))
         .tenant("acme")
         .bearer(&t.admin.access_token)
         .json(json!({ "roles": ["tenant_admin"] }))
@@ -708,14 +673,12 @@ async fn calls_that_change_nothing_keep_every_session() {
 
     // Deactivating twice: the second call answers the unchanged user and audits nothing.
     let other = app.register("acme", "other@acme.example").await;
-    admin_call(format!("/api/v1/users/{}/deactivate", other.id))
+    admin_call(paths::user_deactivate(&other.id))
         .send()
         .await
         .assert_status(StatusCode::OK);
     let after_first = audit_count().await;
-    let again = admin_call(format!("/api/v1/users/{}/deactivate", other.id))
-        .send()
-        .await;
+    let again = admin_call(paths::user_deactivate(&other.id)).send().await;
     again.assert_status(StatusCode::OK);
     assert_eq!(again.json()["status"], "deactivated");
     assert_eq!(audit_count().await, after_first);

@@ -4,6 +4,11 @@
 
 #![allow(dead_code)] // each test binary uses part of the harness
 
+mod db;
+mod fixture;
+mod ids;
+pub mod paths;
+
 use std::time::Duration;
 
 use lms_platform::config::{Config, DatabaseConfig, EmailConfig, RateLimits};
@@ -12,60 +17,13 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
-use uuid::Uuid;
+
+pub use db::TestDb;
+pub use fixture::*;
+pub use ids::*;
 
 pub const OPERATOR_TOKEN: &str = "test-operator-credential-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple";
-
-/// The PostgreSQL superuser URL the test command provides.
-pub fn admin_url() -> String {
-    std::env::var("LMS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// A database of its own for one test, created empty; the app migrates it.
-pub struct TestDb {
-    pub name: String,
-    pub owner_url: String,
-}
-
-impl TestDb {
-    pub async fn create() -> Self {
-        let name = format!("lms_test_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url())
-            .await
-            .expect("connect to the test PostgreSQL (LMS_TEST_DATABASE_URL)");
-        sqlx::raw_sql(&format!("create database \"{name}\""))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let mut url = url::Url::parse(&admin_url()).expect("LMS_TEST_DATABASE_URL is a URL");
-        url.set_path(&name);
-        Self {
-            name,
-            owner_url: url.to_string(),
-        }
-    }
-
-    /// A superuser connection to this test's database (to inspect what the API cannot show).
-    pub async fn superuser(&self) -> PgConnection {
-        PgConnection::connect(&self.owner_url)
-            .await
-            .expect("superuser connection")
-    }
-
-    /// A connection to this test's database as the given login role (no password: trust auth).
-    pub async fn connect_as(&self, role: &str) -> PgConnection {
-        let mut url = url::Url::parse(&self.owner_url).expect("url");
-        url.set_username(role).expect("user");
-        url.set_password(None).expect("password");
-        PgConnection::connect(url.as_str())
-            .await
-            .expect("role connection")
-    }
-}
 
 pub fn test_config(db: &TestDb) -> Config {
     Config {
@@ -295,6 +253,11 @@ impl TestApp {
         }
     }
 
+    /// Keeps this test's database after the test, for inspection (see [`TestDb::keep`]).
+    pub fn keep_db(&self) {
+        self.db.keep();
+    }
+
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
         Call {
             app: self,
@@ -361,7 +324,7 @@ impl TestApp {
         let tenant = self.create_tenant(slug).await;
         let id = tenant["id"].as_str().expect("tenant id").to_owned();
         let admin_email = format!("admin@{slug}.example");
-        self.post(&format!("/api/v1/operator/tenants/{id}/invitations"))
+        self.post(&paths::operator_invitations(&id))
             .operator()
             .json(
                 json!({ "email": admin_email, "display_name": "Admin", "roles": ["tenant_admin"] }),
@@ -423,7 +386,7 @@ impl TestApp {
     /// change ends their first session).
     pub async fn instructor(&self, slug: &str, email: &str, admin: &TestUser) -> TestUser {
         let user = self.register(slug, email).await;
-        self.call(Method::PUT, &format!("/api/v1/users/{}/roles", user.id))
+        self.call(Method::PUT, &paths::user_roles(&user.id))
             .tenant(slug)
             .bearer(&admin.access_token)
             .json(json!({ "roles": ["instructor"] }))
