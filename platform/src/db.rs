@@ -6,6 +6,10 @@
 //! the email dispatcher, the quiz deadline sweep (which only finds attempts; it closes each as the
 //! app role) and the demo seeding use.
 
+mod cursor;
+
+pub use cursor::Cursor;
+
 use std::pin::Pin;
 use std::time::Duration;
 

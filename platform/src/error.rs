@@ -103,8 +103,41 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-/// The code of a request refused for a NUL character in a string (path, query, JSON or form).
-pub const NUL_CHARACTER: &str = "nul_character";
+/// Problem codes that more than one place answers with, so that they are spelled once.
+pub mod codes {
+    /// The caller may not do this (the generic 403).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// A request refused for a NUL character in a string (path, query, JSON or form).
+    pub const NUL_CHARACTER: &str = "nul_character";
+    /// The learner is not (or no longer) enrolled in the course of the item they entered.
+    pub const NOT_ENROLLED: &str = "not_enrolled";
+    /// Required items of earlier modules of a sequential course are incomplete.
+    pub const MODULE_LOCKED: &str = "module_locked";
+    /// The course is a draft (or archived) where a published one is needed.
+    pub const COURSE_NOT_PUBLISHED: &str = "course_not_published";
+    /// The assignment has no settings yet.
+    pub const ASSIGNMENT_NOT_READY: &str = "assignment_not_ready";
+    /// A unique course slug is taken.
+    pub const SLUG_TAKEN: &str = "slug_taken";
+    /// A unique name is taken.
+    pub const NAME_TAKEN: &str = "name_taken";
+    /// Another user of the tenant has this email address.
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    /// The plugin is not installed in the tenant.
+    pub const NOT_INSTALLED: &str = "not_installed";
+    /// A pagination cursor that this endpoint did not issue.
+    pub const INVALID_CURSOR: &str = "invalid_cursor";
+    /// No access token in the request.
+    pub const MISSING_TOKEN: &str = "missing_token";
+    /// A cookie session's unsafe request without the matching CSRF header.
+    pub const CSRF_FAILED: &str = "csrf_failed";
+    /// A body that is not JSON.
+    pub const MALFORMED_JSON: &str = "malformed_json";
+    /// A refresh token that is unknown, expired or revoked.
+    pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
+    /// An invitation token that is unknown, used or expired.
+    pub const INVALID_INVITATION: &str = "invalid_invitation";
+}
 
 /// Carries an internal error's cause from `into_response` to the logging middleware.
 #[derive(Clone)]
@@ -120,14 +153,14 @@ impl ApiError {
     /// A string in the request carries a NUL character, which PostgreSQL cannot store in text.
     pub fn nul_character(location: &str) -> Self {
         Self::BadRequest {
-            code: NUL_CHARACTER,
+            code: codes::NUL_CHARACTER,
             detail: format!("{location} contains a NUL character (U+0000), which is not accepted"),
         }
     }
 
     pub fn forbidden() -> Self {
         Self::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "your role does not allow this action",
         }
     }

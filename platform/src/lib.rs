@@ -2,6 +2,8 @@
 
 #[macro_use]
 mod ids;
+#[macro_use]
+pub mod text_enum;
 
 pub mod app;
 pub mod assignments;
@@ -33,3 +35,4 @@ pub mod telemetry;
 pub mod tenant_profile;
 pub mod tls_ask;
 pub mod users;
+pub mod validation;

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{ApiJson, ClientIp, CurrentTenant};
 use crate::state::AppState;
@@ -101,8 +101,7 @@ async fn update_tenant(
             )])
         })?;
     }
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, &auth).await?;
+    let (mut tx, actor) = auth.begin(&state).await?;
     actor.require(Role::TenantAdmin)?;
     let branding = body
         .branding
@@ -139,7 +138,7 @@ async fn update_tenant(
     .await?;
     tx.commit().await?;
     state.resolver.invalidate_all();
-    let mut tenant = auth.tenant;
+    let mut tenant = auth.tenant.clone();
     if let Some(name) = display_name {
         tenant.display_name = name;
     }

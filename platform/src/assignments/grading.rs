@@ -15,21 +15,23 @@ use serde_json::json;
 
 use super::late;
 use super::model::{
-    Anchor, GradeInput, InlineComment, Released, Submission, SubmissionId, WaitingSubmission,
+    Anchor, GradeInput, InlineComment, Released, Submission, SubmissionFileId, SubmissionId,
+    SubmissionStatus, WaitingSubmission,
 };
 use super::settings;
 use super::store::{self, GradeRow, ListFilter};
 use super::submissions::{open, views};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
-use crate::courses::values::prose;
+use crate::auth::Caller;
 use crate::courses::{CourseId, ItemId};
+use crate::db::Cursor;
 use crate::enrollments::{EnrollmentId, Staff};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::{Cursor, Page};
+use crate::error::{ApiError, ApiResult, FieldError, codes};
+use crate::http::Page;
 use crate::question_banks::in_hundredths;
 use crate::state::AppState;
-use crate::users::{Role, UserId};
+use crate::users::Role;
+use crate::validation::prose;
 
 const MAX_COMMENTS: usize = 200;
 const MAX_COMMENT_CHARS: usize = 2_000;
@@ -39,7 +41,7 @@ const MAX_FEEDBACK_CHARS: usize = 20_000;
 fn check_comments(
     comments: &[InlineComment],
     text: Option<&str>,
-    files: &[uuid::Uuid],
+    files: &[SubmissionFileId],
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if comments.len() > MAX_COMMENTS {
@@ -73,7 +75,7 @@ fn check_comments(
                 }
             }
             Anchor::File { file_id, location } => {
-                if !files.contains(&file_id.0) {
+                if !files.contains(file_id) {
                     errors.push(FieldError::new(
                         format!("{field}.anchor.file_id"),
                         "unknown_file",
@@ -82,7 +84,7 @@ fn check_comments(
                 }
                 if location
                     .as_deref()
-                    .is_some_and(|l| crate::courses::values::line(&field, l, 100).is_err())
+                    .is_some_and(|l| crate::validation::line(&field, l, 100).is_err())
                 {
                     errors.push(FieldError::new(
                         format!("{field}.anchor.location"),
@@ -107,31 +109,30 @@ fn percent(score: f64, points: f64) -> f64 {
 /// Grades (or regrades) a learner's current submission (the course's staff).
 pub async fn grade(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: SubmissionId,
     input: GradeInput,
 ) -> ApiResult<Submission> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let (peek, staff) = open(&mut tx, &actor, id, false).await?;
     if !staff {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only the course's instructors and tenant admins grade submissions",
         });
     }
-    crate::enrollments::lock(&mut tx, EnrollmentId(peek.enrollment_id)).await?;
-    store::lock(&mut tx, ItemId(peek.item_id), false).await?;
+    crate::enrollments::lock(&mut tx, peek.enrollment_id).await?;
+    store::lock(&mut tx, peek.item_id, false).await?;
     let (row, _) = open(&mut tx, &actor, id, true).await?;
-    if row.status == "superseded" {
+    if row.status == SubmissionStatus::Superseded {
         return Err(ApiError::Conflict {
             code: "submission_superseded",
             detail: "the learner submitted again; grade the latest submission".into(),
         });
     }
-    let course = CourseId(row.course_id);
-    let item = ItemId(row.item_id);
+    let course = row.course_id;
+    let item = row.item_id;
     let assignment = store::assignment(&mut tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)
@@ -167,7 +168,7 @@ pub async fn grade(
     if let Err(e) = prose("feedback", &input.feedback, MAX_FEEDBACK_CHARS) {
         errors.push(e);
     }
-    let files: Vec<uuid::Uuid> = store::files_of(&mut tx, &[row.id])
+    let files: Vec<SubmissionFileId> = store::files_of(&mut tx, &[row.id])
         .await?
         .iter()
         .map(|f| f.id)
@@ -210,13 +211,7 @@ pub async fn grade(
     )
     .await?;
     if release && passed {
-        crate::progress::complete_by_assessment(
-            &mut tx,
-            course,
-            EnrollmentId(row.enrollment_id),
-            item,
-        )
-        .await?;
+        crate::progress::complete_by_assessment(&mut tx, course, row.enrollment_id, item).await?;
     }
     Audit::new(
         AuditActor::User(actor.user_id),
@@ -246,12 +241,12 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
 /// complete their learners' items.
 pub async fn release(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<Released> {
-    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut staff = Staff::begin(state, caller, course, false).await?;
     store::assignment(&mut staff.tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -262,13 +257,8 @@ pub async fn release(
     }
     let released = store::release_all(&mut staff.tx, item, &waiting).await?;
     for row in released.iter().filter(|r| r.passed) {
-        crate::progress::complete_by_assessment(
-            &mut staff.tx,
-            course,
-            EnrollmentId(row.enrollment_id),
-            item,
-        )
-        .await?;
+        crate::progress::complete_by_assessment(&mut staff.tx, course, row.enrollment_id, item)
+            .await?;
     }
     Audit::new(
         AuditActor::User(staff.actor.user_id),
@@ -300,15 +290,14 @@ pub struct ListQuery {
 /// tenant admins), oldest first: by default the ones waiting for a grade, the grading queue.
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     query: ListQuery,
 ) -> ApiResult<Page<WaitingSubmission>> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let admin = actor.roles.contains(Role::TenantAdmin);
     if !admin && !actor.roles.contains(Role::Instructor) {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only instructors and tenant admins grade submissions",
         });
     }
@@ -329,12 +318,12 @@ pub async fn list(
     let items = rows
         .into_iter()
         .map(|r| WaitingSubmission {
-            id: SubmissionId(r.id),
-            course_id: CourseId(r.course_id),
+            id: r.id,
+            course_id: r.course_id,
             course_title: r.course_title,
-            item_id: ItemId(r.item_id),
+            item_id: r.item_id,
             assignment_title: r.assignment_title,
-            user_id: UserId(r.user_id),
+            user_id: r.user_id,
             learner_name: r.learner_name,
             number: r.number,
             submitted_at: r.submitted_at,
@@ -379,7 +368,7 @@ mod tests {
                 location: Some("page 2".into()),
             }),
         ];
-        assert!(check_comments(&ok, text, &[file]).is_empty());
+        assert!(check_comments(&ok, text, &[SubmissionFileId(file)]).is_empty());
 
         let bad = [
             at(Anchor::Text { start: 5, end: 5 }),
@@ -393,7 +382,7 @@ mod tests {
                 comment: "  ".into(),
             },
         ];
-        let codes: Vec<String> = check_comments(&bad, text, &[file])
+        let codes: Vec<String> = check_comments(&bad, text, &[SubmissionFileId(file)])
             .into_iter()
             .map(|e| e.code)
             .collect();
@@ -408,7 +397,7 @@ mod tests {
         );
         // No text at all: no text anchors.
         assert_eq!(
-            check_comments(&ok[..1], None, &[file]).len(),
+            check_comments(&ok[..1], None, &[SubmissionFileId(file)]).len(),
             1,
             "a text anchor on a files-only submission"
         );

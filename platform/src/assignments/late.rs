@@ -20,23 +20,11 @@ pub enum LatePolicy {
     Reject,
 }
 
-impl LatePolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Penalty => "penalty",
-            Self::Reject => "reject",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Self {
-        match raw {
-            "penalty" => Self::Penalty,
-            "reject" => Self::Reject,
-            _ => Self::Accept,
-        }
-    }
-}
+text_enum!(LatePolicy {
+    Accept => "accept",
+    Penalty => "penalty",
+    Reject => "reject",
+});
 
 /// Seconds past the due date (0 when on time or when there is none), capped to the column.
 pub fn late_seconds(due: Option<DateTime<Utc>>, at: DateTime<Utc>) -> i32 {

@@ -84,15 +84,11 @@ pub enum SubmissionStatus {
     Superseded,
 }
 
-impl SubmissionStatus {
-    pub fn from_db(raw: &str) -> Self {
-        match raw {
-            "graded" => Self::Graded,
-            "superseded" => Self::Superseded,
-            _ => Self::Submitted,
-        }
-    }
-}
+text_enum!(SubmissionStatus {
+    Submitted => "submitted",
+    Graded => "graded",
+    Superseded => "superseded",
+});
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SubmissionFile {

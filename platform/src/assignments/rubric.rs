@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::courses::values::{line, prose};
 use crate::error::FieldError;
 use crate::question_banks::in_hundredths;
+use crate::validation::{line, prose};
 
 pub const MAX_CRITERIA: usize = 30;
 pub const MAX_LEVELS: usize = 10;

@@ -11,13 +11,13 @@ use super::model::{Assignment, AssignmentInput};
 use super::rubric::Rubric;
 use super::store::{self, AssignmentRow, Settings};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
-use crate::courses::values::prose;
+use crate::auth::{Actor, Caller};
 use crate::courses::{CourseId, ItemId};
 use crate::enrollments::Staff;
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult, FieldError, codes};
 use crate::question_banks::in_hundredths;
 use crate::state::AppState;
+use crate::validation::prose;
 
 /// The largest file an assignment may accept (the upload route's limit is set from it).
 pub const MAX_FILE_BYTES: i32 = 50 * 1024 * 1024;
@@ -175,16 +175,12 @@ pub fn view(row: &AssignmentRow) -> ApiResult<Option<Assignment>> {
         .transpose()
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Some(Assignment {
-        item_id: ItemId(row.item_id),
-        course_id: CourseId(row.course_id),
+        item_id: row.item_id,
+        course_id: row.course_id,
         title: row.title.clone(),
         instructions: row.instructions.clone().unwrap_or_default(),
         due_at: row.due_at,
-        late_policy: row
-            .late_policy
-            .as_deref()
-            .map(LatePolicy::from_db)
-            .unwrap_or_default(),
+        late_policy: row.late_policy.unwrap_or_default(),
         late_penalty_percent: row.late_penalty_percent,
         accepts_text: row.accepts_text.unwrap_or(true),
         accepts_files: row.accepts_files.unwrap_or(false),
@@ -200,7 +196,7 @@ pub fn view(row: &AssignmentRow) -> ApiResult<Option<Assignment>> {
 
 pub(super) fn not_ready() -> ApiError {
     ApiError::Conflict {
-        code: "assignment_not_ready",
+        code: codes::ASSIGNMENT_NOT_READY,
         detail: "the assignment has no settings yet".into(),
     }
 }
@@ -209,14 +205,14 @@ pub(super) fn not_ready() -> ApiError {
 /// submission was graded with it.
 pub async fn save(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     course: CourseId,
     item: ItemId,
     input: AssignmentInput,
 ) -> ApiResult<Assignment> {
     let (settings, rubric) = parse(&input)?;
-    let mut staff = Staff::begin(state, auth, course, true).await?;
+    let mut staff = Staff::begin(state, caller, course, true).await?;
     let existing = store::assignment(&mut staff.tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -289,7 +285,7 @@ pub(super) async fn read(
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(AssignmentRow, bool)> {
-    let staff = crate::question_banks::course_reader(tx, actor, course).await?;
+    let staff = crate::courses::course_reader(tx, actor, course).await?;
     let row = store::assignment(tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -299,12 +295,11 @@ pub(super) async fn read(
 /// The assignment's settings (see [`read`] for who may see them).
 pub async fn get(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<Assignment> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let (row, _) = read(&mut tx, &actor, course, item).await?;
     tx.commit().await?;
     view(&row)?.ok_or_else(not_ready)

@@ -5,6 +5,8 @@ use lms_tenants::TenantTx;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::late::LatePolicy;
+use super::model::SubmissionStatus;
 use super::model::{SubmissionFileId, SubmissionId};
 use crate::courses::{CourseId, ItemId};
 use crate::enrollments::EnrollmentId;
@@ -13,13 +15,13 @@ use crate::users::UserId;
 /// An assignment item with its settings (absent until an author saves them).
 #[derive(sqlx::FromRow)]
 pub struct AssignmentRow {
-    pub item_id: Uuid,
-    pub course_id: Uuid,
+    pub item_id: ItemId,
+    pub course_id: CourseId,
     pub title: String,
     pub configured: bool,
     pub instructions: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
-    pub late_policy: Option<String>,
+    pub late_policy: Option<LatePolicy>,
     pub late_penalty_percent: Option<f64>,
     pub accepts_text: Option<bool>,
     pub accepts_files: Option<bool>,
@@ -139,17 +141,17 @@ pub async fn any_graded(tx: &mut TenantTx, item: ItemId) -> Result<bool, sqlx::E
 
 #[derive(sqlx::FromRow)]
 pub struct SubmissionRow {
-    pub id: Uuid,
-    pub item_id: Uuid,
-    pub course_id: Uuid,
-    pub enrollment_id: Uuid,
-    pub user_id: Uuid,
+    pub id: SubmissionId,
+    pub item_id: ItemId,
+    pub course_id: CourseId,
+    pub enrollment_id: EnrollmentId,
+    pub user_id: UserId,
     pub learner_name: String,
     pub number: i32,
     pub body: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub late_seconds: i32,
-    pub status: String,
+    pub status: SubmissionStatus,
     pub raw_score: Option<f64>,
     pub penalty: Option<f64>,
     pub score: Option<f64>,
@@ -158,7 +160,7 @@ pub struct SubmissionRow {
     pub rubric_grades: Option<Value>,
     pub feedback: Option<String>,
     pub inline_comments: Option<Value>,
-    pub graded_by: Option<Uuid>,
+    pub graded_by: Option<UserId>,
     pub graded_at: Option<DateTime<Utc>>,
     pub released_at: Option<DateTime<Utc>>,
     /// The assignment's points.
@@ -302,8 +304,8 @@ pub async fn insert_files(
 
 #[derive(sqlx::FromRow)]
 pub struct FileRow {
-    pub id: Uuid,
-    pub submission_id: Uuid,
+    pub id: SubmissionFileId,
+    pub submission_id: SubmissionId,
     pub file_name: String,
     pub content_type: String,
     pub size_bytes: i32,
@@ -314,7 +316,7 @@ pub struct FileRow {
 /// The files of these submissions, in submission and then upload order.
 pub async fn files_of(
     tx: &mut TenantTx,
-    submissions: &[Uuid],
+    submissions: &[SubmissionId],
 ) -> Result<Vec<FileRow>, sqlx::Error> {
     sqlx::query_as(
         "select id, submission_id, file_name, content_type, size_bytes, sha256, storage_key
@@ -373,7 +375,7 @@ pub async fn set_grade(
 /// A grade just made visible.
 #[derive(sqlx::FromRow)]
 pub struct ReleasedRow {
-    pub enrollment_id: Uuid,
+    pub enrollment_id: EnrollmentId,
     pub passed: bool,
 }
 
@@ -415,12 +417,12 @@ pub async fn release_all(
 /// The learners' current submissions a grader may see, oldest first.
 #[derive(sqlx::FromRow)]
 pub struct ListedRow {
-    pub id: Uuid,
-    pub course_id: Uuid,
+    pub id: SubmissionId,
+    pub course_id: CourseId,
     pub course_title: String,
-    pub item_id: Uuid,
+    pub item_id: ItemId,
     pub assignment_title: String,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub learner_name: String,
     pub number: i32,
     pub submitted_at: DateTime<Utc>,

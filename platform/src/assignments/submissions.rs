@@ -23,24 +23,17 @@ use super::model::{
 use super::settings::{self, not_ready};
 use super::store::{self, FileRow, NewFile, NewSubmission, SubmissionRow};
 pub use super::upload::Form;
-use crate::auth::{Actor, Authenticated};
-use crate::courses::values::prose;
-use crate::courses::{CourseId, CourseStatus, ItemId};
+use crate::auth::{Actor, Caller};
+use crate::courses::is_course_staff;
+use crate::courses::{CourseId, ItemId};
 use crate::enrollments::{EnrollmentId, EnrollmentStatus};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::question_banks::is_course_staff;
+use crate::progress::gate::{self, Purpose};
 use crate::state::AppState;
 use crate::storage::ObjectKey;
-use crate::users::UserId;
+use crate::validation::prose;
 
 const MAX_TEXT_CHARS: usize = 100_000;
-
-fn not_enrolled() -> ApiError {
-    ApiError::Forbidden {
-        code: "not_enrolled",
-        detail: "enroll in the course to submit its assignments",
-    }
-}
 
 /// Why no submission is accepted now, if one is not.
 fn closed_reason(
@@ -68,37 +61,18 @@ fn closed_reason(
 /// submissions so far; every refusal a learner can meet on the way.
 async fn enter(
     tx: &mut lms_tenants::TenantTx,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(EnrollmentId, Assignment, Vec<SubmissionRow>)> {
-    let Some(context) = crate::progress::enrollment_context(tx, auth, course, item).await? else {
-        return Err(match crate::courses::store::by_id(tx, course).await? {
-            Some(row) if row.status() != CourseStatus::Draft => not_enrolled(),
-            _ => ApiError::NotFound,
-        });
-    };
-    if context.status() == EnrollmentStatus::Dropped {
-        return Err(not_enrolled());
-    }
-    if context.course_status == "draft" || context.item_kind.as_deref() != Some("assignment") {
-        return Err(ApiError::NotFound);
-    }
-    if context.blocking > 0 {
-        return Err(ApiError::Conflict {
-            code: "module_locked",
-            detail: format!(
-                "complete the {} required item(s) of the earlier modules first",
-                context.blocking
-            ),
-        });
-    }
+    let entered = gate::enter(tx, caller, course, item, Purpose::Assignment).await?;
+    entered.require_unlocked()?;
     let row = store::assignment(tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
     let assignment = settings::view(&row)?.ok_or_else(not_ready)?;
-    let earlier = store::submissions_of(tx, item, auth.user_id()).await?;
-    Ok((EnrollmentId(context.enrollment_id), assignment, earlier))
+    let earlier = store::submissions_of(tx, item, caller.user).await?;
+    Ok((entered.enrollment, assignment, earlier))
 }
 
 /// Where a submitted file's bytes are kept.
@@ -211,17 +185,17 @@ fn check_form(
 /// only once the caller may submit.
 pub async fn submit(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
     form: impl Future<Output = ApiResult<Form>>,
 ) -> ApiResult<Submission> {
-    let tenant = auth.tenant.id;
+    let tenant = caller.tenant.id;
     let id = SubmissionId::default();
     // Refusals first, before the form is read or any file stored.
     let (text, checked) = {
         let mut tx = state.db.begin(tenant).await?;
-        let (_, assignment, earlier) = enter(&mut tx, auth, course, item).await?;
+        let (_, assignment, earlier) = enter(&mut tx, caller, course, item).await?;
         tx.commit().await?;
         if let Some(refusal) = closed_reason(&assignment, &earlier, Utc::now()) {
             return Err(refusal);
@@ -248,7 +222,7 @@ pub async fn submit(
         }
     }
     let result = match outcome {
-        Ok(()) => record(state, auth, course, item, id, text.as_deref(), &rows).await,
+        Ok(()) => record(state, caller, course, item, id, text.as_deref(), &rows).await,
         Err(e) => Err(e),
     };
     if result.is_err() {
@@ -264,15 +238,15 @@ pub async fn submit(
 /// The submission's transaction: the rules again under the enrollment lock, then the rows.
 async fn record(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
     id: SubmissionId,
     text: Option<&str>,
     files: &[NewFile],
 ) -> ApiResult<Submission> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let (enrollment, assignment, earlier) = enter(&mut tx, auth, course, item).await?;
+    let mut tx = caller.begin_unconfirmed(state).await?;
+    let (enrollment, assignment, earlier) = enter(&mut tx, caller, course, item).await?;
     let now = Utc::now();
     if let Some(refusal) = closed_reason(&assignment, &earlier, now) {
         return Err(refusal);
@@ -284,7 +258,7 @@ async fn record(
             item,
             course,
             enrollment,
-            user: auth.user_id(),
+            user: caller.user,
             body: text,
             late_seconds: late::late_seconds(assignment.due_at, now),
         },
@@ -304,7 +278,7 @@ async fn record(
 
 fn file_view(row: &FileRow) -> SubmissionFile {
     SubmissionFile {
-        id: SubmissionFileId(row.id),
+        id: row.id,
         file_name: row.file_name.clone(),
         content_type: row.content_type.clone(),
         size_bytes: row.size_bytes,
@@ -349,7 +323,7 @@ fn grade(row: &SubmissionRow, staff: bool) -> ApiResult<Option<Grade>> {
         rubric,
         feedback: row.feedback.clone(),
         inline_comments,
-        graded_by: UserId(graded_by),
+        graded_by,
         graded_at,
         released_at: row.released_at,
     }))
@@ -361,15 +335,15 @@ pub(super) async fn views(
     rows: Vec<SubmissionRow>,
     staff: bool,
 ) -> ApiResult<Vec<Submission>> {
-    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<SubmissionId> = rows.iter().map(|r| r.id).collect();
     let files = store::files_of(tx, &ids).await?;
     rows.into_iter()
         .map(|row| {
             Ok(Submission {
-                id: SubmissionId(row.id),
-                course_id: CourseId(row.course_id),
-                item_id: ItemId(row.item_id),
-                user_id: UserId(row.user_id),
+                id: row.id,
+                course_id: row.course_id,
+                item_id: row.item_id,
+                user_id: row.user_id,
                 learner_name: row.learner_name.clone(),
                 number: row.number,
                 text: row.body.clone(),
@@ -380,7 +354,7 @@ pub(super) async fn views(
                     .collect(),
                 submitted_at: row.submitted_at,
                 late_seconds: row.late_seconds,
-                status: SubmissionStatus::from_db(&row.status),
+                status: row.status,
                 grade: grade(&row, staff)?,
             })
         })
@@ -390,7 +364,7 @@ pub(super) async fn views(
 /// The released grade that counts: the latest graded submission's, once released.
 pub(super) fn standing(rows: &[SubmissionRow]) -> Option<(f64, bool)> {
     rows.iter()
-        .filter(|r| r.status == "graded" && r.released_at.is_some())
+        .filter(|r| r.status == SubmissionStatus::Graded && r.released_at.is_some())
         .max_by_key(|r| r.number)
         .and_then(|r| Some((r.percent?, r.passed?)))
 }
@@ -398,12 +372,11 @@ pub(super) fn standing(rows: &[SubmissionRow]) -> Option<(f64, bool)> {
 /// The caller's submissions to an assignment and where they stand.
 pub async fn mine(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<MySubmissions> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let (row, _) = settings::read(&mut tx, &actor, course, item).await?;
     let assignment = settings::view(&row)?.ok_or_else(not_ready)?;
     let rows = store::submissions_of(&mut tx, item, actor.user_id).await?;
@@ -433,22 +406,17 @@ pub(super) async fn open(
     let row = store::submission(tx, id, for_update)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if row.user_id == actor.user_id.0 {
+    if row.user_id == actor.user_id {
         return Ok((row, false));
     }
-    if is_course_staff(tx, actor, CourseId(row.course_id)).await? {
+    if is_course_staff(tx, actor, row.course_id).await? {
         return Ok((row, true));
     }
     Err(ApiError::NotFound)
 }
 
-pub async fn get(
-    state: &AppState,
-    auth: &Authenticated,
-    id: SubmissionId,
-) -> ApiResult<Submission> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+pub async fn get(state: &AppState, caller: &Caller, id: SubmissionId) -> ApiResult<Submission> {
+    let (mut tx, actor) = caller.begin(state).await?;
     let (row, staff) = open(&mut tx, &actor, id, false).await?;
     let mut views = views(&mut tx, vec![row], staff).await?;
     tx.commit().await?;
@@ -460,20 +428,19 @@ pub async fn get(
 /// A submitted file's name, content type and bytes, for its learner or the course's staff.
 pub async fn download(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: SubmissionId,
     file: SubmissionFileId,
 ) -> ApiResult<(String, String, Vec<u8>)> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let (row, _) = open(&mut tx, &actor, id, false).await?;
     let found = store::files_of(&mut tx, &[row.id])
         .await?
         .into_iter()
-        .find(|f| f.id == file.0)
+        .find(|f| f.id == file)
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
-    let key = file_key(auth.tenant.id.as_uuid(), SubmissionId(row.id), file)?;
+    let key = file_key(caller.tenant.id.as_uuid(), row.id, file)?;
     if key.as_str() != found.storage_key {
         return Err(ApiError::Internal(anyhow::anyhow!(
             "file {} of submission {} is stored under an unexpected key",

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, AuditEvent};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::Authenticated;
 use crate::error::ApiResult;
 use crate::http::{ApiQuery, Page, PageParams};
 use crate::state::AppState;
@@ -49,10 +49,8 @@ async fn list_audit_events(
         cursor: query.cursor,
     }
     .parse()?;
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    Actor::load(&mut tx, &auth)
-        .await?
-        .require(Role::TenantAdmin)?;
+    let (mut tx, actor) = auth.begin(&state).await?;
+    actor.require(Role::TenantAdmin)?;
     let rows = store::list(&mut tx, query.action.as_deref(), cursor, limit).await?;
     tx.commit().await?;
     Ok(Json(Page::from_rows(rows, limit, |e| e.id)))

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Audit, AuditActor};
-use crate::http::Cursor;
+use crate::db::Cursor;
 
 /// One recorded action.
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]

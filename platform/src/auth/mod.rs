@@ -2,6 +2,7 @@
 //! reset, invitation acceptance; the access-token keys and the request principal.
 
 pub mod backoff;
+mod caller;
 pub mod cookies;
 pub mod keys;
 pub mod passwords;
@@ -12,6 +13,7 @@ pub mod store;
 pub mod tokens;
 
 pub use backoff::LoginBackoff;
+pub use caller::Caller;
 pub use keys::KeyRing;
 pub use passwords::{Password, PasswordHasher};
 pub use principal::{Actor, Authenticated, session_is_current};

@@ -6,13 +6,14 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum_extra::extract::CookieJar;
-use lms_tenants::{Tenant, TenantResolver, TenantTx};
+use lms_tenants::{TenantResolver, TenantTx};
 use subtle::ConstantTimeEq;
 
+use super::Caller;
 use super::cookies::{ACCESS_COOKIE, CSRF_HEADER};
 use super::keys::KeyRing;
 use super::tokens::{AccessClaims, hash_hex, verify_access_token};
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::http::CurrentTenant;
 use crate::users::{Role, Roles, UserId, UserStatus, store as users};
 
@@ -23,19 +24,17 @@ const INVALID_TOKEN: ApiError = ApiError::Unauthenticated {
 
 /// A request carrying a valid access token for the tenant it is addressed to.
 #[derive(Debug, Clone)]
+/// It dereferences to the [`Caller`] the token names, which is what services take.
 pub struct Authenticated {
-    pub tenant: Tenant,
+    pub caller: Caller,
     pub claims: AccessClaims,
 }
 
-impl Authenticated {
-    pub fn user_id(&self) -> UserId {
-        UserId(self.claims.sub)
-    }
+impl std::ops::Deref for Authenticated {
+    type Target = Caller;
 
-    /// The session epoch the token was issued at.
-    pub fn epoch(&self) -> i32 {
-        self.claims.ep
+    fn deref(&self) -> &Caller {
+        &self.caller
     }
 }
 
@@ -79,7 +78,7 @@ where
                     Some(cookie) => (cookie.value().to_owned(), true),
                     None => {
                         return Err(ApiError::Unauthenticated {
-                            code: "missing_token",
+                            code: codes::MISSING_TOKEN,
                             detail: "send an access token as a Bearer header or session cookie",
                         });
                     }
@@ -95,7 +94,13 @@ where
         if from_cookie && !is_safe(&parts.method) {
             check_csrf(parts, &claims)?;
         }
-        Ok(Self { tenant, claims })
+        let caller = Caller {
+            tenant,
+            user: UserId(claims.sub),
+            epoch: claims.ep,
+            session: claims.sid,
+        };
+        Ok(Self { caller, claims })
     }
 }
 
@@ -116,7 +121,7 @@ fn check_csrf(parts: &Parts, claims: &AccessClaims) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Forbidden {
-            code: "csrf_failed",
+            code: codes::CSRF_FAILED,
             detail: "missing or wrong X-CSRF-Token header",
         })
     }
@@ -131,18 +136,16 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// Confirms the token's user is active and its session epoch current; 401 otherwise.
-    pub async fn load(tx: &mut TenantTx, auth: &Authenticated) -> Result<Self, ApiError> {
-        let row = users::by_id(tx, auth.user_id())
-            .await?
-            .ok_or(INVALID_TOKEN)?;
-        if row.status() != UserStatus::Active || row.session_epoch != auth.claims.ep {
+    /// Confirms the caller's user is active and its session epoch current; 401 otherwise.
+    pub async fn load(tx: &mut TenantTx, caller: &Caller) -> Result<Self, ApiError> {
+        let row = users::by_id(tx, caller.user).await?.ok_or(INVALID_TOKEN)?;
+        if row.status != UserStatus::Active || row.session_epoch != caller.epoch {
             return Err(INVALID_TOKEN);
         }
         Ok(Self {
-            user_id: row.id(),
+            user_id: row.id,
             roles: row.roles(),
-            session: auth.claims.sid,
+            session: caller.session,
         })
     }
 

@@ -16,7 +16,7 @@ use super::keys::Jwks;
 use super::passwords::Password;
 use super::service::{self, CsrfCheck, Registration, Session, SessionMode};
 use super::tokens::ACCESS_TOKEN_TTL;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem, codes};
 use crate::http::{ApiJson, ClientIp, CurrentTenant, MaybeJson};
 use crate::state::AppState;
 use crate::users::{DisplayName, Email, User};
@@ -258,7 +258,7 @@ async fn refresh(
 ) -> ApiResult<Response> {
     let (token, mode, csrf) =
         presented_refresh_token(body, &jar, &headers).ok_or(ApiError::Unauthenticated {
-            code: "invalid_refresh_token",
+            code: codes::INVALID_REFRESH_TOKEN,
             detail: "send refresh_token in the body or the refresh cookie",
         })?;
     let session = service::refresh(&state, &tenant, ip, &token, csrf).await?;

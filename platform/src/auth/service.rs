@@ -6,13 +6,13 @@ use std::net::IpAddr;
 use lms_tenants::{Tenant, TenantTx};
 use uuid::Uuid;
 
+use super::Caller;
 use super::passwords::Password;
-use super::principal::{Actor, Authenticated};
 use super::store::{self, Purpose};
 use super::tokens::{OpaqueToken, REFRESH_TOKEN_TTL, hash_hex, hash_secret, issue_access_token};
 use crate::audit::{Audit, AuditActor};
 use crate::email::{OutgoingEmail, enqueue};
-use crate::error::{ApiError, ApiResult, OnConstraint};
+use crate::error::{ApiError, ApiResult, OnConstraint, codes};
 use crate::state::AppState;
 use crate::users::store::{self as users, NewUser, UserRow};
 use crate::users::{DisplayName, Email, Role, Roles, User, UserStatus};
@@ -25,7 +25,7 @@ const INVALID_CREDENTIALS: ApiError = ApiError::Unauthenticated {
     detail: "the email or password is incorrect",
 };
 const INVALID_REFRESH: ApiError = ApiError::Unauthenticated {
-    code: "invalid_refresh_token",
+    code: codes::INVALID_REFRESH_TOKEN,
     detail: "the refresh token is invalid, expired or revoked",
 };
 
@@ -81,18 +81,13 @@ pub async fn register(
     )
     .await
     .on_constraint(users::EMAIL_TAKEN, || ApiError::Conflict {
-        code: "email_taken",
+        code: codes::EMAIL_TAKEN,
         detail: "an account with this email already exists; sign in or reset the password".into(),
     })?;
-    Audit::new(
-        AuditActor::User(row.id()),
-        "user.registered",
-        "user",
-        row.id,
-    )
-    .from_ip(ip)
-    .record(&mut tx)
-    .await?;
+    Audit::new(AuditActor::User(row.id), "user.registered", "user", row.id)
+        .from_ip(ip)
+        .record(&mut tx)
+        .await?;
     let session = start_session(state, &mut tx, &row, mode).await?;
     tx.commit().await?;
     Ok(session)
@@ -124,14 +119,14 @@ pub async fn login(
         )
         .await?;
     let row = match row {
-        Some(row) if verified && row.status() == UserStatus::Active => row,
+        Some(row) if verified && row.status == UserStatus::Active => row,
         _ => {
             state.backoff.record_failure(tenant.id, &typed, ip);
             return Err(INVALID_CREDENTIALS);
         }
     };
     state.backoff.record_success(tenant.id, &typed);
-    users::record_login(&mut tx, row.id()).await?;
+    users::record_login(&mut tx, row.id).await?;
     let session = start_session(state, &mut tx, &row, mode).await?;
     tx.commit().await?;
     Ok(session)
@@ -174,7 +169,7 @@ pub async fn refresh(
         });
     }
     let user = users::by_id(&mut tx, crate::users::UserId(stored.user_id)).await?;
-    let Some(user) = user.filter(|u| u.status() == UserStatus::Active) else {
+    let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
         store::revoke_family(&mut tx, stored.family_id).await?;
         tx.commit().await?;
         return Err(INVALID_REFRESH);
@@ -184,7 +179,7 @@ pub async fn refresh(
     store::insert_refresh_token(
         &mut tx,
         stored.family_id,
-        user.id(),
+        user.id,
         &next.hash(),
         stored.csrf_hash.as_deref(),
     )
@@ -192,7 +187,7 @@ pub async fn refresh(
     let access = issue_access_token(
         &state.keys,
         tenant.id,
-        user.id(),
+        user.id,
         stored.family_id,
         user.session_epoch,
         stored.csrf_hash.as_deref().map(hex::encode),
@@ -225,7 +220,7 @@ impl CsrfCheck<'_> {
                 Ok(())
             }
             Self::Required(_) => Err(ApiError::Forbidden {
-                code: "csrf_failed",
+                code: codes::CSRF_FAILED,
                 detail: "missing or wrong X-CSRF-Token header",
             }),
         }
@@ -248,9 +243,8 @@ pub async fn logout(
     Ok(())
 }
 
-pub async fn me(state: &AppState, auth: &Authenticated) -> ApiResult<User> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+pub async fn me(state: &AppState, caller: &Caller) -> ApiResult<User> {
+    let (mut tx, actor) = caller.begin(state).await?;
     let row = users::by_id(&mut tx, actor.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -261,19 +255,18 @@ pub async fn me(state: &AppState, auth: &Authenticated) -> ApiResult<User> {
 /// Changes the password; every session, this one included, must sign in again.
 pub async fn change_password(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     current: Password,
     new: Password,
 ) -> ApiResult<()> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let row = users::by_id_for_update(&mut tx, actor.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     // A stolen access token must not become an unthrottled password oracle.
     let backoff_key = format!("user:{}", row.id);
-    if let Some(wait) = state.backoff.wait(auth.tenant.id, &backoff_key, ip) {
+    if let Some(wait) = state.backoff.wait(caller.tenant.id, &backoff_key, ip) {
         return Err(ApiError::TooManyRequests { retry_after: wait });
     }
     if !state
@@ -283,14 +276,14 @@ pub async fn change_password(
     {
         state
             .backoff
-            .record_failure(auth.tenant.id, &backoff_key, ip);
+            .record_failure(caller.tenant.id, &backoff_key, ip);
         return Err(ApiError::validation(
             "current_password",
             "incorrect_password",
             "the current password is incorrect",
         ));
     }
-    state.backoff.record_success(auth.tenant.id, &backoff_key);
+    state.backoff.record_success(caller.tenant.id, &backoff_key);
     // Checked only once the current password is proven, so it reveals nothing; it would end
     // every session for no change.
     if current.same_as(&new) {
@@ -301,10 +294,10 @@ pub async fn change_password(
         ));
     }
     let hash = state.passwords.hash(&new).await?;
-    users::set_password(&mut tx, row.id(), &hash).await?;
-    store::revoke_all_for_user(&mut tx, row.id()).await?;
+    users::set_password(&mut tx, row.id, &hash).await?;
+    store::revoke_all_for_user(&mut tx, row.id).await?;
     Audit::new(
-        AuditActor::User(row.id()),
+        AuditActor::User(row.id),
         "user.password_changed",
         "user",
         row.id,
@@ -340,14 +333,14 @@ async fn queue_password_reset(
     let mut tx = state.db.begin(tenant.id).await?;
     let Some(row) = users::by_email(&mut tx, &email)
         .await?
-        .filter(|u| u.status() == UserStatus::Active)
+        .filter(|u| u.status == UserStatus::Active)
     else {
         return Ok(());
     };
     let token = OpaqueToken::generate();
     store::insert_user_token(
         &mut tx,
-        row.id(),
+        row.id,
         Purpose::PasswordReset,
         &token.hash(),
         RESET_TOKEN_TTL_SECONDS,
@@ -423,21 +416,21 @@ pub async fn accept_invitation(
     let user = store::consume_user_token(&mut tx, Purpose::Invitation, &hash_secret(token))
         .await?
         .ok_or(ApiError::BadRequest {
-            code: "invalid_invitation",
+            code: codes::INVALID_INVITATION,
             detail: "the invitation is invalid, used or expired".into(),
         })?;
     let current = users::by_id_for_update(&mut tx, user)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if current.status() != UserStatus::Invited {
+    if current.status != UserStatus::Invited {
         return Err(ApiError::BadRequest {
-            code: "invalid_invitation",
+            code: codes::INVALID_INVITATION,
             detail: "the invitation is invalid, used or expired".into(),
         });
     }
     let row = users::activate(&mut tx, user, &hash, display_name.as_ref()).await?;
     Audit::new(
-        AuditActor::User(row.id()),
+        AuditActor::User(row.id),
         "user.invitation_accepted",
         "user",
         row.id,
@@ -463,7 +456,7 @@ async fn start_session(
     store::insert_refresh_token(
         tx,
         family,
-        row.id(),
+        row.id,
         &refresh.hash(),
         csrf.as_ref().map(OpaqueToken::hash).as_deref(),
     )
@@ -471,7 +464,7 @@ async fn start_session(
     let access = issue_access_token(
         &state.keys,
         tx.tenant_id(),
-        row.id(),
+        row.id,
         family,
         row.session_epoch,
         csrf.as_ref().map(|c| hash_hex(c.as_str())),

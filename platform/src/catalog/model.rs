@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::courses::{CourseId, Difficulty, ItemId, ItemKind, ModuleId};
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::users::UserId;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -125,7 +125,7 @@ impl CatalogCursor {
     /// A cursor this API issued for the same kind of listing (search or not); 400 otherwise.
     pub fn decode(raw: &str, ranked: bool) -> Result<Self, ApiError> {
         let invalid = || ApiError::BadRequest {
-            code: "invalid_cursor",
+            code: codes::INVALID_CURSOR,
             detail: "the cursor is not one this API issued for this listing".into(),
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;

@@ -3,7 +3,7 @@
 
 use super::model::{CatalogCourse, CatalogCursor, CatalogDetail, CatalogInstructor};
 use super::store::{self, CatalogRow, Filters};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::Caller;
 use crate::courses::{CourseId, store as courses};
 use crate::error::{ApiError, ApiResult};
 use crate::http::Page;
@@ -23,11 +23,10 @@ pub struct CatalogQuery {
 
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     query: CatalogQuery,
 ) -> ApiResult<Page<CatalogCourse>> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    Actor::load(&mut tx, auth).await?;
+    let (mut tx, _) = caller.begin(state).await?;
     let filters = Filters {
         category: query.category.as_deref(),
         tag: query.tag.as_deref(),
@@ -59,7 +58,7 @@ fn page(mut rows: Vec<CatalogRow>, limit: i64, ranked: bool) -> Page<CatalogCour
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = rows.last().filter(|_| more).and_then(|last| {
-        let id = CourseId(last.id);
+        let id = last.id;
         if ranked {
             Some(CatalogCursor::Ranked {
                 rank: last.rank,
@@ -79,14 +78,13 @@ fn page(mut rows: Vec<CatalogRow>, limit: i64, ranked: bool) -> Page<CatalogCour
 
 /// A published course by id or slug, with its public outline (item titles, kinds and whether
 /// they are required; never their content) and its teachers' display names.
-pub async fn get(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<CatalogDetail> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    Actor::load(&mut tx, auth).await?;
+pub async fn get(state: &AppState, caller: &Caller, key: &str) -> ApiResult<CatalogDetail> {
+    let (mut tx, _) = caller.begin(state).await?;
     let id = uuid::Uuid::parse_str(key).ok().map(CourseId);
     let row = store::published(&mut tx, id, key)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let course = CourseId(row.id);
+    let course = row.id;
     let instructors = courses::instructors(&mut tx, course)
         .await?
         .into_iter()

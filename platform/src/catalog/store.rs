@@ -10,7 +10,7 @@ use crate::courses::{CourseId, Difficulty, ItemId, ItemKind, ModuleId};
 
 #[derive(sqlx::FromRow)]
 pub struct CatalogRow {
-    pub id: Uuid,
+    pub id: CourseId,
     pub slug: String,
     pub title: String,
     pub summary: String,
@@ -18,7 +18,7 @@ pub struct CatalogRow {
     pub description: String,
     pub category: Option<String>,
     pub tags: Vec<String>,
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     pub language: String,
     pub estimated_minutes: Option<i32>,
     pub thumbnail_url: Option<String>,
@@ -36,13 +36,13 @@ pub struct CatalogRow {
 impl CatalogRow {
     pub fn to_course(&self) -> CatalogCourse {
         CatalogCourse {
-            id: CourseId(self.id),
+            id: self.id,
             slug: self.slug.clone(),
             title: self.title.clone(),
             summary: self.summary.clone(),
             category: self.category.clone(),
             tags: self.tags.clone(),
-            difficulty: Difficulty::from_db(&self.difficulty),
+            difficulty: self.difficulty,
             language: self.language.clone(),
             estimated_minutes: self.estimated_minutes,
             thumbnail_url: self.thumbnail_url.clone(),
@@ -184,7 +184,7 @@ pub async fn outline(
     tx: &mut TenantTx,
     course: CourseId,
 ) -> Result<Vec<OutlineModule>, sqlx::Error> {
-    let modules: Vec<(Uuid, String, String)> = sqlx::query_as(
+    let modules: Vec<(ModuleId, String, String)> = sqlx::query_as(
         "select id, title, summary from course_modules
          where tenant_id = $1 and course_id = $2 order by position",
     )
@@ -192,7 +192,7 @@ pub async fn outline(
     .bind(course)
     .fetch_all(&mut **tx)
     .await?;
-    let items: Vec<(Uuid, Uuid, String, String, bool, Option<i32>)> = sqlx::query_as(
+    let items: Vec<(ItemId, ModuleId, ItemKind, String, bool, Option<i32>)> = sqlx::query_as(
         "select id, module_id, kind, title, required, duration_seconds from course_items
          where tenant_id = $1 and course_id = $2 order by position",
     )
@@ -203,7 +203,7 @@ pub async fn outline(
     Ok(modules
         .into_iter()
         .map(|(id, title, summary)| OutlineModule {
-            id: ModuleId(id),
+            id,
             title,
             summary,
             items: items
@@ -211,8 +211,8 @@ pub async fn outline(
                 .filter(|i| i.1 == id)
                 .map(
                     |(id, _, kind, title, required, duration_seconds)| OutlineItem {
-                        id: ItemId(*id),
-                        kind: ItemKind::from_db(kind),
+                        id: *id,
+                        kind: *kind,
                         title: title.clone(),
                         required: *required,
                         duration_seconds: *duration_seconds,

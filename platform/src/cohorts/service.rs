@@ -14,16 +14,17 @@ use super::model::{
 };
 use super::store;
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::{Actor, Caller};
+use crate::db::Cursor;
 use crate::enrollments::active_users;
-use crate::error::{ApiError, ApiResult, OnConstraint};
-use crate::http::{Cursor, Page};
+use crate::error::{ApiError, ApiResult, OnConstraint, codes};
+use crate::http::Page;
 use crate::state::AppState;
 use crate::users::{Role, UserId};
 
 fn name_taken() -> ApiError {
     ApiError::Conflict {
-        code: "name_taken",
+        code: codes::NAME_TAKEN,
         detail: "another cohort of this organisation has this name".into(),
     }
 }
@@ -32,17 +33,12 @@ fn may_manage(actor: &Actor) -> bool {
     actor.roles.contains(Role::TenantAdmin) || actor.roles.contains(Role::CorporateManager)
 }
 
-async fn begin(
-    state: &AppState,
-    auth: &Authenticated,
-    manage: bool,
-) -> ApiResult<(TenantTx, Actor)> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+async fn begin(state: &AppState, caller: &Caller, manage: bool) -> ApiResult<(TenantTx, Actor)> {
+    let (tx, actor) = caller.begin(state).await?;
     let allowed = may_manage(&actor) || (!manage && actor.roles.contains(Role::Instructor));
     if !allowed {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only tenant admins and corporate managers manage cohorts",
         });
     }
@@ -62,12 +58,12 @@ async fn current(tx: &mut TenantTx, id: CohortId) -> ApiResult<Cohort> {
 
 pub async fn create(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     name: CohortName,
     description: CohortDescription,
 ) -> ApiResult<Cohort> {
-    let (mut tx, actor) = begin(state, auth, true).await?;
+    let (mut tx, actor) = begin(state, caller, true).await?;
     let id = CohortId::default();
     store::insert(&mut tx, id, name.as_str(), description.as_str())
         .await
@@ -83,19 +79,19 @@ pub async fn create(
 
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<Cohort>> {
-    let (mut tx, _) = begin(state, auth, false).await?;
+    let (mut tx, _) = begin(state, caller, false).await?;
     let rows = store::list(&mut tx, cursor, limit).await?;
     tx.commit().await?;
     let items = rows.iter().map(store::CohortRow::to_cohort).collect();
     Ok(Page::from_rows(items, limit, |c: &Cohort| c.id.0))
 }
 
-pub async fn get(state: &AppState, auth: &Authenticated, id: CohortId) -> ApiResult<Cohort> {
-    let (mut tx, _) = begin(state, auth, false).await?;
+pub async fn get(state: &AppState, caller: &Caller, id: CohortId) -> ApiResult<Cohort> {
+    let (mut tx, _) = begin(state, caller, false).await?;
     let cohort = current(&mut tx, id).await?;
     tx.commit().await?;
     Ok(cohort)
@@ -103,13 +99,13 @@ pub async fn get(state: &AppState, auth: &Authenticated, id: CohortId) -> ApiRes
 
 pub async fn update(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CohortId,
     name: Option<CohortName>,
     description: Option<CohortDescription>,
 ) -> ApiResult<Cohort> {
-    let (mut tx, actor) = begin(state, auth, true).await?;
+    let (mut tx, actor) = begin(state, caller, true).await?;
     let found = store::update(
         &mut tx,
         id,
@@ -131,13 +127,8 @@ pub async fn update(
 }
 
 /// Deletes the cohort and its memberships; enrollments made through it stay.
-pub async fn delete(
-    state: &AppState,
-    auth: &Authenticated,
-    ip: IpAddr,
-    id: CohortId,
-) -> ApiResult<()> {
-    let (mut tx, actor) = begin(state, auth, true).await?;
+pub async fn delete(state: &AppState, caller: &Caller, ip: IpAddr, id: CohortId) -> ApiResult<()> {
+    let (mut tx, actor) = begin(state, caller, true).await?;
     let name = store::delete(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -151,12 +142,12 @@ pub async fn delete(
 
 pub async fn members(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: CohortId,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<CohortMember>> {
-    let (mut tx, _) = begin(state, auth, false).await?;
+    let (mut tx, _) = begin(state, caller, false).await?;
     if store::by_id(&mut tx, id).await?.is_none() {
         return Err(ApiError::NotFound);
     }
@@ -168,13 +159,13 @@ pub async fn members(
 /// Adds (`add`) or removes users, answering per user in the order given.
 pub async fn change_members(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CohortId,
     users: Vec<UserId>,
     add: bool,
 ) -> ApiResult<MembershipChange> {
-    let (mut tx, actor) = begin(state, auth, true).await?;
+    let (mut tx, actor) = begin(state, caller, true).await?;
     if !store::lock(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

@@ -5,14 +5,14 @@ use lms_tenants::TenantTx;
 use uuid::Uuid;
 
 use super::model::{Cohort, CohortId, CohortMember};
-use crate::http::Cursor;
+use crate::db::Cursor;
 use crate::users::UserId;
 
 pub const NAME_TAKEN: &str = "cohorts_name_key";
 
 #[derive(sqlx::FromRow)]
 pub struct CohortRow {
-    pub id: Uuid,
+    pub id: CohortId,
     pub name: String,
     pub description: String,
     pub member_count: i64,
@@ -23,7 +23,7 @@ pub struct CohortRow {
 impl CohortRow {
     pub fn to_cohort(&self) -> Cohort {
         Cohort {
-            id: CohortId(self.id),
+            id: self.id,
             name: self.name.clone(),
             description: self.description.clone(),
             member_count: self.member_count,

@@ -7,6 +7,7 @@ mod outline_routes;
 pub(crate) mod outline_store;
 mod routes;
 pub mod service;
+mod staff;
 pub mod store;
 pub(crate) mod values;
 
@@ -15,3 +16,4 @@ pub use model::{
     ItemId, ItemKind, Module, ModuleId, RawContent,
 };
 pub use routes::router;
+pub use staff::{course_reader, is_course_staff};

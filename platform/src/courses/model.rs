@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::values::{Fields, Markdown, WebUrl, bounded};
+use super::values::{Markdown, WebUrl};
 use crate::error::FieldError;
 use crate::users::UserId;
+use crate::validation::{Fields, bounded};
 
 entity_id!(
     /// A course's identifier (UUIDv7), unique within its tenant.
@@ -29,23 +30,11 @@ pub enum Difficulty {
     Advanced,
 }
 
-impl Difficulty {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Beginner => "beginner",
-            Self::Intermediate => "intermediate",
-            Self::Advanced => "advanced",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        match raw {
-            "intermediate" => Self::Intermediate,
-            "advanced" => Self::Advanced,
-            _ => Self::Beginner,
-        }
-    }
-}
+text_enum!(Difficulty {
+    Beginner => "beginner",
+    Intermediate => "intermediate",
+    Advanced => "advanced",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -58,23 +47,13 @@ pub enum CourseStatus {
     Archived,
 }
 
+text_enum!(CourseStatus {
+    Draft => "draft",
+    Published => "published",
+    Archived => "archived",
+});
+
 impl CourseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Published => "published",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        match raw {
-            "published" => Self::Published,
-            "archived" => Self::Archived,
-            _ => Self::Draft,
-        }
-    }
-
     /// The audited action of moving from `self` to `to`, if that transition is allowed.
     pub fn transition(self, to: Self) -> Option<&'static str> {
         match (self, to) {
@@ -96,22 +75,10 @@ pub enum InstructorRole {
     CoInstructor,
 }
 
-impl InstructorRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::CoInstructor => "co_instructor",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        if raw == "owner" {
-            Self::Owner
-        } else {
-            Self::CoInstructor
-        }
-    }
-}
+text_enum!(InstructorRole {
+    Owner => "owner",
+    CoInstructor => "co_instructor",
+});
 
 /// A course's settings as the API shows them (lists; the detail adds the outline).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -192,29 +159,14 @@ pub enum ItemKind {
     Assignment,
 }
 
-impl ItemKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Video => "video",
-            Self::Document => "document",
-            Self::ExternalLink => "external_link",
-            Self::Quiz => "quiz",
-            Self::Assignment => "assignment",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        match raw {
-            "text" => Self::Text,
-            "video" => Self::Video,
-            "document" => Self::Document,
-            "external_link" => Self::ExternalLink,
-            "quiz" => Self::Quiz,
-            _ => Self::Assignment,
-        }
-    }
-}
+text_enum!(ItemKind {
+    Text => "text",
+    Video => "video",
+    Document => "document",
+    ExternalLink => "external_link",
+    Quiz => "quiz",
+    Assignment => "assignment",
+});
 
 /// An item's content fields as sent by a client, before they are checked against its kind.
 #[derive(Debug, Default, Clone)]

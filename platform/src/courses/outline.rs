@@ -10,10 +10,11 @@ use serde_json::json;
 use super::model::{CourseId, Item, ItemContent, ItemId, Module, ModuleId, RawContent};
 use super::outline_store::{self as outline, ItemRow, ModuleRow};
 use super::service::{Access, Authoring};
-use super::values::{Fields, Summary, Title};
-use crate::auth::Authenticated;
+use super::values::{Summary, Title};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::validation::Fields;
 
 fn stale_order(what: &str) -> ApiError {
     ApiError::Conflict {
@@ -33,26 +34,26 @@ fn same_set<T: Eq + std::hash::Hash + Copy>(ids: &[T], current: &[T]) -> bool {
 }
 
 async fn module_of(authoring: &mut Authoring, id: ModuleId) -> ApiResult<ModuleRow> {
-    let course = authoring.course.id();
+    let course = authoring.course.id;
     outline::module(&mut authoring.tx, course, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
 
 async fn with_items(authoring: &mut Authoring, module: &ModuleRow) -> ApiResult<Module> {
-    let items = outline::module_items(&mut authoring.tx, ModuleId(module.id)).await?;
+    let items = outline::module_items(&mut authoring.tx, module.id).await?;
     Ok(module.to_module(items.iter().map(ItemRow::to_item).collect()))
 }
 
 pub async fn create_module(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     course: CourseId,
     title: Title,
     summary: Summary,
 ) -> ApiResult<Module> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     let id = ModuleId::default();
     let module = outline::insert_module(
         &mut authoring.tx,
@@ -73,13 +74,13 @@ pub async fn create_module(
 
 pub async fn update_module(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     (course, id): (CourseId, ModuleId),
     title: Option<Title>,
     summary: Option<Summary>,
 ) -> ApiResult<Module> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     let current = module_of(&mut authoring, id).await?;
     let updated = outline::update_module(
         &mut authoring.tx,
@@ -103,11 +104,11 @@ pub async fn update_module(
 /// Deletes a module with its items; the modules after it move up.
 pub async fn delete_module(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     (course, id): (CourseId, ModuleId),
 ) -> ApiResult<()> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     module_of(&mut authoring, id).await?;
     outline::delete_module(&mut authoring.tx, course, id).await?;
     authoring
@@ -122,16 +123,16 @@ pub async fn delete_module(
 /// Puts the modules in the given order; `ids` must be exactly the course's current modules.
 pub async fn reorder_modules(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     course: CourseId,
     ids: Vec<ModuleId>,
 ) -> ApiResult<Vec<Module>> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     let current: Vec<ModuleId> = outline::modules(&mut authoring.tx, course)
         .await?
         .iter()
-        .map(|m| ModuleId(m.id))
+        .map(|m| m.id)
         .collect();
     if !same_set(&ids, &current) {
         return Err(stale_order("module"));
@@ -154,12 +155,12 @@ pub struct NewItem {
 
 pub async fn create_item(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     (course, module): (CourseId, ModuleId),
     new: NewItem,
 ) -> ApiResult<Item> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     module_of(&mut authoring, module).await?;
     let id = ItemId::default();
     let item = outline::insert_item(
@@ -191,10 +192,10 @@ pub struct ItemChanges {
 /// Loads an item for an update, so the caller can parse content against its kind.
 pub async fn item_for_update(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     (course, module, id): (CourseId, ModuleId, ItemId),
 ) -> ApiResult<(Authoring, ItemRow)> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     module_of(&mut authoring, module).await?;
     let item = outline::item(&mut authoring.tx, module, id)
         .await?
@@ -214,7 +215,7 @@ pub async fn update_item(
     };
     let item = outline::update_item(
         &mut authoring.tx,
-        ItemId(current.id),
+        current.id,
         changes
             .title
             .as_ref()
@@ -223,7 +224,7 @@ pub async fn update_item(
         &content,
     )
     .await?;
-    let course = authoring.course.id();
+    let course = authoring.course.id;
     authoring
         .audit(ip, "course.item_updated", course)
         .details(json!({ "module_id": current.module_id, "item_id": current.id }))
@@ -241,17 +242,17 @@ fn current_content(row: &ItemRow) -> ApiResult<ItemContent> {
         duration_seconds: row.duration_seconds.map(i64::from),
     };
     let mut fields = Fields::default();
-    let content = ItemContent::parse(row.kind(), &raw, &mut fields);
+    let content = ItemContent::parse(row.kind, &raw, &mut fields);
     fields.finish(|| content)
 }
 
 pub async fn delete_item(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     (course, module, id): (CourseId, ModuleId, ItemId),
 ) -> ApiResult<()> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     module_of(&mut authoring, module).await?;
     outline::item(&mut authoring.tx, module, id)
         .await?
@@ -269,17 +270,17 @@ pub async fn delete_item(
 /// Puts a module's items in the given order; `ids` must be exactly its current items.
 pub async fn reorder_items(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     (course, module): (CourseId, ModuleId),
     ids: Vec<ItemId>,
 ) -> ApiResult<Module> {
-    let mut authoring = Authoring::begin(state, auth, course, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, course, Access::Edit).await?;
     let row = module_of(&mut authoring, module).await?;
     let current: Vec<ItemId> = outline::module_items(&mut authoring.tx, module)
         .await?
         .iter()
-        .map(|i| ItemId(i.id))
+        .map(|i| i.id)
         .collect();
     if !same_set(&ids, &current) {
         return Err(stale_order("item of the module"));

@@ -11,11 +11,12 @@ use utoipa_axum::routes;
 use super::model::{CourseId, Item, ItemContent, ItemId, ItemKind, Module, ModuleId, RawContent};
 use super::outline::{self, ItemChanges, NewItem};
 use super::routes::nullable;
-use super::values::{Fields, Summary, Title};
+use super::values::{Summary, Title};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{ApiJson, ApiPath, ClientIp};
 use crate::state::AppState;
+use crate::validation::Fields;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -331,7 +332,7 @@ async fn update_item(
                 None => current.duration_seconds.map(i64::from),
             },
         };
-        ItemContent::parse(current.kind(), &raw, &mut fields)
+        ItemContent::parse(current.kind, &raw, &mut fields)
     } else {
         None
     };

@@ -8,7 +8,7 @@ use super::model::{CourseId, Item, ItemContent, ItemId, ItemKind, Module, Module
 
 #[derive(sqlx::FromRow)]
 pub struct ModuleRow {
-    pub id: Uuid,
+    pub id: ModuleId,
     pub position: i32,
     pub title: String,
     pub summary: String,
@@ -17,7 +17,7 @@ pub struct ModuleRow {
 impl ModuleRow {
     pub fn to_module(&self, items: Vec<Item>) -> Module {
         Module {
-            id: ModuleId(self.id),
+            id: self.id,
             position: self.position,
             title: self.title.clone(),
             summary: self.summary.clone(),
@@ -28,10 +28,10 @@ impl ModuleRow {
 
 #[derive(sqlx::FromRow)]
 pub struct ItemRow {
-    pub id: Uuid,
-    pub module_id: Uuid,
+    pub id: ItemId,
+    pub module_id: ModuleId,
     pub position: i32,
-    pub kind: String,
+    pub kind: ItemKind,
     pub title: String,
     pub required: bool,
     pub body: Option<String>,
@@ -40,16 +40,12 @@ pub struct ItemRow {
 }
 
 impl ItemRow {
-    pub fn kind(&self) -> ItemKind {
-        ItemKind::from_db(&self.kind)
-    }
-
     pub fn to_item(&self) -> Item {
         Item {
-            id: ItemId(self.id),
-            module_id: ModuleId(self.module_id),
+            id: self.id,
+            module_id: self.module_id,
             position: self.position,
-            kind: self.kind(),
+            kind: self.kind,
             title: self.title.clone(),
             required: self.required,
             body: self.body.clone(),
@@ -364,7 +360,7 @@ pub async fn copy_outline(
             .bind(to)
             .bind(new_module)
             .bind(item.position)
-            .bind(&item.kind)
+            .bind(item.kind)
             .bind(&item.title)
             .bind(item.required)
             .bind(&item.body)

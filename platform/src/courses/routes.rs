@@ -13,14 +13,14 @@ use super::model::{Course, CourseDetail, CourseId, CourseStatus, Difficulty};
 use super::outline_routes;
 use super::service::{self, CourseChanges, NewCourse};
 use super::values::{
-    Category, CourseSlug, Currency, Fields, Language, Markdown, Summary, Tags, Title, WebUrl,
-    bounded,
+    Category, CourseSlug, Currency, Language, Markdown, Summary, Tags, Title, WebUrl,
 };
 use crate::auth::Authenticated;
 use crate::error::{ApiResult, Problem};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ClientIp, Page, PageParams};
 use crate::state::AppState;
 use crate::users::UserId;
+use crate::validation::{Fields, bounded};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -13,9 +13,10 @@ use super::values::{
     Category, CourseSlug, Currency, Language, Markdown, Summary, Tags, Title, WebUrl,
 };
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
-use crate::error::{ApiError, ApiResult, FieldError, OnConstraint};
-use crate::http::{Cursor, Page};
+use crate::auth::{Actor, Caller};
+use crate::db::Cursor;
+use crate::error::{ApiError, ApiResult, FieldError, OnConstraint, codes};
+use crate::http::Page;
 use crate::state::AppState;
 use crate::users::{Role, UserId, UserStatus, store as users};
 
@@ -49,7 +50,7 @@ pub struct NewCourse {
 
 fn slug_taken() -> ApiError {
     ApiError::Conflict {
-        code: "slug_taken",
+        code: codes::SLUG_TAKEN,
         detail: "another course of this organisation already uses this slug".into(),
     }
 }
@@ -146,7 +147,7 @@ async fn access(tx: &mut TenantTx, actor: &Actor, course: &CourseRow) -> ApiResu
         return Ok(None);
     }
     Ok(
-        match store::instructor_role(tx, course.id(), actor.user_id).await? {
+        match store::instructor_role(tx, course.id, actor.user_id).await? {
             Some(InstructorRole::Owner) => Some(Access::Manage),
             Some(InstructorRole::CoInstructor) => Some(Access::Edit),
             None => None,
@@ -165,12 +166,11 @@ pub struct Authoring {
 impl Authoring {
     pub async fn begin(
         state: &AppState,
-        auth: &Authenticated,
+        caller: &Caller,
         id: CourseId,
         needed: Access,
     ) -> ApiResult<Self> {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
+        let (mut tx, actor) = caller.begin(state).await?;
         require_author(&actor)?;
         let course = store::by_id_for_update(&mut tx, id)
             .await?
@@ -178,14 +178,14 @@ impl Authoring {
         let access = match access(&mut tx, &actor, &course).await? {
             Some(access) => access,
             // A draft stays invisible to those who cannot author it.
-            None if course.status() == CourseStatus::Published => {
+            None if course.status == CourseStatus::Published => {
                 return Err(ApiError::forbidden());
             }
             None => return Err(ApiError::NotFound),
         };
         if needed == Access::Manage && access != Access::Manage {
             return Err(ApiError::Forbidden {
-                code: "forbidden",
+                code: codes::FORBIDDEN,
                 detail: "only the course's owner or a tenant admin may do this",
             });
         }
@@ -209,7 +209,7 @@ impl Authoring {
 
     /// Commits and answers with the course as it now is.
     pub async fn finish(mut self) -> ApiResult<CourseDetail> {
-        let id = self.course.id();
+        let id = self.course.id;
         let course = store::by_id(&mut self.tx, id)
             .await?
             .ok_or(ApiError::NotFound)?;
@@ -221,7 +221,7 @@ impl Authoring {
 
 /// The course with its instructors, prerequisites and outline.
 pub async fn detail(tx: &mut TenantTx, course: &CourseRow) -> ApiResult<CourseDetail> {
-    let id = course.id();
+    let id = course.id;
     let instructors = store::instructors(tx, id).await?;
     let prerequisite_ids = store::prerequisites(tx, id).await?;
     let modules = outline_store::modules(tx, id).await?;
@@ -249,13 +249,12 @@ pub async fn detail(tx: &mut TenantTx, course: &CourseRow) -> ApiResult<CourseDe
 /// Courses for their authors: a tenant admin sees all, an instructor those they (co-)teach.
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     status: Option<CourseStatus>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<Course>> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     require_author(&actor)?;
     let taught_by = (!actor.roles.contains(Role::TenantAdmin)).then_some(actor.user_id);
     let rows = store::list(&mut tx, taught_by, status, cursor, limit).await?;
@@ -265,12 +264,10 @@ pub async fn list(
 }
 
 /// One course: its authors see it in any status, everyone else only once published.
-pub async fn get(state: &AppState, auth: &Authenticated, id: CourseId) -> ApiResult<CourseDetail> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+pub async fn get(state: &AppState, caller: &Caller, id: CourseId) -> ApiResult<CourseDetail> {
+    let (mut tx, actor) = caller.begin(state).await?;
     let course = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    if course.status() != CourseStatus::Published
-        && access(&mut tx, &actor, &course).await?.is_none()
+    if course.status != CourseStatus::Published && access(&mut tx, &actor, &course).await?.is_none()
     {
         return Err(ApiError::NotFound);
     }
@@ -281,12 +278,11 @@ pub async fn get(state: &AppState, auth: &Authenticated, id: CourseId) -> ApiRes
 
 pub async fn create(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     new: NewCourse,
 ) -> ApiResult<CourseDetail> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     require_author(&actor)?;
     let changes = CourseChanges {
         slug: Some(new.slug),
@@ -316,12 +312,12 @@ pub async fn create(
 
 pub async fn update(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     changes: CourseChanges,
 ) -> ApiResult<CourseDetail> {
-    let mut authoring = Authoring::begin(state, auth, id, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, id, Access::Edit).await?;
     let fields = merged(authoring.course.fields(), &changes)?;
     store::update(&mut authoring.tx, id, &fields)
         .await
@@ -334,14 +330,9 @@ pub async fn update(
 }
 
 /// Deletes a draft course that never had learners, with its outline (owner or tenant admin).
-pub async fn delete(
-    state: &AppState,
-    auth: &Authenticated,
-    ip: IpAddr,
-    id: CourseId,
-) -> ApiResult<()> {
-    let mut authoring = Authoring::begin(state, auth, id, Access::Manage).await?;
-    if authoring.course.status() != CourseStatus::Draft {
+pub async fn delete(state: &AppState, caller: &Caller, ip: IpAddr, id: CourseId) -> ApiResult<()> {
+    let mut authoring = Authoring::begin(state, caller, id, Access::Manage).await?;
+    if authoring.course.status != CourseStatus::Draft {
         return Err(ApiError::Conflict {
             code: "course_not_draft",
             detail: "only draft courses can be deleted; archive it instead".into(),
@@ -372,13 +363,13 @@ pub async fn delete(
 /// Moves a course along draft -> published -> archived -> draft.
 pub async fn set_status(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     to: CourseStatus,
 ) -> ApiResult<CourseDetail> {
-    let mut authoring = Authoring::begin(state, auth, id, Access::Edit).await?;
-    let from = authoring.course.status();
+    let mut authoring = Authoring::begin(state, caller, id, Access::Edit).await?;
+    let from = authoring.course.status;
     let action = from.transition(to).ok_or_else(|| ApiError::Conflict {
         code: "invalid_transition",
         detail: format!("a {} course cannot become {}", from.as_str(), to.as_str()),
@@ -396,18 +387,17 @@ pub async fn set_status(
 /// Its authors may clone any course; other instructors only templates.
 pub async fn clone(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     slug: CourseSlug,
     title: Title,
 ) -> ApiResult<CourseDetail> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     require_author(&actor)?;
     let source = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     if access(&mut tx, &actor, &source).await?.is_none() && !source.is_template {
-        return Err(if source.status() == CourseStatus::Published {
+        return Err(if source.status == CourseStatus::Published {
             ApiError::forbidden()
         } else {
             ApiError::NotFound
@@ -446,14 +436,14 @@ pub async fn clone(
 /// Adds an active instructor of the tenant as co-instructor (owner or tenant admin).
 pub async fn add_co_instructor(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     user: UserId,
 ) -> ApiResult<CourseDetail> {
-    let mut authoring = Authoring::begin(state, auth, id, Access::Manage).await?;
+    let mut authoring = Authoring::begin(state, caller, id, Access::Manage).await?;
     let candidate = users::by_id(&mut authoring.tx, user).await?;
-    let Some(candidate) = candidate.filter(|u| u.status() == UserStatus::Active) else {
+    let Some(candidate) = candidate.filter(|u| u.status == UserStatus::Active) else {
         return Err(ApiError::validation(
             "user_id",
             "unknown_user",
@@ -483,12 +473,12 @@ pub async fn add_co_instructor(
 
 pub async fn remove_co_instructor(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     user: UserId,
 ) -> ApiResult<CourseDetail> {
-    let mut authoring = Authoring::begin(state, auth, id, Access::Manage).await?;
+    let mut authoring = Authoring::begin(state, caller, id, Access::Manage).await?;
     if store::instructor_role(&mut authoring.tx, id, user).await? == Some(InstructorRole::Owner) {
         return Err(ApiError::Conflict {
             code: "cannot_remove_owner",
@@ -510,12 +500,12 @@ pub async fn remove_co_instructor(
 /// 422; a set that would make the course (transitively) its own prerequisite is 409.
 pub async fn set_prerequisites(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     mut ids: Vec<CourseId>,
 ) -> ApiResult<CourseDetail> {
-    let mut authoring = Authoring::begin(state, auth, id, Access::Edit).await?;
+    let mut authoring = Authoring::begin(state, caller, id, Access::Edit).await?;
     let mut seen = std::collections::HashSet::new();
     ids.retain(|c| seen.insert(*c));
     let existing = store::existing(&mut authoring.tx, &ids).await?;

@@ -6,21 +6,21 @@ use lms_tenants::TenantTx;
 use uuid::Uuid;
 
 use super::model::{Course, CourseId, CourseStatus, Difficulty, Instructor, InstructorRole};
-use crate::http::Cursor;
+use crate::db::Cursor;
 use crate::users::UserId;
 
 pub const SLUG_TAKEN: &str = "courses_slug_key";
 
 #[derive(sqlx::FromRow)]
 pub struct CourseRow {
-    pub id: Uuid,
+    pub id: CourseId,
     pub slug: String,
     pub title: String,
     pub summary: String,
     pub description: String,
     pub category: Option<String>,
     pub tags: Vec<String>,
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     pub language: String,
     pub estimated_minutes: Option<i32>,
     pub thumbnail_url: Option<String>,
@@ -30,7 +30,7 @@ pub struct CourseRow {
     pub capacity: Option<i32>,
     pub sequential: bool,
     pub is_template: bool,
-    pub status: String,
+    pub status: CourseStatus,
     pub published_at: Option<DateTime<Utc>>,
     pub archived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -42,24 +42,16 @@ const COLUMNS: &str = "id, slug, title, summary, description, category, tags, di
     is_template, status, published_at, archived_at, created_at, updated_at";
 
 impl CourseRow {
-    pub fn id(&self) -> CourseId {
-        CourseId(self.id)
-    }
-
-    pub fn status(&self) -> CourseStatus {
-        CourseStatus::from_db(&self.status)
-    }
-
     pub fn to_course(&self) -> Course {
         Course {
-            id: CourseId(self.id),
+            id: self.id,
             slug: self.slug.clone(),
             title: self.title.clone(),
             summary: self.summary.clone(),
             description: self.description.clone(),
             category: self.category.clone(),
             tags: self.tags.clone(),
-            difficulty: Difficulty::from_db(&self.difficulty),
+            difficulty: self.difficulty,
             language: self.language.clone(),
             estimated_minutes: self.estimated_minutes,
             thumbnail_url: self.thumbnail_url.clone(),
@@ -69,7 +61,7 @@ impl CourseRow {
             capacity: self.capacity,
             sequential: self.sequential,
             is_template: self.is_template,
-            status: self.status(),
+            status: self.status,
             published_at: self.published_at,
             archived_at: self.archived_at,
             created_at: self.created_at,
@@ -108,7 +100,7 @@ impl CourseRow {
             description: &self.description,
             category: self.category.as_deref(),
             tags: &self.tags,
-            difficulty: Difficulty::from_db(&self.difficulty),
+            difficulty: self.difficulty,
             language: &self.language,
             estimated_minutes: self.estimated_minutes,
             thumbnail_url: self.thumbnail_url.as_deref(),
@@ -298,7 +290,7 @@ pub async fn instructor_role(
     course: CourseId,
     user: UserId,
 ) -> Result<Option<InstructorRole>, sqlx::Error> {
-    let role: Option<String> = sqlx::query_scalar(
+    let role: Option<InstructorRole> = sqlx::query_scalar(
         "select role from course_instructors where tenant_id = $1 and course_id = $2 and user_id = $3",
     )
     .bind(tx.tenant_id())
@@ -306,7 +298,7 @@ pub async fn instructor_role(
     .bind(user)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(role.as_deref().map(InstructorRole::from_db))
+    Ok(role)
 }
 
 /// Adds an instructor; false when the user already is one.
@@ -352,7 +344,7 @@ pub async fn instructors(
     tx: &mut TenantTx,
     course: CourseId,
 ) -> Result<Vec<Instructor>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+    let rows: Vec<(UserId, String, InstructorRole)> = sqlx::query_as(
         "select u.id, u.display_name, i.role
          from course_instructors i
          join users u on u.tenant_id = i.tenant_id and u.id = i.user_id
@@ -366,9 +358,9 @@ pub async fn instructors(
     Ok(rows
         .into_iter()
         .map(|(id, display_name, role)| Instructor {
-            user_id: UserId(id),
+            user_id: id,
             display_name,
-            role: InstructorRole::from_db(&role),
+            role,
         })
         .collect())
 }

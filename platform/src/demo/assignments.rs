@@ -28,9 +28,9 @@ use crate::assignments::model::{
 use crate::assignments::rubric::{CriterionGrade, CriterionInput, LevelInput, Rubric, RubricInput};
 use crate::assignments::settings;
 use crate::assignments::submissions::{self, Form};
-use crate::auth::Authenticated;
+use crate::auth::Caller;
 use crate::courses::{CourseId, ItemId, ItemKind};
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::state::AppState;
 use crate::users::Role;
 
@@ -352,7 +352,7 @@ fn due_date(now: DateTime<Utc>) -> DateTime<Utc> {
 /// The demo course's assignment item, unless an instructor deleted them.
 async fn assignment_item(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     demo: &DemoAssignment,
 ) -> anyhow::Result<Option<(CourseId, ItemId)>> {
     super::course_item(
@@ -390,7 +390,7 @@ fn rubric(demo: &DemoAssignment) -> RubricInput {
 /// Saves the assignment's settings while it has none.
 async fn configure(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     course: CourseId,
     item: ItemId,
     demo: &DemoAssignment,
@@ -399,7 +399,7 @@ async fn configure(
     match settings::get(state, instructor, course, item).await {
         Ok(_) => return Ok(()),
         Err(ApiError::Conflict {
-            code: "assignment_not_ready",
+            code: codes::ASSIGNMENT_NOT_READY,
             ..
         }) => {}
         Err(err) => return Err(err).seeding("reading a demo assignment"),
@@ -432,8 +432,8 @@ async fn configure(
 /// instructor while it is the seed's and waits for a grade.
 async fn graded_submission(
     state: &AppState,
-    instructor: &Authenticated,
-    learner: &Authenticated,
+    instructor: &Caller,
+    learner: &Caller,
     course: CourseId,
     item: ItemId,
     demo: &DemoSubmission,

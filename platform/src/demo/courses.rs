@@ -8,12 +8,12 @@ use uuid::Uuid;
 
 use crate::courses::outline_store;
 use crate::courses::store::{self as courses, CourseFields};
-use crate::courses::values::Fields;
 use crate::courses::{
     CourseId, CourseStatus, Difficulty, InstructorRole, ItemContent, ItemId, ItemKind, ModuleId,
     RawContent,
 };
 use crate::users::UserId;
+use crate::validation::Fields;
 
 struct DemoCourse {
     slug: &'static str,

@@ -18,8 +18,7 @@ mod assignments;
 mod courses;
 mod quizzes;
 
-use crate::auth::tokens::{self, AccessClaims};
-use crate::auth::{Authenticated, Password};
+use crate::auth::{Caller, Password};
 use crate::operator::{CreateTenant, create_tenant};
 use crate::state::AppState;
 use crate::users::store::{self as users, NewUser};
@@ -115,9 +114,9 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
                     .verify(&password, row.password_hash.as_deref())
                     .await?
                 {
-                    users::set_password(&mut tx, row.id(), &hash).await?;
+                    users::set_password(&mut tx, row.id, &hash).await?;
                 }
-                row.id()
+                row.id
             }
             None => {
                 let display_name = DisplayName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -132,7 +131,7 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
                     },
                 )
                 .await?
-                .id()
+                .id
             }
         };
         match role {
@@ -154,9 +153,9 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
     Ok(tenant)
 }
 
-/// The first demo user with the role, signed in as the services see a request: they check the
-/// user's roles, status and session epoch as they do for an access token.
-async fn signed_in(state: &AppState, tenant: &Tenant, role: Role) -> anyhow::Result<Authenticated> {
+/// The first demo user with the role as a caller of the services: they check the user's roles,
+/// status and session epoch as they do for a request's.
+async fn signed_in(state: &AppState, tenant: &Tenant, role: Role) -> anyhow::Result<Caller> {
     let (email, _, _) = USERS
         .iter()
         .find(|(_, _, r)| *r == role)
@@ -167,23 +166,11 @@ async fn signed_in(state: &AppState, tenant: &Tenant, role: Role) -> anyhow::Res
         .await?
         .with_context(|| format!("the demo user {}", role.as_str()))?;
     tx.commit().await?;
-    let now = chrono::Utc::now().timestamp();
-    let ttl = i64::try_from(tokens::ACCESS_TOKEN_TTL.as_secs())?;
-    Ok(Authenticated {
-        tenant: tenant.clone(),
-        claims: AccessClaims {
-            iss: tokens::ISSUER.to_owned(),
-            sub: user.id,
-            aud: tokens::audience(tenant.id),
-            tid: tenant.id.as_uuid(),
-            iat: now,
-            exp: now + ttl,
-            jti: uuid::Uuid::now_v7(),
-            sid: uuid::Uuid::now_v7(),
-            ep: user.session_epoch,
-            cht: None,
-        },
-    })
+    Ok(Caller::for_user(
+        tenant.clone(),
+        user.id,
+        user.session_epoch,
+    ))
 }
 
 /// A service's refusal as a seed error, with the fields a validation names.
@@ -206,26 +193,22 @@ impl<T> Seeding<T> for crate::error::ApiResult<T> {
 /// deleted them.
 pub(super) async fn course_item(
     state: &AppState,
-    instructor: &crate::auth::Authenticated,
+    instructor: &Caller,
     course_slug: &str,
     kind: crate::courses::ItemKind,
     title: &str,
 ) -> anyhow::Result<Option<(crate::courses::CourseId, crate::courses::ItemId)>> {
     let mut tx = state.db.begin(instructor.tenant.id).await?;
     let taught =
-        crate::courses::store::list(&mut tx, Some(instructor.user_id()), None, None, 200).await?;
-    let Some(course) = taught
-        .iter()
-        .find(|c| c.slug == course_slug)
-        .map(|c| c.id())
-    else {
+        crate::courses::store::list(&mut tx, Some(instructor.user), None, None, 200).await?;
+    let Some(course) = taught.iter().find(|c| c.slug == course_slug).map(|c| c.id) else {
         return Ok(None);
     };
     let item = crate::courses::outline_store::items(&mut tx, course)
         .await?
         .into_iter()
-        .find(|i| i.kind() == kind && i.title == title)
-        .map(|i| crate::courses::ItemId(i.id));
+        .find(|i| i.kind == kind && i.title == title)
+        .map(|i| i.id);
     tx.commit().await?;
     Ok(item.map(|item| (course, item)))
 }

@@ -25,10 +25,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Seeding;
-use crate::auth::Authenticated;
+use crate::auth::Caller;
 use crate::courses::{CourseId, ItemId, ItemKind};
+use crate::db::Cursor;
 use crate::error::ApiError;
-use crate::http::Cursor;
 use crate::plugins::service as plugins;
 use crate::plugins::{Capability, PluginName};
 use crate::question_banks::kinds::{Presentation, QuestionSpec};
@@ -519,9 +519,9 @@ pub async fn seed(state: &AppState, tenant: &Tenant) -> anyhow::Result<()> {
 
 async fn seed_quiz(
     state: &AppState,
-    admin: &Authenticated,
-    instructor: &Authenticated,
-    learner: &Authenticated,
+    admin: &Caller,
+    instructor: &Caller,
+    learner: &Caller,
     quiz: &DemoQuiz,
 ) -> anyhow::Result<()> {
     let Some((course, item)) = quiz_item(state, instructor, quiz).await? else {
@@ -556,7 +556,7 @@ struct Stocked {
 /// The quiz's bank with the demo questions it lacks (the lab question only with its grader).
 async fn stock(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     course: CourseId,
     quiz: &DemoQuiz,
     lab: bool,
@@ -593,7 +593,7 @@ fn is_plugin(question: &DemoQuestion) -> bool {
 /// The demo course's quiz item, unless an instructor deleted them.
 async fn quiz_item(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     quiz: &DemoQuiz,
 ) -> anyhow::Result<Option<(CourseId, ItemId)>> {
     super::course_item(
@@ -609,7 +609,7 @@ async fn quiz_item(
 /// Installs `lab-flag-grader` for the tenant from the platform catalog, unless it is installed;
 /// whether lab questions can use it. Its absence (the artifact is not built) only leaves the lab
 /// question out.
-async fn lab_grader(state: &AppState, admin: &Authenticated) -> anyhow::Result<bool> {
+async fn lab_grader(state: &AppState, admin: &Caller) -> anyhow::Result<bool> {
     let name = PluginName::parse(LAB_GRADER).map_err(|e| anyhow!("{LAB_GRADER}: {e:?}"))?;
     match plugins::get(state, admin, &name).await {
         Ok(plugin) if plugin.enabled && plugin.active_version.is_some() => return Ok(true),
@@ -654,7 +654,7 @@ async fn lab_grader(state: &AppState, admin: &Authenticated) -> anyhow::Result<b
 /// The course's demo bank with its categories, made if absent.
 async fn bank(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     course: CourseId,
     quiz: &DemoQuiz,
 ) -> anyhow::Result<Bank> {
@@ -707,7 +707,7 @@ async fn bank(
 /// still be asked (`None`: archived).
 async fn existing_questions(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     bank: &Bank,
 ) -> anyhow::Result<HashMap<String, Option<QuestionId>>> {
     let mut prompts = HashMap::new();
@@ -738,7 +738,7 @@ async fn existing_questions(
 /// Adds the question, read and checked as the API reads an author's.
 async fn add_question(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     bank: &Bank,
     categories: &HashMap<String, CategoryId>,
     question: &DemoQuestion,
@@ -825,7 +825,7 @@ fn quiz_input(settings: &QuizSettings, questions: Vec<SlotInput>) -> QuizInput {
 /// question once its grader is built) to a quiz configured before.
 async fn configure(
     state: &AppState,
-    instructor: &Authenticated,
+    instructor: &Caller,
     course: CourseId,
     item: ItemId,
     quiz: &DemoQuiz,
@@ -862,8 +862,8 @@ async fn configure(
 /// submitted, and what waits for a person graded by the instructor.
 async fn graded_attempt(
     state: &AppState,
-    instructor: &Authenticated,
-    learner: &Authenticated,
+    instructor: &Caller,
+    learner: &Caller,
     course: CourseId,
     item: ItemId,
     demo: &[DemoQuestion],

@@ -33,23 +33,11 @@ pub enum EnrollmentStatus {
     Dropped,
 }
 
-impl EnrollmentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Completed => "completed",
-            Self::Dropped => "dropped",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        match raw {
-            "completed" => Self::Completed,
-            "dropped" => Self::Dropped,
-            _ => Self::Active,
-        }
-    }
-}
+text_enum!(EnrollmentStatus {
+    Active => "active",
+    Completed => "completed",
+    Dropped => "dropped",
+});
 
 /// How the learner came to be enrolled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -61,23 +49,11 @@ pub enum EnrollmentSource {
     Cohort,
 }
 
-impl EnrollmentSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SelfEnrolled => "self",
-            Self::Staff => "staff",
-            Self::Cohort => "cohort",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        match raw {
-            "staff" => Self::Staff,
-            "cohort" => Self::Cohort,
-            _ => Self::SelfEnrolled,
-        }
-    }
-}
+text_enum!(EnrollmentSource {
+    SelfEnrolled => "self",
+    Staff => "staff",
+    Cohort => "cohort",
+});
 
 /// One learner's enrollment in one course.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -18,25 +18,26 @@ use super::model::{
 };
 use super::store::{self, EnrollmentRow, MyEnrollmentRow};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::{Actor, Caller};
 use crate::cohorts::CohortId;
 use crate::cohorts::store as cohorts;
 use crate::courses::store::{self as courses, CourseRow};
 use crate::courses::{CourseId, CourseStatus};
-use crate::error::{ApiError, ApiResult};
-use crate::http::{Cursor, Page};
+use crate::db::Cursor;
+use crate::error::{ApiError, ApiResult, codes};
+use crate::http::Page;
 use crate::state::AppState;
-use crate::users::{Role, UserId};
+use crate::users::UserId;
 
 /// Most users one bulk call may enroll.
 pub const MAX_BULK: usize = 500;
 
 fn not_published(course: &CourseRow) -> ApiError {
     ApiError::Conflict {
-        code: "course_not_published",
+        code: codes::COURSE_NOT_PUBLISHED,
         detail: format!(
             "the course is {}; only published courses take enrollments",
-            course.status().as_str()
+            course.status.as_str()
         ),
     }
 }
@@ -45,7 +46,7 @@ fn not_published(course: &CourseRow) -> ApiError {
 async fn seats_left(tx: &mut TenantTx, course: &CourseRow) -> ApiResult<Option<i64>> {
     Ok(match course.capacity {
         Some(capacity) => {
-            Some((i64::from(capacity) - store::active_count(tx, course.id()).await?).max(0))
+            Some((i64::from(capacity) - store::active_count(tx, course.id).await?).max(0))
         }
         None => None,
     })
@@ -54,16 +55,15 @@ async fn seats_left(tx: &mut TenantTx, course: &CourseRow) -> ApiResult<Option<i
 /// Enrolls the caller into a published course that allows self-enrollment.
 pub async fn enroll_self(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
 ) -> ApiResult<Enrollment> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let course = courses::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if course.status() != CourseStatus::Published {
+    if course.status != CourseStatus::Published {
         return Err(not_published(&course));
     }
     if !course.self_enrollment {
@@ -130,27 +130,21 @@ impl Staff {
     /// and 404 for one they cannot see. Writers (`lock`) take the course's row lock.
     pub async fn begin(
         state: &AppState,
-        auth: &Authenticated,
+        caller: &Caller,
         id: CourseId,
         lock: bool,
     ) -> ApiResult<Self> {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
+        let (mut tx, actor) = caller.begin(state).await?;
         let course = if lock {
             courses::by_id_for_update(&mut tx, id).await?
         } else {
             courses::by_id(&mut tx, id).await?
         }
         .ok_or(ApiError::NotFound)?;
-        let allowed = actor.roles.contains(Role::TenantAdmin)
-            || (actor.roles.contains(Role::Instructor)
-                && courses::instructor_role(&mut tx, id, actor.user_id)
-                    .await?
-                    .is_some());
-        if !allowed {
-            return Err(if course.status() == CourseStatus::Published {
+        if !crate::courses::is_course_staff(&mut tx, &actor, id).await? {
+            return Err(if course.status == CourseStatus::Published {
                 ApiError::Forbidden {
-                    code: "forbidden",
+                    code: codes::FORBIDDEN,
                     detail: "only the course's instructors and tenant admins manage its learners",
                 }
             } else {
@@ -165,7 +159,7 @@ impl Staff {
             AuditActor::User(self.actor.user_id),
             action,
             "course",
-            self.course.id(),
+            self.course.id,
         )
         .from_ip(ip)
     }
@@ -175,12 +169,12 @@ impl Staff {
 /// be published. Capacity is taken in the order given; users past it get `course_full`.
 pub async fn enroll_many(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     users: Vec<UserId>,
 ) -> ApiResult<BulkEnrollment> {
-    let mut staff = Staff::begin(state, auth, id, true).await?;
+    let mut staff = Staff::begin(state, caller, id, true).await?;
     let results = enroll_users(
         &mut staff.tx,
         &staff.course,
@@ -206,12 +200,12 @@ pub async fn enroll_many(
 /// Enrolls every member of the cohort (source `cohort`); an unknown cohort is 422.
 pub async fn enroll_cohort(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     cohort: CohortId,
 ) -> ApiResult<BulkEnrollment> {
-    let mut staff = Staff::begin(state, auth, id, true).await?;
+    let mut staff = Staff::begin(state, caller, id, true).await?;
     if !cohorts::lock(&mut staff.tx, cohort).await? {
         return Err(ApiError::validation(
             "cohort_id",
@@ -250,7 +244,7 @@ async fn enroll_users(
     users: &[UserId],
     source: EnrollmentSource,
 ) -> ApiResult<Vec<EnrollResult>> {
-    if course.status() != CourseStatus::Published {
+    if course.status != CourseStatus::Published {
         return Err(not_published(course));
     }
     let known: HashSet<UserId> = store::active_users(tx, users).await?.into_iter().collect();
@@ -264,7 +258,7 @@ async fn enroll_users(
             EnrollOutcome::AlreadyEnrolled
         } else if seats == Some(0) {
             EnrollOutcome::CourseFull
-        } else if store::enroll(tx, course.id(), user, source, by)
+        } else if store::enroll(tx, course.id, user, source, by)
             .await?
             .is_some()
         {
@@ -284,12 +278,12 @@ async fn enroll_users(
 /// Unenrolls a learner: the enrollment stays, as `dropped`.
 pub async fn unenroll(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: CourseId,
     user: UserId,
 ) -> ApiResult<()> {
-    let mut staff = Staff::begin(state, auth, id, true).await?;
+    let mut staff = Staff::begin(state, caller, id, true).await?;
     if !store::drop_active(&mut staff.tx, id, user).await? {
         return Err(ApiError::NotFound);
     }
@@ -305,13 +299,13 @@ pub async fn unenroll(
 /// The course's roster, newest enrollment first.
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: CourseId,
     status: Option<EnrollmentStatus>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<Enrollment>> {
-    let mut staff = Staff::begin(state, auth, id, false).await?;
+    let mut staff = Staff::begin(state, caller, id, false).await?;
     let rows = store::list(&mut staff.tx, id, status, cursor, limit).await?;
     staff.tx.commit().await?;
     let items = rows.iter().map(EnrollmentRow::to_enrollment).collect();
@@ -321,13 +315,12 @@ pub async fn list(
 /// The caller's own enrollments, newest first.
 pub async fn mine(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     status: Option<EnrollmentStatus>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<MyEnrollment>> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let rows = store::of_user(&mut tx, actor.user_id, status, cursor, limit).await?;
     tx.commit().await?;
     let items = rows.iter().map(MyEnrollmentRow::to_enrollment).collect();

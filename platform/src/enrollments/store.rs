@@ -7,19 +7,22 @@ use uuid::Uuid;
 
 use super::model::{Enrollment, EnrollmentId, EnrollmentSource, EnrollmentStatus, MyEnrollment};
 use crate::courses::CourseId;
-use crate::http::Cursor;
+use crate::courses::ItemId;
+use crate::courses::ItemKind;
+use crate::courses::ModuleId;
+use crate::db::Cursor;
 use crate::progress::{self, CONTINUE_ITEM, COUNTS, CourseProgress};
 use crate::users::UserId;
 
 #[derive(sqlx::FromRow)]
 pub struct EnrollmentRow {
-    pub id: Uuid,
-    pub course_id: Uuid,
-    pub user_id: Uuid,
+    pub id: EnrollmentId,
+    pub course_id: CourseId,
+    pub user_id: UserId,
     pub display_name: String,
-    pub status: String,
-    pub source: String,
-    pub enrolled_by: Uuid,
+    pub status: EnrollmentStatus,
+    pub source: EnrollmentSource,
+    pub enrolled_by: UserId,
     pub enrolled_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub dropped_at: Option<DateTime<Utc>>,
@@ -29,13 +32,13 @@ pub struct EnrollmentRow {
 impl EnrollmentRow {
     pub fn to_enrollment(&self) -> Enrollment {
         Enrollment {
-            id: EnrollmentId(self.id),
-            course_id: CourseId(self.course_id),
-            user_id: UserId(self.user_id),
+            id: self.id,
+            course_id: self.course_id,
+            user_id: self.user_id,
             display_name: self.display_name.clone(),
-            status: EnrollmentStatus::from_db(&self.status),
-            source: EnrollmentSource::from_db(&self.source),
-            enrolled_by: UserId(self.enrolled_by),
+            status: self.status,
+            source: self.source,
+            enrolled_by: self.enrolled_by,
             enrolled_at: self.enrolled_at,
             completed_at: self.completed_at,
             dropped_at: self.dropped_at,
@@ -202,33 +205,33 @@ pub async fn list(
 
 #[derive(sqlx::FromRow)]
 pub struct MyEnrollmentRow {
-    pub id: Uuid,
-    pub course_id: Uuid,
+    pub id: EnrollmentId,
+    pub course_id: CourseId,
     pub course_slug: String,
     pub course_title: String,
-    pub status: String,
-    pub source: String,
+    pub status: EnrollmentStatus,
+    pub source: EnrollmentSource,
     pub enrolled_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub dropped_at: Option<DateTime<Utc>>,
     pub last_activity_at: Option<DateTime<Utc>>,
     pub done: i64,
     pub total: i64,
-    pub continue_id: Option<Uuid>,
-    pub continue_module_id: Option<Uuid>,
+    pub continue_id: Option<ItemId>,
+    pub continue_module_id: Option<ModuleId>,
     pub continue_title: Option<String>,
-    pub continue_kind: Option<String>,
+    pub continue_kind: Option<ItemKind>,
 }
 
 impl MyEnrollmentRow {
     pub fn to_enrollment(&self) -> MyEnrollment {
         MyEnrollment {
-            id: EnrollmentId(self.id),
-            course_id: CourseId(self.course_id),
+            id: self.id,
+            course_id: self.course_id,
             course_slug: self.course_slug.clone(),
             course_title: self.course_title.clone(),
-            status: EnrollmentStatus::from_db(&self.status),
-            source: EnrollmentSource::from_db(&self.source),
+            status: self.status,
+            source: self.source,
             enrolled_at: self.enrolled_at,
             completed_at: self.completed_at,
             dropped_at: self.dropped_at,
@@ -238,7 +241,7 @@ impl MyEnrollmentRow {
                 self.continue_id,
                 self.continue_module_id,
                 self.continue_title.clone(),
-                self.continue_kind.as_deref(),
+                self.continue_kind,
             ),
         }
     }
@@ -283,14 +286,14 @@ pub async fn lock(
     tx: &mut TenantTx,
     id: EnrollmentId,
 ) -> Result<Option<EnrollmentStatus>, sqlx::Error> {
-    let status: Option<String> = sqlx::query_scalar(
+    let status: Option<EnrollmentStatus> = sqlx::query_scalar(
         "select status from enrollments where tenant_id = $1 and id = $2 for update",
     )
     .bind(tx.tenant_id())
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(status.as_deref().map(EnrollmentStatus::from_db))
+    Ok(status)
 }
 
 /// The enrollment's status; `None` when there is no such enrollment.
@@ -298,11 +301,11 @@ pub async fn status_of(
     tx: &mut TenantTx,
     id: EnrollmentId,
 ) -> Result<Option<EnrollmentStatus>, sqlx::Error> {
-    let status: Option<String> =
+    let status: Option<EnrollmentStatus> =
         sqlx::query_scalar("select status from enrollments where tenant_id = $1 and id = $2")
             .bind(tx.tenant_id())
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?;
-    Ok(status.as_deref().map(EnrollmentStatus::from_db))
+    Ok(status)
 }

@@ -19,22 +19,10 @@ pub enum Weighting {
     Category,
 }
 
-impl Weighting {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Assessment => "assessment",
-            Self::Category => "category",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Self {
-        if raw == "category" {
-            Self::Category
-        } else {
-            Self::Assessment
-        }
-    }
-}
+text_enum!(Weighting {
+    Assessment => "assessment",
+    Category => "category",
+});
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -19,15 +19,16 @@ use super::model::{
 };
 use super::store::{self, LearnerRow, ScoreRow};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
-use crate::courses::values::line;
-use crate::courses::{CourseId, ItemId};
-use crate::enrollments::{EnrollmentId, EnrollmentStatus, Staff};
+use crate::auth::Caller;
+use crate::courses::{CourseId, ItemId, ItemKind};
+use crate::db::Cursor;
+use crate::enrollments::Staff;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::{Cursor, Page};
+use crate::http::Page;
 use crate::question_banks::in_hundredths;
 use crate::state::AppState;
 use crate::users::UserId;
+use crate::validation::line;
 
 const MAX_CATEGORIES: usize = 20;
 
@@ -41,7 +42,7 @@ struct Scheme {
 async fn scheme(tx: &mut lms_tenants::TenantTx, course: CourseId) -> ApiResult<Scheme> {
     Ok(match store::settings(tx, course).await? {
         Some(row) => Scheme {
-            weighting: Weighting::from_db(&row.weighting),
+            weighting: row.weighting,
             categories: serde_json::from_value(row.categories)
                 .map_err(|e| ApiError::Internal(e.into()))?,
             updated_at: Some(row.updated_at),
@@ -59,9 +60,9 @@ async fn columns(tx: &mut lms_tenants::TenantTx, course: CourseId) -> ApiResult<
         .await?
         .into_iter()
         .map(|c| Column {
-            item_id: ItemId(c.item_id),
+            item_id: c.item_id,
             title: c.title,
-            kind: if c.kind == "quiz" {
+            kind: if c.kind == ItemKind::Quiz {
                 AssessmentKind::Quiz
             } else {
                 AssessmentKind::Assignment
@@ -88,13 +89,13 @@ fn weight(field: &str, raw: f64) -> Result<f64, FieldError> {
 /// Saves the course's weighting (its staff).
 pub async fn save_settings(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     course: CourseId,
     input: GradebookSettingsInput,
 ) -> ApiResult<GradebookSettings> {
-    let mut staff = Staff::begin(state, auth, course, true).await?;
-    let known: HashSet<Uuid> = store::columns(&mut staff.tx, course)
+    let mut staff = Staff::begin(state, caller, course, true).await?;
+    let known: HashSet<ItemId> = store::columns(&mut staff.tx, course)
         .await?
         .iter()
         .map(|c| c.item_id)
@@ -137,7 +138,7 @@ pub async fn save_settings(
     let mut items = Vec::new();
     let mut listed = HashSet::new();
     for (at, item) in input.items.iter().enumerate() {
-        if !known.contains(&item.item_id.0) {
+        if !known.contains(&item.item_id) {
             errors.push(FieldError::new(
                 format!("items[{at}].item_id"),
                 "unknown_item",
@@ -218,10 +219,10 @@ async fn settings_view(
 /// The course's weighting and columns (its staff).
 pub async fn get_settings(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
 ) -> ApiResult<GradebookSettings> {
-    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut staff = Staff::begin(state, caller, course, false).await?;
     let view = settings_view(&mut staff.tx, course).await?;
     staff.tx.commit().await?;
     Ok(view)
@@ -230,13 +231,13 @@ pub async fn get_settings(
 /// The scores of `user` in the columns' order.
 fn row_scores(
     columns: &[Column],
-    scores: &HashMap<(Uuid, Uuid), &ScoreRow>,
-    user: Uuid,
+    scores: &HashMap<(UserId, ItemId), &ScoreRow>,
+    user: UserId,
 ) -> Vec<Score> {
     columns
         .iter()
         .map(|c| {
-            let found = scores.get(&(user, c.item_id.0));
+            let found = scores.get(&(user, c.item_id));
             Score {
                 item_id: c.item_id,
                 percent: found.map(|s| s.percent),
@@ -257,9 +258,9 @@ async fn book(
     let scheme = scheme(tx, course).await?;
     let columns = columns(tx, course).await?;
     let learners: Vec<LearnerRow> = store::learners(tx, course, after, limit).await?;
-    let users: Vec<Uuid> = learners.iter().map(|l| l.user_id).collect();
+    let users: Vec<UserId> = learners.iter().map(|l| l.user_id).collect();
     let found = store::scores(tx, course, &users, true).await?;
-    let by_cell: HashMap<(Uuid, Uuid), &ScoreRow> =
+    let by_cell: HashMap<(UserId, ItemId), &ScoreRow> =
         found.iter().map(|s| ((s.user_id, s.item_id), s)).collect();
     let rows = learners
         .into_iter()
@@ -267,11 +268,11 @@ async fn book(
             let scores = row_scores(&columns, &by_cell, l.user_id);
             let percents: Vec<Option<f64>> = scores.iter().map(|s| s.percent).collect();
             LearnerGrades {
-                enrollment_id: EnrollmentId(l.enrollment_id),
-                user_id: UserId(l.user_id),
+                enrollment_id: l.enrollment_id,
+                user_id: l.user_id,
                 display_name: l.display_name,
                 email: l.email,
-                status: EnrollmentStatus::from_db(&l.status),
+                status: l.status,
                 grade: course_grade(scheme.weighting, &scheme.categories, &columns, &percents),
                 scores,
             }
@@ -283,12 +284,12 @@ async fn book(
 /// A page of the course's gradebook (its staff).
 pub async fn gradebook(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Gradebook> {
-    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut staff = Staff::begin(state, caller, course, false).await?;
     let (scheme, columns, rows) =
         book(&mut staff.tx, course, cursor.map(|c| c.0), Some(limit + 1)).await?;
     staff.tx.commit().await?;
@@ -306,29 +307,28 @@ pub async fn gradebook(
 /// The whole gradebook, for the CSV export (its staff).
 pub async fn gradebook_all(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
 ) -> ApiResult<(Vec<Column>, Vec<LearnerGrades>)> {
-    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut staff = Staff::begin(state, caller, course, false).await?;
     let (_, columns, rows) = book(&mut staff.tx, course, None, None).await?;
     staff.tx.commit().await?;
     Ok((columns, rows))
 }
 
 /// The caller's own grades in a course they are enrolled in (released grades only).
-pub async fn mine(state: &AppState, auth: &Authenticated, course: CourseId) -> ApiResult<MyGrades> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+pub async fn mine(state: &AppState, caller: &Caller, course: CourseId) -> ApiResult<MyGrades> {
+    let (mut tx, actor) = caller.begin(state).await?;
     crate::enrollments::of_user_in(&mut tx, course, actor.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     let scheme = scheme(&mut tx, course).await?;
     let columns = columns(&mut tx, course).await?;
-    let found = store::scores(&mut tx, course, &[actor.user_id.0], false).await?;
+    let found = store::scores(&mut tx, course, &[actor.user_id], false).await?;
     tx.commit().await?;
-    let by_cell: HashMap<(Uuid, Uuid), &ScoreRow> =
+    let by_cell: HashMap<(UserId, ItemId), &ScoreRow> =
         found.iter().map(|s| ((s.user_id, s.item_id), s)).collect();
-    let scores = row_scores(&columns, &by_cell, actor.user_id.0);
+    let scores = row_scores(&columns, &by_cell, actor.user_id);
     let percents: Vec<Option<f64>> = scores.iter().map(|s| s.percent).collect();
     Ok(MyGrades {
         course_id: course,

@@ -7,11 +7,16 @@ use lms_tenants::TenantTx;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::model::Weighting;
+use crate::courses::ItemKind;
 use crate::courses::{CourseId, ItemId};
+use crate::enrollments::EnrollmentId;
+use crate::enrollments::EnrollmentStatus;
+use crate::users::UserId;
 
 #[derive(sqlx::FromRow)]
 pub struct SettingsRow {
-    pub weighting: String,
+    pub weighting: Weighting,
     pub categories: Value,
     pub updated_at: DateTime<Utc>,
 }
@@ -33,9 +38,9 @@ pub async fn settings(
 /// An assessment item with its weight.
 #[derive(sqlx::FromRow)]
 pub struct ColumnRow {
-    pub item_id: Uuid,
+    pub item_id: ItemId,
     pub title: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub weight: f64,
     pub category: Option<String>,
     pub passing_percent: Option<f64>,
@@ -107,11 +112,11 @@ pub async fn save(
 /// A learner of the course.
 #[derive(sqlx::FromRow)]
 pub struct LearnerRow {
-    pub enrollment_id: Uuid,
-    pub user_id: Uuid,
+    pub enrollment_id: EnrollmentId,
+    pub user_id: UserId,
     pub display_name: String,
     pub email: String,
-    pub status: String,
+    pub status: EnrollmentStatus,
 }
 
 /// The course's learners by enrollment, after `after`; at most `limit` (all when `None`).
@@ -140,8 +145,8 @@ pub async fn learners(
 /// One learner's result in one assessment.
 #[derive(sqlx::FromRow)]
 pub struct ScoreRow {
-    pub user_id: Uuid,
-    pub item_id: Uuid,
+    pub user_id: UserId,
+    pub item_id: ItemId,
     pub percent: f64,
     pub passed: bool,
     pub released: bool,
@@ -153,7 +158,7 @@ pub struct ScoreRow {
 pub async fn scores(
     tx: &mut TenantTx,
     course: CourseId,
-    users: &[Uuid],
+    users: &[UserId],
     unreleased: bool,
 ) -> Result<Vec<ScoreRow>, sqlx::Error> {
     sqlx::query_as(

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, codes};
 
 /// A JSON body: `Content-Type: application/json` required, unknown fields and wrong types
 /// answered with 422 and the offending field's path, malformed JSON with 400.
@@ -83,7 +83,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Syntax
             | serde_json::error::Category::Eof
             | serde_json::error::Category::Io => ApiError::BadRequest {
-                code: "malformed_json",
+                code: codes::MALFORMED_JSON,
                 detail: format!("the body is not valid JSON: {inner}"),
             },
         }
@@ -216,7 +216,7 @@ mod tests {
         assert!(matches!(
             parse_json::<serde_json::Value>(br#"{"a":"\u0000"}"#),
             Err(ApiError::BadRequest {
-                code: crate::error::NUL_CHARACTER,
+                code: codes::NUL_CHARACTER,
                 ..
             })
         ));
@@ -240,7 +240,7 @@ mod tests {
         assert!(matches!(
             parse_json::<Body>(b"{\"name\":"),
             Err(ApiError::BadRequest {
-                code: "malformed_json",
+                code: codes::MALFORMED_JSON,
                 ..
             })
         ));

@@ -9,5 +9,5 @@ pub mod tenant;
 
 pub use client_ip::ClientIp;
 pub use extract::{ApiJson, ApiPath, ApiQuery, MaybeJson};
-pub use pagination::{Cursor, Page, PageParams};
+pub use pagination::{Page, PageParams};
 pub use tenant::CurrentTenant;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::db::Cursor;
+use crate::error::{ApiError, codes};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -22,10 +23,6 @@ pub struct PageParams {
     #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
-
-/// A position in a list: rows strictly older than this id come next.
-#[derive(Debug, Clone, Copy)]
-pub struct Cursor(pub Uuid);
 
 impl PageParams {
     /// The validated page size and the decoded cursor.
@@ -50,7 +47,7 @@ fn decode(raw: &str) -> Result<Cursor, ApiError> {
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
         .map(Cursor)
         .ok_or(ApiError::BadRequest {
-            code: "invalid_cursor",
+            code: codes::INVALID_CURSOR,
             detail: "the cursor is not one this API issued".into(),
         })
 }

@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::http::ClientIp;
 use crate::state::{AppState, Settings};
 
@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for Operator {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated {
-                code: "missing_token",
+                code: codes::MISSING_TOKEN,
                 detail: "send the operator credential as a Bearer token",
             })?;
         // Comparing digests keeps the comparison constant-time whatever the presented length.

@@ -8,8 +8,9 @@ use lms_tenants::{Branding, DomainName, Slug, Tenant, TenantId, TenantSettings, 
 use serde_json::json;
 
 use crate::audit::{Audit, AuditActor, insert_on};
-use crate::error::{ApiError, ApiResult, FieldError, OnConstraint};
-use crate::http::{Cursor, Page};
+use crate::db::Cursor;
+use crate::error::{ApiError, ApiResult, FieldError, OnConstraint, codes};
+use crate::http::Page;
 use crate::state::AppState;
 use crate::users::User;
 use crate::users::service::{Invitation, invite_in};
@@ -45,7 +46,7 @@ pub async fn create_tenant(
     )
     .await
     .on_constraint(registry::SLUG_TAKEN, || ApiError::Conflict {
-        code: "slug_taken",
+        code: codes::SLUG_TAKEN,
         detail: "a tenant with this slug exists".into(),
     })?;
     insert_on(

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::model::{Manifest, PluginId, PluginName};
+use super::model::{Capability, Manifest, PluginName};
 use super::{config_schema, host_id, host_version, invocations, service, store};
-use crate::auth::{Actor, Authenticated};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::{Actor, Caller};
+use crate::error::{ApiError, ApiResult, codes};
 use crate::state::AppState;
 use crate::users::Role;
 
@@ -66,20 +66,19 @@ fn may_grade(actor: &Actor) -> bool {
 /// The grading endpoint: instructors and tenant admins run a grader on a request.
 pub async fn grade(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     name: &PluginName,
     input: GradeInput,
 ) -> ApiResult<GradeView> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (tx, actor) = caller.begin(state).await?;
     tx.commit().await?;
     if !may_grade(&actor) {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only instructors and tenant admins run graders",
         });
     }
-    run(state, auth.tenant.id, actor.user_id, name, input).await
+    run(state, caller.tenant.id, actor.user_id, name, input).await
 }
 
 /// The enabled plugin's active version with its manifest, read in the caller's transaction.
@@ -92,7 +91,7 @@ async fn active_version(
         .ok_or(ApiError::NotFound)?;
     let Some(active) = plugin.active_version_id else {
         return Err(ApiError::Conflict {
-            code: "not_installed",
+            code: codes::NOT_INSTALLED,
             detail: format!("{name} has no installed version"),
         });
     };
@@ -212,7 +211,7 @@ pub async fn run(
     let log_granted = version
         .granted_capabilities
         .as_deref()
-        .is_some_and(|g| g.iter().any(|c| c == "log"));
+        .is_some_and(|g| g.contains(&Capability::Log));
     let Invocation { result, record } = state
         .plugins
         .host
@@ -232,7 +231,7 @@ pub async fn run(
     invocations::record(
         state,
         tenant,
-        PluginId(plugin.id),
+        plugin.id,
         name.as_str(),
         outcome,
         caller,

@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::model::{InvocationRecord, PluginId, PluginName};
 use super::service::begin_admin;
-use crate::auth::Authenticated;
+use crate::auth::Caller;
+use crate::db::Cursor;
 use crate::error::ApiResult;
-use crate::http::{Cursor, Page};
+use crate::http::Page;
 use crate::state::AppState;
 use crate::users::UserId;
 
@@ -108,19 +109,19 @@ struct Row {
     fuel_used: Option<i64>,
     peak_memory_bytes: i64,
     outcome: String,
-    invoked_by: Uuid,
+    invoked_by: UserId,
     invoked_at: DateTime<Utc>,
 }
 
 /// The tenant's records, newest first, optionally of one plugin (tenant admins).
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     plugin: Option<&PluginName>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<InvocationRecord>> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "select id, plugin_name, version, wit_version, wall_time_us, fuel_used,
                 peak_memory_bytes, outcome, invoked_by, invoked_at
@@ -147,7 +148,7 @@ pub async fn list(
             fuel_used: r.fuel_used,
             peak_memory_bytes: r.peak_memory_bytes,
             outcome: r.outcome,
-            invoked_by: UserId(r.invoked_by),
+            invoked_by: r.invoked_by,
             invoked_at: r.invoked_at,
         })
         .collect();

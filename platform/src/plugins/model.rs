@@ -133,13 +133,11 @@ pub enum World {
     Grader,
 }
 
-impl World {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Grader => "grader",
-        }
-    }
+text_enum!(World {
+    Grader => "grader",
+});
 
+impl World {
     /// The capabilities a plugin of this world may be granted at all.
     pub fn allows(self, capability: Capability) -> bool {
         match self {
@@ -165,22 +163,12 @@ pub enum Capability {
     Secrets,
 }
 
-impl Capability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Log => "log",
-            Self::Http => "http",
-            Self::KeyValue => "key_value",
-            Self::Secrets => "secrets",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        [Self::Log, Self::Http, Self::KeyValue, Self::Secrets]
-            .into_iter()
-            .find(|c| c.as_str() == raw)
-    }
-}
+text_enum!(Capability {
+    Log => "log",
+    Http => "http",
+    KeyValue => "key_value",
+    Secrets => "secrets",
+});
 
 /// What a plugin says about itself at upload.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -264,8 +252,8 @@ pub fn capabilities_to_db(set: &BTreeSet<Capability>) -> Vec<String> {
     set.iter().map(|c| c.as_str().to_owned()).collect()
 }
 
-pub fn capabilities_from_db(raw: &[String]) -> BTreeSet<Capability> {
-    raw.iter().filter_map(|c| Capability::from_db(c)).collect()
+pub fn capabilities_from_db(raw: &[Capability]) -> BTreeSet<Capability> {
+    raw.iter().copied().collect()
 }
 
 /// A plugin in the tenant's registry.

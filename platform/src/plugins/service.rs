@@ -19,11 +19,12 @@ use super::model::{
 use super::signature::{self, SignatureError};
 use super::{catalog, host_id, host_tenant, host_version, store};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
-use crate::error::{ApiError, ApiResult, OnConstraint};
-use crate::http::{Cursor, Page};
+use crate::auth::{Actor, Caller};
+use crate::db::Cursor;
+use crate::error::{ApiError, ApiResult, OnConstraint, codes};
+use crate::http::Page;
 use crate::state::AppState;
-use crate::users::{Role, UserId};
+use crate::users::Role;
 
 /// A detached signature sent with an upload.
 pub struct SignatureInput {
@@ -48,15 +49,11 @@ impl Source {
     }
 }
 
-pub(super) async fn begin_admin(
-    state: &AppState,
-    auth: &Authenticated,
-) -> ApiResult<(TenantTx, Actor)> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+pub(super) async fn begin_admin(state: &AppState, caller: &Caller) -> ApiResult<(TenantTx, Actor)> {
+    let (tx, actor) = caller.begin(state).await?;
     if !actor.roles.contains(Role::TenantAdmin) {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only tenant admins manage plugins",
         });
     }
@@ -167,7 +164,7 @@ pub(super) fn detail(row: &store::VersionRow) -> ApiResult<PluginVersionDetail> 
                 .granted_capabilities
                 .as_deref()
                 .map(|g| capabilities_from_db(g).into_iter().collect()),
-            granted_by: row.granted_by.map(UserId),
+            granted_by: row.granted_by,
             granted_at: row.installed_at,
         },
     })
@@ -177,13 +174,13 @@ pub(super) fn detail(row: &store::VersionRow) -> ApiResult<PluginVersionDetail> 
 /// with the same bytes it answers the stored version). Returns whether it was new.
 pub async fn upload(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     manifest: Manifest,
     component: Vec<u8>,
     signature: Option<SignatureInput>,
 ) -> ApiResult<(bool, PluginVersionDetail)> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+    let (mut tx, _) = begin_admin(state, caller).await?;
     manifest.check()?;
     let digest: [u8; 32] = Sha256::digest(&component).into();
     let signed_by = check_signature(&mut tx, signature.as_ref(), &digest).await?;
@@ -193,10 +190,10 @@ pub async fn upload(
     // Compile without holding a connection.
     tx.commit().await?;
     let component = Arc::new(component);
-    let info = compile(&state.plugins.host, auth.tenant.id, &component, &manifest).await?;
+    let info = compile(&state.plugins.host, caller.tenant.id, &component, &manifest).await?;
     let (created, row) = store_version(
         state,
-        auth,
+        caller,
         ip,
         &manifest,
         &component,
@@ -207,7 +204,7 @@ pub async fn upload(
     .await?;
     load_into_host(
         &state.plugins.host,
-        auth.tenant.id,
+        caller.tenant.id,
         manifest.name.as_str(),
         &row.version,
         component,
@@ -224,7 +221,7 @@ async fn existing_version(
     let Some(plugin) = store::plugin_by_name(tx, &manifest.name, false).await? else {
         return Ok(None);
     };
-    Ok(store::version(tx, PluginId(plugin.id), &manifest.version.to_string()).await?)
+    Ok(store::version(tx, plugin.id, &manifest.version.to_string()).await?)
 }
 
 fn same_or_conflict(
@@ -243,7 +240,7 @@ fn same_or_conflict(
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn store_version(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     manifest: &Manifest,
     component: &[u8],
@@ -251,17 +248,17 @@ pub(super) async fn store_version(
     source: Source,
     signed_by: Option<PublisherKeyId>,
 ) -> ApiResult<(bool, store::VersionRow)> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     let digest: [u8; 32] = Sha256::digest(component).into();
     let plugin = match store::plugin_by_name(&mut tx, &manifest.name, true).await? {
         Some(plugin) => {
-            if plugin.world != manifest.world.as_str() {
+            if plugin.world != manifest.world {
                 return Err(ApiError::Conflict {
                     code: "world_mismatch",
                     detail: format!("{} is a {} plugin", manifest.name, plugin.world),
                 });
             }
-            PluginId(plugin.id)
+            plugin.id
         }
         None => {
             let id = PluginId::generate();
@@ -324,7 +321,7 @@ pub(super) async fn store_version(
     }))
     .record(&mut tx)
     .await?;
-    let row = store::version_by_id(&mut tx, id.0)
+    let row = store::version_by_id(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
@@ -363,17 +360,17 @@ fn check_grant(requested: &BTreeSet<Capability>, granted: &BTreeSet<Capability>)
 /// makes it the active version.
 pub async fn install(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     name: &PluginName,
     version: &SemVer,
     granted: BTreeSet<Capability>,
 ) -> ApiResult<PluginVersionDetail> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     let plugin = store::plugin_by_name(&mut tx, name, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let row = store::version(&mut tx, PluginId(plugin.id), &version.to_string())
+    let row = store::version(&mut tx, plugin.id, &version.to_string())
         .await?
         .ok_or(ApiError::NotFound)?;
     if row.installed_at.is_some() {
@@ -399,9 +396,9 @@ async fn install_locked(
     granted: &BTreeSet<Capability>,
 ) -> ApiResult<()> {
     check_grant(&capabilities_from_db(&row.capabilities), granted)?;
-    let id = VersionId(row.id);
+    let id = row.id;
     store::mark_installed(tx, id, capabilities_to_db(granted), actor.user_id).await?;
-    store::set_active_version(tx, PluginId(plugin.id), id).await?;
+    store::set_active_version(tx, plugin.id, id).await?;
     audit(actor, ip, "plugin.installed", &plugin.name)
         .details(json!({
             "version": row.version,
@@ -416,23 +413,23 @@ async fn install_locked(
 /// Enables or disables calls to the plugin; enabling needs an installed version.
 pub async fn set_enabled(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     name: &PluginName,
     enabled: bool,
 ) -> ApiResult<Plugin> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     let plugin = store::plugin_by_name(&mut tx, name, true)
         .await?
         .ok_or(ApiError::NotFound)?;
     if enabled && plugin.active_version_id.is_none() {
         return Err(ApiError::Conflict {
-            code: "not_installed",
+            code: codes::NOT_INSTALLED,
             detail: format!("{name} has no installed version to enable"),
         });
     }
     if plugin.enabled != enabled {
-        store::set_enabled(&mut tx, PluginId(plugin.id), enabled).await?;
+        store::set_enabled(&mut tx, plugin.id, enabled).await?;
         let action = if enabled {
             "plugin.enabled"
         } else {
@@ -451,16 +448,16 @@ pub async fn set_enabled(
 /// Moves the active version back to an earlier installed version.
 pub async fn rollback(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     name: &PluginName,
     to: &SemVer,
 ) -> ApiResult<Plugin> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     let plugin = store::plugin_by_name(&mut tx, name, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let target = store::version(&mut tx, PluginId(plugin.id), &to.to_string())
+    let target = store::version(&mut tx, plugin.id, &to.to_string())
         .await?
         .ok_or(ApiError::NotFound)?;
     if target.installed_at.is_none() {
@@ -482,7 +479,7 @@ pub async fn rollback(
             ),
         });
     }
-    store::set_active_version(&mut tx, PluginId(plugin.id), VersionId(target.id)).await?;
+    store::set_active_version(&mut tx, plugin.id, target.id).await?;
     audit(&actor, ip, "plugin.rolled_back", name.as_str())
         .details(json!({ "from": plugin.active_version, "to": target.version }))
         .record(&mut tx)
@@ -501,19 +498,19 @@ async fn current(tx: &mut TenantTx, name: &PluginName) -> ApiResult<Plugin> {
 
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<Plugin>> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let rows = store::plugins(&mut tx, cursor.map(|c| c.0), limit).await?;
     tx.commit().await?;
     let items = rows.iter().map(store::PluginRow::to_plugin).collect();
     Ok(Page::from_rows(items, limit, |p: &Plugin| p.id.0))
 }
 
-pub async fn get(state: &AppState, auth: &Authenticated, name: &PluginName) -> ApiResult<Plugin> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+pub async fn get(state: &AppState, caller: &Caller, name: &PluginName) -> ApiResult<Plugin> {
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let plugin = current(&mut tx, name).await?;
     tx.commit().await?;
     Ok(plugin)
@@ -521,29 +518,29 @@ pub async fn get(state: &AppState, auth: &Authenticated, name: &PluginName) -> A
 
 pub async fn versions(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     name: &PluginName,
 ) -> ApiResult<Vec<PluginVersionSummary>> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let plugin = store::plugin_by_name(&mut tx, name, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let rows = store::versions(&mut tx, PluginId(plugin.id)).await?;
+    let rows = store::versions(&mut tx, plugin.id).await?;
     tx.commit().await?;
     Ok(rows.iter().map(store::VersionRow::to_summary).collect())
 }
 
 pub async fn version(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     name: &PluginName,
     version: &SemVer,
 ) -> ApiResult<PluginVersionDetail> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let plugin = store::plugin_by_name(&mut tx, name, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let row = store::version(&mut tx, PluginId(plugin.id), &version.to_string())
+    let row = store::version(&mut tx, plugin.id, &version.to_string())
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
@@ -555,12 +552,12 @@ pub async fn version(
 /// enabled. Repeating it is harmless.
 pub async fn install_from_catalog(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     name: &PluginName,
     granted: BTreeSet<Capability>,
 ) -> ApiResult<Plugin> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let entry = catalog::entry(&mut tx, name)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -569,10 +566,10 @@ pub async fn install_from_catalog(
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("catalog manifest unreadable: {e}")))?;
     check_grant(&manifest.capabilities, &granted)?;
     let component = Arc::new(entry.component);
-    let info = compile(&state.plugins.host, auth.tenant.id, &component, &manifest).await?;
+    let info = compile(&state.plugins.host, caller.tenant.id, &component, &manifest).await?;
     let (_, row) = store_version(
         state,
-        auth,
+        caller,
         ip,
         &manifest,
         &component,
@@ -582,21 +579,21 @@ pub async fn install_from_catalog(
     )
     .await?;
 
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     let plugin = store::plugin_by_name(&mut tx, name, true)
         .await?
         .ok_or(ApiError::NotFound)?;
     if row.installed_at.is_none() {
         install_locked(&mut tx, &actor, ip, &plugin, &row, &granted).await?;
     } else if plugin.active_version_id != Some(row.id) {
-        store::set_active_version(&mut tx, PluginId(plugin.id), VersionId(row.id)).await?;
+        store::set_active_version(&mut tx, plugin.id, row.id).await?;
         audit(&actor, ip, "plugin.activated", name.as_str())
             .details(json!({ "from": plugin.active_version, "to": row.version }))
             .record(&mut tx)
             .await?;
     }
     if !plugin.enabled {
-        store::set_enabled(&mut tx, PluginId(plugin.id), true).await?;
+        store::set_enabled(&mut tx, plugin.id, true).await?;
         audit(&actor, ip, "plugin.enabled", name.as_str())
             .details(json!({ "active_version": row.version }))
             .record(&mut tx)
@@ -606,7 +603,7 @@ pub async fn install_from_catalog(
     tx.commit().await?;
     load_into_host(
         &state.plugins.host,
-        auth.tenant.id,
+        caller.tenant.id,
         name.as_str(),
         &row.version,
         component,
@@ -616,8 +613,8 @@ pub async fn install_from_catalog(
     Ok(plugin)
 }
 
-pub async fn keys(state: &AppState, auth: &Authenticated) -> ApiResult<Vec<PublisherKey>> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+pub async fn keys(state: &AppState, caller: &Caller) -> ApiResult<Vec<PublisherKey>> {
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let rows = store::keys(&mut tx).await?;
     tx.commit().await?;
     Ok(rows.iter().map(store::KeyRow::to_key).collect())
@@ -625,12 +622,12 @@ pub async fn keys(state: &AppState, auth: &Authenticated) -> ApiResult<Vec<Publi
 
 pub async fn add_key(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     name: &str,
     public_key: &ed25519_dalek::VerifyingKey,
 ) -> ApiResult<PublisherKey> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     let id = PublisherKeyId::generate();
     store::insert_key(&mut tx, id, name, public_key.as_bytes(), actor.user_id)
         .await
@@ -655,11 +652,11 @@ pub async fn add_key(
 
 pub async fn remove_key(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: PublisherKeyId,
 ) -> ApiResult<()> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     if !store::delete_key(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }
@@ -676,8 +673,8 @@ pub async fn remove_key(
     Ok(())
 }
 
-pub async fn settings(state: &AppState, auth: &Authenticated) -> ApiResult<RegistrySettings> {
-    let (mut tx, _) = begin_admin(state, auth).await?;
+pub async fn settings(state: &AppState, caller: &Caller) -> ApiResult<RegistrySettings> {
+    let (mut tx, _) = begin_admin(state, caller).await?;
     let require_signatures = store::require_signatures(&mut tx).await?;
     tx.commit().await?;
     Ok(RegistrySettings { require_signatures })
@@ -685,17 +682,17 @@ pub async fn settings(state: &AppState, auth: &Authenticated) -> ApiResult<Regis
 
 pub async fn update_settings(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     settings: RegistrySettings,
 ) -> ApiResult<RegistrySettings> {
-    let (mut tx, actor) = begin_admin(state, auth).await?;
+    let (mut tx, actor) = begin_admin(state, caller).await?;
     store::set_require_signatures(&mut tx, settings.require_signatures).await?;
     Audit::new(
         AuditActor::User(actor.user_id),
         "plugin_registry.updated",
         "plugin_registry",
-        auth.tenant.id,
+        caller.tenant.id,
     )
     .from_ip(ip)
     .details(json!({ "require_signatures": settings.require_signatures }))

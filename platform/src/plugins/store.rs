@@ -5,6 +5,7 @@ use lms_tenants::TenantTx;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::model::Capability;
 use super::model::{
     Plugin, PluginId, PluginName, PluginVersionSummary, PublisherKey, PublisherKeyId, VersionId,
     World,
@@ -17,11 +18,11 @@ pub const KEY_TAKEN: &str = "plugin_publisher_keys_key_key";
 
 #[derive(sqlx::FromRow)]
 pub struct PluginRow {
-    pub id: Uuid,
+    pub id: PluginId,
     pub name: String,
-    pub world: String,
+    pub world: World,
     pub enabled: bool,
-    pub active_version_id: Option<Uuid>,
+    pub active_version_id: Option<VersionId>,
     pub active_version: Option<String>,
     pub version_count: i64,
     pub created_at: DateTime<Utc>,
@@ -31,7 +32,7 @@ pub struct PluginRow {
 impl PluginRow {
     pub fn to_plugin(&self) -> Plugin {
         Plugin {
-            id: PluginId(self.id),
+            id: self.id,
             name: self.name.clone(),
             world: World::Grader,
             enabled: self.enabled,
@@ -157,34 +158,34 @@ pub async fn component(tx: &mut TenantTx, sha256: &[u8]) -> Result<Option<Vec<u8
 /// A version as stored.
 #[derive(sqlx::FromRow)]
 pub struct VersionRow {
-    pub id: Uuid,
+    pub id: VersionId,
     pub version: String,
     pub manifest: Value,
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<Capability>,
     pub sha256: Vec<u8>,
     pub size_bytes: i32,
     pub wit_version: String,
     pub source: String,
-    pub signed_by: Option<Uuid>,
-    pub uploaded_by: Uuid,
+    pub signed_by: Option<PublisherKeyId>,
+    pub uploaded_by: UserId,
     pub uploaded_at: DateTime<Utc>,
     pub installed_at: Option<DateTime<Utc>>,
-    pub granted_capabilities: Option<Vec<String>>,
-    pub granted_by: Option<Uuid>,
+    pub granted_capabilities: Option<Vec<Capability>>,
+    pub granted_by: Option<UserId>,
     pub active: bool,
 }
 
 impl VersionRow {
     pub fn to_summary(&self) -> PluginVersionSummary {
         PluginVersionSummary {
-            id: VersionId(self.id),
+            id: self.id,
             version: self.version.clone(),
             sha256: hex::encode(&self.sha256),
             size_bytes: self.size_bytes,
             wit_version: self.wit_version.clone(),
             source: self.source.clone(),
-            signed_by: self.signed_by.map(PublisherKeyId),
-            uploaded_by: UserId(self.uploaded_by),
+            signed_by: self.signed_by,
+            uploaded_by: self.uploaded_by,
             uploaded_at: self.uploaded_at,
             active: self.active,
             installed_at: self.installed_at,
@@ -214,7 +215,10 @@ pub async fn version(
     .await
 }
 
-pub async fn version_by_id(tx: &mut TenantTx, id: Uuid) -> Result<Option<VersionRow>, sqlx::Error> {
+pub async fn version_by_id(
+    tx: &mut TenantTx,
+    id: VersionId,
+) -> Result<Option<VersionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "select {VERSION_COLUMNS} from plugin_versions v
          join plugins p on p.tenant_id = v.tenant_id and p.id = v.plugin_id
@@ -297,10 +301,10 @@ pub async fn mark_installed(
 
 #[derive(sqlx::FromRow)]
 pub struct KeyRow {
-    pub id: Uuid,
+    pub id: PublisherKeyId,
     pub name: String,
     pub public_key: Vec<u8>,
-    pub added_by: Uuid,
+    pub added_by: UserId,
     pub created_at: DateTime<Utc>,
 }
 
@@ -308,10 +312,10 @@ impl KeyRow {
     pub fn to_key(&self) -> PublisherKey {
         use base64::Engine;
         PublisherKey {
-            id: PublisherKeyId(self.id),
+            id: self.id,
             name: self.name.clone(),
             public_key: base64::engine::general_purpose::STANDARD.encode(&self.public_key),
-            added_by: UserId(self.added_by),
+            added_by: self.added_by,
             created_at: self.created_at,
         }
     }

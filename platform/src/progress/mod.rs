@@ -3,6 +3,7 @@
 //! (paginated or as CSV).
 
 mod export;
+pub mod gate;
 mod model;
 mod routes;
 mod service;
@@ -11,5 +12,5 @@ mod store;
 pub use export::inert;
 pub use model::{ContinueItem, CourseProgress};
 pub use routes::router;
-pub use service::{complete_by_assessment, complete_locked, enrollment_context};
+pub use service::{complete_by_assessment, complete_locked};
 pub use store::{CONTINUE_ITEM, COUNTS, ReportContext, continue_item};

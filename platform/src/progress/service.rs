@@ -12,30 +12,23 @@
 //! filtered, or all of it as CSV).
 
 use chrono::{DateTime, Utc};
-use lms_tenants::TenantTx;
-use uuid::Uuid;
 
+use super::gate::{self, Purpose};
 use super::model::{
     CourseProgress, LearnerProgress, ModuleProgress, MyCourseProgress, OutlineItemProgress,
     ProgressReport, ProgressUpdate,
 };
-use super::store::{self, Report, ReportContext, RosterFilter, RosterRow};
-use crate::auth::{Actor, Authenticated};
-use crate::courses::{CourseId, ItemId, ItemKind, ModuleId};
+use super::store::{self, Report, RosterFilter, RosterRow};
+use crate::auth::Caller;
+use crate::courses::{CourseId, ItemId, ItemKind};
+use crate::db::Cursor;
 use crate::enrollments::{EnrollmentId, EnrollmentStatus, Staff};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::{Cursor, Page};
+use crate::http::Page;
 use crate::state::AppState;
 
 /// Enrollments read per batch by the CSV export.
 const EXPORT_BATCH: i64 = 1_000;
-
-fn not_enrolled() -> ApiError {
-    ApiError::Forbidden {
-        code: "not_enrolled",
-        detail: "enroll in the course to record progress in it",
-    }
-}
 
 /// Checks a report's fields against the item's kind.
 fn validate(report: &ProgressReport, kind: ItemKind) -> ApiResult<()> {
@@ -81,48 +74,17 @@ fn validate(report: &ProgressReport, kind: ItemKind) -> ApiResult<()> {
     }
 }
 
-/// The caller's enrollment in the course, locked, and the item's place in it
-/// ([`store::report_context`]), once the caller's session is confirmed as [`Actor::load`]
-/// confirms it: a stale session is refused before anything is said about the enrollment.
-pub async fn enrollment_context(
-    tx: &mut TenantTx,
-    auth: &Authenticated,
-    course: CourseId,
-    item: ItemId,
-) -> ApiResult<Option<ReportContext>> {
-    let session = (auth.user_id(), auth.epoch());
-    let context = store::report_context(tx, course, item, session).await?;
-    if !context.as_ref().is_some_and(|c| c.session_current) {
-        Actor::load(tx, auth).await?;
-    }
-    Ok(context)
-}
-
 /// Records the caller's report on one item of a course.
 pub async fn report(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
     report: ProgressReport,
 ) -> ApiResult<ProgressUpdate> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let Some(context) = enrollment_context(&mut tx, auth, course, item).await? else {
-        return Err(match crate::courses::store::by_id(&mut tx, course).await? {
-            Some(row) if row.status() != crate::courses::CourseStatus::Draft => not_enrolled(),
-            _ => ApiError::NotFound,
-        });
-    };
-    if context.status() == EnrollmentStatus::Dropped {
-        return Err(not_enrolled());
-    }
-    if context.course_status == "draft" {
-        return Err(ApiError::Conflict {
-            code: "course_not_published",
-            detail: "the course is a draft again; progress resumes when it is published".into(),
-        });
-    }
-    let kind = ItemKind::from_db(context.item_kind.as_deref().ok_or(ApiError::NotFound)?);
+    let mut tx = caller.begin_unconfirmed(state).await?;
+    let entered = gate::enter(&mut tx, caller, course, item, Purpose::Progress).await?;
+    let kind = entered.kind;
     validate(&report, kind)?;
     if report.complete && matches!(kind, ItemKind::Quiz | ItemKind::Assignment) {
         return Err(ApiError::Conflict {
@@ -130,31 +92,23 @@ pub async fn report(
             detail: "a quiz or assignment is completed by passing it, not by a report".into(),
         });
     }
-    if context.blocking > 0 {
-        return Err(ApiError::Conflict {
-            code: "module_locked",
-            detail: format!(
-                "complete the {} required item(s) of the earlier modules first",
-                context.blocking
-            ),
-        });
-    }
+    entered.require_unlocked()?;
     let row = store::record(
         &mut tx,
         &Report {
             course,
-            enrollment: EnrollmentId(context.enrollment_id),
+            enrollment: entered.enrollment,
             item,
             session: report.session,
             time_seconds: report.time_spent_seconds.map(seconds),
             position_seconds: report.position_seconds.map(seconds),
             complete: report.complete,
             video_seconds: if kind == ItemKind::Video {
-                context.duration_seconds
+                entered.duration_seconds
             } else {
                 None
             },
-            was_active: context.status() == EnrollmentStatus::Active,
+            was_active: entered.enrollment_status == EnrollmentStatus::Active,
         },
     )
     .await?;
@@ -214,11 +168,10 @@ fn seconds(value: u32) -> i32 {
 /// content (except in locked modules).
 pub async fn mine(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
 ) -> ApiResult<MyCourseProgress> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let enrollment = crate::enrollments::of_user_in(&mut tx, course, actor.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -233,26 +186,25 @@ pub async fn mine(
     // Required items not complete in the modules before the current one.
     let mut blocking = 0usize;
     for row in &rows {
-        if modules.last().is_none_or(|m| m.id.0 != row.module_id) {
+        if modules.last().is_none_or(|m| m.id != row.module_id) {
             if let Some(previous) = modules.last() {
                 blocking += incomplete_required(previous);
             }
             modules.push(ModuleProgress {
-                id: ModuleId(row.module_id),
+                id: row.module_id,
                 title: row.module_title.clone(),
                 position: row.module_position,
                 locked: course_row.sequential && blocking > 0,
                 items: Vec::new(),
             });
         }
-        if let (Some(id), Some(module)) = (row.item_id, modules.last_mut()) {
-            let id = ItemId(id);
+        if let (Some(id), Some(kind), Some(module)) = (row.item_id, row.kind, modules.last_mut()) {
             // A locked module shows what is ahead, not its content.
             let open = !module.locked;
             module.items.push(OutlineItemProgress {
                 id,
                 title: row.item_title.clone().unwrap_or_default(),
-                kind: row.kind(),
+                kind,
                 required: row.required.unwrap_or(true),
                 body: row.body.clone().filter(|_| open),
                 url: row.url.clone().filter(|_| open),
@@ -306,18 +258,18 @@ fn continue_with(modules: &[ModuleProgress]) -> Option<super::model::ContinueIte
 /// A page of the course's progress table (its instructors and tenant admins).
 pub async fn roster(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     filter: &RosterFilter,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<LearnerProgress>> {
-    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut staff = Staff::begin(state, caller, course, false).await?;
     let rows = store::roster(
         &mut staff.tx,
         course,
         filter,
-        cursor.map(|c| c.0),
+        cursor.map(|c| EnrollmentId(c.0)),
         limit + 1,
     )
     .await?;
@@ -332,13 +284,13 @@ pub async fn roster(
 /// transaction (one consistent snapshot).
 pub async fn roster_all(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     filter: &RosterFilter,
 ) -> ApiResult<Vec<LearnerProgress>> {
-    let mut staff = Staff::begin(state, auth, course, false).await?;
+    let mut staff = Staff::begin(state, caller, course, false).await?;
     let mut all = Vec::new();
-    let mut after: Option<Uuid> = None;
+    let mut after: Option<EnrollmentId> = None;
     loop {
         let rows = store::roster(&mut staff.tx, course, filter, after, EXPORT_BATCH).await?;
         let full = rows.len() as i64 == EXPORT_BATCH;
@@ -354,11 +306,11 @@ pub async fn roster_all(
 
 fn learner_progress(row: &RosterRow) -> LearnerProgress {
     LearnerProgress {
-        enrollment_id: EnrollmentId(row.enrollment_id),
-        user_id: crate::users::UserId(row.user_id),
+        enrollment_id: row.enrollment_id,
+        user_id: row.user_id,
         display_name: row.display_name.clone(),
         email: row.email.clone(),
-        status: EnrollmentStatus::from_db(&row.status),
+        status: row.status,
         enrolled_at: row.enrolled_at,
         last_activity_at: row.last_activity_at,
         progress: CourseProgress::new(row.done, row.total, row.completed_at),

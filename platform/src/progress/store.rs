@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::model::{ContinueItem, CourseProgress, ItemProgress};
 use crate::auth::session_is_current;
+use crate::courses::CourseStatus;
 use crate::courses::{CourseId, ItemId, ItemKind, ModuleId};
 use crate::enrollments::{EnrollmentId, EnrollmentStatus};
 use crate::users::UserId;
@@ -28,11 +29,11 @@ macro_rules! counted_items {
 /// What a report needs to know, read under the enrollment's row lock.
 #[derive(sqlx::FromRow)]
 pub struct ReportContext {
-    pub enrollment_id: Uuid,
-    pub status: String,
-    pub course_status: String,
+    pub enrollment_id: EnrollmentId,
+    pub status: EnrollmentStatus,
+    pub course_status: CourseStatus,
     /// Null when the item is not in the course.
-    pub item_kind: Option<String>,
+    pub item_kind: Option<ItemKind>,
     pub duration_seconds: Option<i32>,
     /// Required items of earlier modules not complete yet (sequential courses; 0 otherwise).
     pub blocking: i64,
@@ -40,11 +41,7 @@ pub struct ReportContext {
     pub session_current: bool,
 }
 
-impl ReportContext {
-    pub fn status(&self) -> EnrollmentStatus {
-        EnrollmentStatus::from_db(&self.status)
-    }
-}
+impl ReportContext {}
 
 /// Locks the caller's enrollment in the course and reads the item's place in it, with whether
 /// the caller's session is current. `None` when the user was never enrolled.
@@ -102,7 +99,7 @@ pub struct Report {
 
 #[derive(sqlx::FromRow)]
 pub struct RecordedRow {
-    pub item_id: Uuid,
+    pub item_id: ItemId,
     pub completed_at: Option<DateTime<Utc>>,
     pub position_seconds: i32,
     pub furthest_position_seconds: i32,
@@ -117,7 +114,7 @@ pub struct RecordedRow {
 impl RecordedRow {
     pub fn item(&self) -> ItemProgress {
         ItemProgress {
-            item_id: ItemId(self.item_id),
+            item_id: self.item_id,
             completed_at: self.completed_at,
             position_seconds: self.position_seconds,
             furthest_position_seconds: self.furthest_position_seconds,
@@ -258,12 +255,12 @@ pub async fn counts(
 
 #[derive(sqlx::FromRow)]
 pub struct OutlineProgressRow {
-    pub module_id: Uuid,
+    pub module_id: ModuleId,
     pub module_title: String,
     pub module_position: i32,
-    pub item_id: Option<Uuid>,
+    pub item_id: Option<ItemId>,
     pub item_title: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<ItemKind>,
     pub required: Option<bool>,
     pub body: Option<String>,
     pub url: Option<String>,
@@ -277,10 +274,6 @@ pub struct OutlineProgressRow {
 }
 
 impl OutlineProgressRow {
-    pub fn kind(&self) -> ItemKind {
-        ItemKind::from_db(self.kind.as_deref().unwrap_or_default())
-    }
-
     pub fn progress(&self, item: ItemId) -> ItemProgress {
         ItemProgress {
             item_id: item,
@@ -337,16 +330,16 @@ pub const CONTINUE_ITEM: &str = "
 
 /// A continue-item's columns as selected by queries embedding [`CONTINUE_ITEM`].
 pub fn continue_item(
-    id: Option<Uuid>,
-    module: Option<Uuid>,
+    id: Option<ItemId>,
+    module: Option<ModuleId>,
     title: Option<String>,
-    kind: Option<&str>,
+    kind: Option<ItemKind>,
 ) -> Option<ContinueItem> {
     Some(ContinueItem {
-        item_id: ItemId(id?),
-        module_id: ModuleId(module?),
+        item_id: id?,
+        module_id: module?,
         title: title?,
-        kind: ItemKind::from_db(kind?),
+        kind: kind?,
     })
 }
 
@@ -375,11 +368,11 @@ pub struct RosterFilter {
 
 #[derive(sqlx::FromRow)]
 pub struct RosterRow {
-    pub enrollment_id: Uuid,
-    pub user_id: Uuid,
+    pub enrollment_id: EnrollmentId,
+    pub user_id: UserId,
     pub display_name: String,
     pub email: String,
-    pub status: String,
+    pub status: EnrollmentStatus,
     pub enrolled_at: DateTime<Utc>,
     pub last_activity_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -393,7 +386,7 @@ pub async fn roster(
     tx: &mut TenantTx,
     course: CourseId,
     filter: &RosterFilter,
-    after: Option<Uuid>,
+    after: Option<EnrollmentId>,
     limit: i64,
 ) -> Result<Vec<RosterRow>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -10,4 +10,4 @@ mod store;
 
 pub use model::{BankId, CategoryId, QuestionId, in_hundredths};
 pub use routes::router;
-pub(crate) use service::{course_reader, in_use, is_course_staff};
+pub(crate) use service::in_use;

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use super::kinds::{QuestionKind, QuestionSpec};
 use crate::courses::CourseId;
-use crate::courses::values::{line, prose};
 use crate::error::FieldError;
 use crate::users::UserId;
+use crate::validation::{line, prose};
 
 entity_id!(
     /// A question bank's identifier (UUIDv7).

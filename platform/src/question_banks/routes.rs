@@ -14,10 +14,10 @@ use super::model::{self, Bank, BankId, CategoryId, Question, QuestionId};
 use super::service::{self, Draft, NewBank};
 use crate::auth::Authenticated;
 use crate::courses::CourseId;
-use crate::courses::values::Fields;
 use crate::error::{ApiResult, Problem};
 use crate::http::{ApiJson, ApiPath, ApiQuery, ClientIp, Page, PageParams};
 use crate::state::AppState;
+use crate::validation::Fields;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -18,11 +18,13 @@ use super::kinds::QuestionSpec;
 use super::model::{Bank, BankId, CategoryId, Question, QuestionId};
 use super::store::{self, BankRow, NewVersion, QuestionRow};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::{Actor, Caller};
 use crate::courses::CourseId;
+use crate::courses::is_course_staff;
+use crate::db::Cursor;
 use crate::enrollments::Staff;
-use crate::error::{ApiError, ApiResult, FieldError, OnConstraint};
-use crate::http::{Cursor, Page};
+use crate::error::{ApiError, ApiResult, FieldError, OnConstraint, codes};
+use crate::http::Page;
 use crate::state::AppState;
 use crate::users::Role;
 
@@ -37,12 +39,11 @@ impl BankAccess {
     /// Opens the bank for reading, or for writing (`write`: its row is locked).
     pub async fn open(
         state: &AppState,
-        auth: &Authenticated,
+        caller: &Caller,
         id: BankId,
         write: bool,
     ) -> ApiResult<Self> {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let actor = Actor::load(&mut tx, auth).await?;
+        let (mut tx, actor) = caller.begin(state).await?;
         authors_only(&actor)?;
         let bank = store::bank(&mut tx, id, write)
             .await?
@@ -50,13 +51,13 @@ impl BankAccess {
         let admin = actor.roles.contains(Role::TenantAdmin);
         // A course's bank is invisible to anyone but the course's staff.
         if let Some(course) = bank.course_id
-            && !is_course_staff(&mut tx, &actor, CourseId(course)).await?
+            && !is_course_staff(&mut tx, &actor, course).await?
         {
             return Err(ApiError::NotFound);
         }
-        if bank.course_id.is_none() && write && !admin && bank.created_by != actor.user_id.0 {
+        if bank.course_id.is_none() && write && !admin && bank.created_by != actor.user_id {
             return Err(ApiError::Forbidden {
-                code: "forbidden",
+                code: codes::FORBIDDEN,
                 detail: "a shared bank is edited by tenant admins and the instructor who made it",
             });
         }
@@ -64,7 +65,7 @@ impl BankAccess {
     }
 
     fn id(&self) -> BankId {
-        BankId(self.bank.id)
+        self.bank.id
     }
 
     fn audit(&self, ip: IpAddr, action: &'static str) -> Audit {
@@ -83,45 +84,9 @@ fn authors_only(actor: &Actor) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only instructors and tenant admins work with question banks",
         })
-    }
-}
-
-/// Tenant admins, and instructors of the course.
-pub(crate) async fn is_course_staff(
-    tx: &mut TenantTx,
-    actor: &Actor,
-    course: CourseId,
-) -> ApiResult<bool> {
-    Ok(actor.roles.contains(Role::TenantAdmin)
-        || (actor.roles.contains(Role::Instructor)
-            && crate::courses::store::instructor_role(tx, course, actor.user_id)
-                .await?
-                .is_some()))
-}
-
-/// Who may read a course's assessments: its staff (`true`), or a learner enrolled in it while it
-/// is published or archived (`false`). Anyone else: 404, as if the course did not exist.
-pub(crate) async fn course_reader(
-    tx: &mut TenantTx,
-    actor: &Actor,
-    course: CourseId,
-) -> ApiResult<bool> {
-    if is_course_staff(tx, actor, course).await? {
-        return Ok(true);
-    }
-    let enrolled = crate::enrollments::of_user_in(tx, course, actor.user_id)
-        .await?
-        .is_some();
-    let visible = crate::courses::store::by_id(tx, course)
-        .await?
-        .is_some_and(|c| c.status() != crate::courses::CourseStatus::Draft);
-    if enrolled && visible {
-        Ok(false)
-    } else {
-        Err(ApiError::NotFound)
     }
 }
 
@@ -134,18 +99,17 @@ pub struct NewBank {
 
 pub async fn create(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     new: NewBank,
 ) -> ApiResult<Bank> {
     let (mut tx, actor) = match new.course {
         Some(course) => {
-            let staff = Staff::begin(state, auth, course, false).await?;
+            let staff = Staff::begin(state, caller, course, false).await?;
             (staff.tx, staff.actor)
         }
         None => {
-            let mut tx = state.db.begin(auth.tenant.id).await?;
-            let actor = Actor::load(&mut tx, auth).await?;
+            let (tx, actor) = caller.begin(state).await?;
             authors_only(&actor)?;
             (tx, actor)
         }
@@ -180,22 +144,22 @@ pub async fn create(
 /// A course's banks (its staff), or the shared banks (every instructor).
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: Option<CourseId>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<Bank>> {
     let mut tx = match course {
-        Some(course) => Staff::begin(state, auth, course, false).await?.tx,
+        Some(course) => Staff::begin(state, caller, course, false).await?.tx,
         None => {
-            let mut tx = state.db.begin(auth.tenant.id).await?;
-            authors_only(&Actor::load(&mut tx, auth).await?)?;
+            let (tx, actor) = caller.begin(state).await?;
+            authors_only(&actor)?;
             tx
         }
     };
     let rows = store::banks(&mut tx, course, cursor.map(|c| c.0), limit + 1).await?;
-    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut categories: std::collections::HashMap<uuid::Uuid, Vec<_>> = Default::default();
+    let ids: Vec<BankId> = rows.iter().map(|r| r.id).collect();
+    let mut categories: std::collections::HashMap<BankId, Vec<_>> = Default::default();
     for (bank, category) in store::categories_of(&mut tx, &ids).await? {
         categories.entry(bank).or_default().push(category);
     }
@@ -207,8 +171,8 @@ pub async fn list(
     Ok(Page::from_rows(banks, limit, |b: &Bank| b.id.0))
 }
 
-pub async fn get(state: &AppState, auth: &Authenticated, id: BankId) -> ApiResult<Bank> {
-    let mut access = BankAccess::open(state, auth, id, false).await?;
+pub async fn get(state: &AppState, caller: &Caller, id: BankId) -> ApiResult<Bank> {
+    let mut access = BankAccess::open(state, caller, id, false).await?;
     let categories = store::categories(&mut access.tx, id).await?;
     access.tx.commit().await?;
     Ok(access.bank.to_bank(categories))
@@ -216,13 +180,13 @@ pub async fn get(state: &AppState, auth: &Authenticated, id: BankId) -> ApiResul
 
 pub async fn update(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: BankId,
     title: Option<String>,
     description: Option<String>,
 ) -> ApiResult<Bank> {
-    let mut access = BankAccess::open(state, auth, id, true).await?;
+    let mut access = BankAccess::open(state, caller, id, true).await?;
     store::update_bank(&mut access.tx, id, title.as_deref(), description.as_deref()).await?;
     access
         .audit(ip, "question_bank.updated")
@@ -252,13 +216,8 @@ pub(crate) fn in_use(what: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
 
 /// Deletes a bank with its categories and questions, unless a quiz asks from it or an attempt
 /// was given one of its questions (409 `in_use`).
-pub async fn delete(
-    state: &AppState,
-    auth: &Authenticated,
-    ip: IpAddr,
-    id: BankId,
-) -> ApiResult<()> {
-    let mut access = BankAccess::open(state, auth, id, true).await?;
+pub async fn delete(state: &AppState, caller: &Caller, ip: IpAddr, id: BankId) -> ApiResult<()> {
+    let mut access = BankAccess::open(state, caller, id, true).await?;
     store::delete_bank(&mut access.tx, id)
         .await
         .map_err(in_use("the bank"))?;
@@ -273,15 +232,15 @@ pub async fn delete(
 
 pub async fn add_category(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: BankId,
     name: String,
 ) -> ApiResult<Bank> {
-    let mut access = BankAccess::open(state, auth, id, true).await?;
+    let mut access = BankAccess::open(state, caller, id, true).await?;
     store::insert_category(&mut access.tx, id, CategoryId::default(), &name)
         .await
         .on_constraint(store::CATEGORY_NAME_TAKEN, || ApiError::Conflict {
-            code: "name_taken",
+            code: codes::NAME_TAKEN,
             detail: "the bank has a category of this name".into(),
         })?;
     let categories = store::categories(&mut access.tx, id).await?;
@@ -293,11 +252,11 @@ pub async fn add_category(
 /// category keeps it (409 `in_use`).
 pub async fn delete_category(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: BankId,
     category: CategoryId,
 ) -> ApiResult<()> {
-    let mut access = BankAccess::open(state, auth, id, true).await?;
+    let mut access = BankAccess::open(state, caller, id, true).await?;
     if !store::delete_category(&mut access.tx, id, category)
         .await
         .map_err(in_use("the category"))?
@@ -342,12 +301,12 @@ fn question(row: &QuestionRow) -> ApiResult<Question> {
 
 pub async fn create_question(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     bank: BankId,
     draft: Draft,
 ) -> ApiResult<Question> {
-    let mut access = BankAccess::open(state, auth, bank, true).await?;
+    let mut access = BankAccess::open(state, caller, bank, true).await?;
     check_draft(&mut access.tx, bank, &draft).await?;
     let id = QuestionId::default();
     store::insert_question(
@@ -379,33 +338,33 @@ pub async fn create_question(
 /// The bank a question is in, opened for the caller; 404 when the caller may not see it.
 async fn open_question(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: QuestionId,
     write: bool,
 ) -> ApiResult<(BankAccess, QuestionRow)> {
     // The question's bank decides access; read it first in a short transaction of its own.
     let bank = {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
+        let mut tx = caller.begin_unconfirmed(state).await?;
         let row = store::question(&mut tx, id, false)
             .await?
             .ok_or(ApiError::NotFound)?;
         tx.commit().await?;
-        BankId(row.bank_id)
+        row.bank_id
     };
-    let mut access = BankAccess::open(state, auth, bank, write).await?;
+    let mut access = BankAccess::open(state, caller, bank, write).await?;
     let row = store::question(&mut access.tx, id, write)
         .await?
-        .filter(|q| q.bank_id == bank.0)
+        .filter(|q| q.bank_id == bank)
         .ok_or(ApiError::NotFound)?;
     Ok((access, row))
 }
 
 pub async fn get_question(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: QuestionId,
 ) -> ApiResult<Question> {
-    let (access, row) = open_question(state, auth, id, false).await?;
+    let (access, row) = open_question(state, caller, id, false).await?;
     access.tx.commit().await?;
     question(&row)
 }
@@ -413,10 +372,10 @@ pub async fn get_question(
 /// Every version of a question, newest first.
 pub async fn versions(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: QuestionId,
 ) -> ApiResult<Vec<Question>> {
-    let (mut access, _) = open_question(state, auth, id, false).await?;
+    let (mut access, _) = open_question(state, caller, id, false).await?;
     let rows = store::versions(&mut access.tx, id).await?;
     access.tx.commit().await?;
     rows.iter().map(question).collect()
@@ -425,12 +384,12 @@ pub async fn versions(
 /// Saves an edit as a new current version (attempts keep the version they were given).
 pub async fn edit_question(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: QuestionId,
     draft: Draft,
 ) -> ApiResult<Question> {
-    let (mut access, row) = open_question(state, auth, id, true).await?;
+    let (mut access, row) = open_question(state, caller, id, true).await?;
     if row.archived_at.is_some() {
         return Err(ApiError::Conflict {
             code: "question_archived",
@@ -469,11 +428,11 @@ pub async fn edit_question(
 /// quiz names it or draws from its bank).
 pub async fn archive_question(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: QuestionId,
 ) -> ApiResult<()> {
-    let (mut access, _) = open_question(state, auth, id, true).await?;
+    let (mut access, _) = open_question(state, caller, id, true).await?;
     store::archive(&mut access.tx, id).await?;
     access
         .audit(ip, "question.archived")
@@ -487,14 +446,14 @@ pub async fn archive_question(
 /// A page of a bank's questions (current versions), newest first.
 pub async fn questions(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     bank: BankId,
     category: Option<CategoryId>,
     archived: bool,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<Question>> {
-    let mut access = BankAccess::open(state, auth, bank, false).await?;
+    let mut access = BankAccess::open(state, caller, bank, false).await?;
     let rows = store::questions(
         &mut access.tx,
         bank,

@@ -22,11 +22,11 @@ pub const IN_USE: [&str; 4] = [
 
 #[derive(sqlx::FromRow)]
 pub struct BankRow {
-    pub id: Uuid,
-    pub course_id: Option<Uuid>,
+    pub id: BankId,
+    pub course_id: Option<CourseId>,
     pub title: String,
     pub description: String,
-    pub created_by: Uuid,
+    pub created_by: UserId,
     pub question_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -35,11 +35,11 @@ pub struct BankRow {
 impl BankRow {
     pub fn to_bank(&self, categories: Vec<Category>) -> Bank {
         Bank {
-            id: BankId(self.id),
-            course_id: self.course_id.map(CourseId),
+            id: self.id,
+            course_id: self.course_id,
             title: self.title.clone(),
             description: self.description.clone(),
-            created_by: UserId(self.created_by),
+            created_by: self.created_by,
             question_count: self.question_count,
             categories,
             created_at: self.created_at,
@@ -144,7 +144,7 @@ pub async fn delete_bank(tx: &mut TenantTx, id: BankId) -> Result<(), sqlx::Erro
 
 /// A bank's categories by name.
 pub async fn categories(tx: &mut TenantTx, bank: BankId) -> Result<Vec<Category>, sqlx::Error> {
-    Ok(categories_of(tx, &[bank.0])
+    Ok(categories_of(tx, &[bank])
         .await?
         .into_iter()
         .map(|(_, c)| c)
@@ -154,9 +154,9 @@ pub async fn categories(tx: &mut TenantTx, bank: BankId) -> Result<Vec<Category>
 /// The categories of several banks in one query, by bank and then name.
 pub async fn categories_of(
     tx: &mut TenantTx,
-    banks: &[Uuid],
-) -> Result<Vec<(Uuid, Category)>, sqlx::Error> {
-    let rows: Vec<(Uuid, Uuid, String, i64)> = sqlx::query_as(
+    banks: &[BankId],
+) -> Result<Vec<(BankId, Category)>, sqlx::Error> {
+    let rows: Vec<(BankId, Uuid, String, i64)> = sqlx::query_as(
         "select c.bank_id, c.id, c.name, (select count(*) from questions q
                 where q.tenant_id = c.tenant_id and q.category_id = c.id
                   and q.bank_id = c.bank_id and q.archived_at is null)
@@ -234,9 +234,9 @@ pub async fn delete_category(
 
 #[derive(sqlx::FromRow)]
 pub struct QuestionRow {
-    pub id: Uuid,
-    pub bank_id: Uuid,
-    pub category_id: Option<Uuid>,
+    pub id: QuestionId,
+    pub bank_id: BankId,
+    pub category_id: Option<CategoryId>,
     pub version: i32,
     pub current_version: i32,
     pub kind: String,
@@ -255,9 +255,9 @@ impl QuestionRow {
         let kind = QuestionKind::from_db(&self.kind)
             .ok_or_else(|| anyhow::anyhow!("unknown question kind {}", self.kind))?;
         Ok(Question {
-            id: QuestionId(self.id),
-            bank_id: BankId(self.bank_id),
-            category_id: self.category_id.map(CategoryId),
+            id: self.id,
+            bank_id: self.bank_id,
+            category_id: self.category_id,
             version: self.version,
             current_version: self.current_version,
             kind,

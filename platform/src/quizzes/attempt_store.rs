@@ -11,17 +11,18 @@ use super::model::{AttemptId, AttemptStatus, AttemptSummary, Grading};
 use crate::auth::session_is_current;
 use crate::courses::{CourseId, ItemId};
 use crate::enrollments::EnrollmentId;
+use crate::question_banks::QuestionId;
 use crate::users::UserId;
 
 #[derive(sqlx::FromRow, Clone)]
 pub struct AttemptRow {
-    pub id: Uuid,
-    pub item_id: Uuid,
-    pub course_id: Uuid,
-    pub enrollment_id: Uuid,
-    pub user_id: Uuid,
+    pub id: AttemptId,
+    pub item_id: ItemId,
+    pub course_id: CourseId,
+    pub enrollment_id: EnrollmentId,
+    pub user_id: UserId,
     pub number: i32,
-    pub status: String,
+    pub status: AttemptStatus,
     pub started_at: DateTime<Utc>,
     pub deadline_at: Option<DateTime<Utc>>,
     pub submitted_at: Option<DateTime<Utc>>,
@@ -33,24 +34,16 @@ pub struct AttemptRow {
 }
 
 impl AttemptRow {
-    pub fn status(&self) -> AttemptStatus {
-        AttemptStatus::from_db(&self.status)
-    }
-
-    pub fn id(&self) -> AttemptId {
-        AttemptId(self.id)
-    }
-
     pub fn course(&self) -> CourseId {
-        CourseId(self.course_id)
+        self.course_id
     }
 
     pub fn item(&self) -> ItemId {
-        ItemId(self.item_id)
+        self.item_id
     }
 
     pub fn enrollment(&self) -> EnrollmentId {
-        EnrollmentId(self.enrollment_id)
+        self.enrollment_id
     }
 
     /// Past its deadline (answers are refused from then on).
@@ -60,12 +53,12 @@ impl AttemptRow {
 
     pub fn summary(&self) -> AttemptSummary {
         AttemptSummary {
-            id: self.id(),
+            id: self.id,
             item_id: self.item(),
             course_id: self.course(),
-            user_id: UserId(self.user_id),
+            user_id: self.user_id,
             number: self.number,
-            status: self.status(),
+            status: self.status,
             started_at: self.started_at,
             deadline_at: self.deadline_at,
             submitted_at: self.submitted_at,
@@ -130,7 +123,7 @@ pub struct NewAttempt {
 
 /// One question given to a new attempt.
 pub struct GivenQuestion {
-    pub question_id: Uuid,
+    pub question_id: QuestionId,
     pub version: i32,
     pub points: f64,
     pub presented: Value,
@@ -145,7 +138,7 @@ pub async fn insert_attempt(
     a: &NewAttempt,
     questions: &[GivenQuestion],
 ) -> Result<AttemptRow, sqlx::Error> {
-    let ids: Vec<Uuid> = questions.iter().map(|q| q.question_id).collect();
+    let ids: Vec<QuestionId> = questions.iter().map(|q| q.question_id).collect();
     let versions: Vec<i32> = questions.iter().map(|q| q.version).collect();
     let points: Vec<f64> = questions.iter().map(|q| q.points).collect();
     let presented: Vec<Value> = questions.iter().map(|q| q.presented.clone()).collect();
@@ -192,7 +185,7 @@ pub struct AttemptQuestionRow {
     pub presented: Value,
     pub answer: Option<Value>,
     pub answered_at: Option<DateTime<Utc>>,
-    pub grading: String,
+    pub grading: Grading,
     pub awarded: Option<f64>,
     pub feedback: Option<Value>,
     pub review_reason: Option<String>,
@@ -209,15 +202,11 @@ impl AttemptQuestionRow {
             presented: q.presented,
             answer: None,
             answered_at: None,
-            grading: Grading::Pending.as_str().to_owned(),
+            grading: Grading::Pending,
             awarded: None,
             feedback: None,
             review_reason: None,
         }
-    }
-
-    pub fn grading(&self) -> Grading {
-        Grading::from_db(&self.grading)
     }
 }
 
@@ -427,15 +416,15 @@ pub async fn finalize(
 /// after `after` in the courses the caller grades (all courses for `all`).
 #[derive(sqlx::FromRow)]
 pub struct ReviewRow {
-    pub attempt_id: Uuid,
+    pub attempt_id: AttemptId,
     pub position: i32,
-    pub course_id: Uuid,
+    pub course_id: CourseId,
     pub course_title: String,
-    pub item_id: Uuid,
+    pub item_id: ItemId,
     pub quiz_title: String,
-    pub learner_id: Uuid,
+    pub learner_id: UserId,
     pub learner_name: String,
-    pub question_id: Uuid,
+    pub question_id: QuestionId,
     pub prompt: String,
     pub points: f64,
     pub answer: Option<Value>,

@@ -24,20 +24,14 @@ use super::model::{
     QuestionResult, QuizSettings, ShowCorrectAnswers,
 };
 use super::store::{self, Candidate, QuizRow};
-use crate::auth::{Actor, Authenticated};
-use crate::courses::{CourseId, CourseStatus, ItemId};
-use crate::enrollments::{EnrollmentId, EnrollmentStatus};
+use crate::auth::{Actor, Caller};
+use crate::courses::is_course_staff;
+use crate::courses::{CourseId, ItemId};
+use crate::enrollments::EnrollmentId;
 use crate::error::{ApiError, ApiResult};
-use crate::question_banks::is_course_staff;
+use crate::progress::gate::{self, Purpose};
 use crate::question_banks::kinds::{Presentation, QuestionSpec};
 use crate::state::AppState;
-
-fn not_enrolled() -> ApiError {
-    ApiError::Forbidden {
-        code: "not_enrolled",
-        detail: "enroll in the course to take its quizzes",
-    }
-}
 
 fn closed() -> ApiError {
     ApiError::Conflict {
@@ -50,52 +44,30 @@ fn closed() -> ApiError {
 /// The learner's enrollment, locked, with the quiz; every refusal a learner can meet on the way.
 async fn enter(
     tx: &mut TenantTx,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(EnrollmentId, QuizRow)> {
-    let Some(context) = crate::progress::enrollment_context(tx, auth, course, item).await? else {
-        return Err(match crate::courses::store::by_id(tx, course).await? {
-            Some(row) if row.status() != CourseStatus::Draft => not_enrolled(),
-            _ => ApiError::NotFound,
-        });
-    };
-    if context.status() == EnrollmentStatus::Dropped {
-        return Err(not_enrolled());
-    }
-    if context.course_status == "draft" {
-        return Err(ApiError::NotFound);
-    }
-    if context.item_kind.as_deref() != Some("quiz") {
-        return Err(ApiError::NotFound);
-    }
-    if context.blocking > 0 {
-        return Err(ApiError::Conflict {
-            code: "module_locked",
-            detail: format!(
-                "complete the {} required item(s) of the earlier modules first",
-                context.blocking
-            ),
-        });
-    }
+    let entered = gate::enter(tx, caller, course, item, Purpose::Quiz).await?;
+    entered.require_unlocked()?;
     let quiz = store::quiz(tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok((EnrollmentId(context.enrollment_id), quiz))
+    Ok((entered.enrollment, quiz))
 }
 
 /// Starts an attempt, or answers the open one. `true` when a new attempt was started.
 pub async fn start(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<(bool, Attempt)> {
     // At most twice: an open attempt found past its deadline is closed and committed first.
     for _ in 0..2 {
-        let mut tx = state.db.begin(auth.tenant.id).await?;
-        let (enrollment, quiz) = enter(&mut tx, auth, course, item).await?;
-        let user = auth.user_id();
+        let mut tx = caller.begin_unconfirmed(state).await?;
+        let (enrollment, quiz) = enter(&mut tx, caller, course, item).await?;
+        let user = caller.user;
         if !quiz.configured {
             return Err(not_ready());
         }
@@ -110,7 +82,7 @@ pub async fn start(
         let attempts = attempt_store::attempts_of(&mut tx, item, user).await?;
         if let Some(open) = attempts
             .iter()
-            .find(|a| a.status() == AttemptStatus::InProgress)
+            .find(|a| a.status == AttemptStatus::InProgress)
         {
             if open.expired(now) {
                 let jobs = grading::close(&mut tx, open, &settings, true)
@@ -118,7 +90,7 @@ pub async fn start(
                     .map(|closed| closed.jobs)
                     .unwrap_or_default();
                 tx.commit().await?;
-                grading::run_plugins(state, auth.tenant.id, open, &settings, jobs).await?;
+                grading::run_plugins(state, caller.tenant.id, open, &settings, jobs).await?;
                 continue;
             }
             let view = view(&mut tx, open, &settings, &attempts, false).await?;
@@ -249,7 +221,7 @@ fn present(
 pub fn quiz_score(attempts: &[AttemptRow], grading: AttemptGrading) -> Option<f64> {
     let graded: Vec<f64> = attempts
         .iter()
-        .filter(|a| a.status() == AttemptStatus::Graded)
+        .filter(|a| a.status == AttemptStatus::Graded)
         .filter_map(|a| a.percent)
         .collect();
     match grading {
@@ -286,7 +258,7 @@ pub(super) async fn view(
     attempts: &[AttemptRow],
     staff: bool,
 ) -> ApiResult<Attempt> {
-    let rows = attempt_store::questions(tx, attempt.id(), None).await?;
+    let rows = attempt_store::questions(tx, attempt.id, None).await?;
     view_of(attempt, &rows, settings, attempts, staff)
 }
 
@@ -299,7 +271,7 @@ pub(super) fn view_of(
     staff: bool,
 ) -> ApiResult<Attempt> {
     let now = Utc::now();
-    let open = attempt.status() == AttemptStatus::InProgress;
+    let open = attempt.status == AttemptStatus::InProgress;
     let show_key = staff || (!open && reveal(settings, attempts, now));
     let questions = rows
         .iter()
@@ -333,10 +305,10 @@ pub(super) fn question_view(
             None
         };
         Some(QuestionResult {
-            grading: row.grading(),
+            grading: row.grading,
             awarded: row
                 .awarded
-                .filter(|_| matches!(row.grading(), Grading::Auto | Grading::Manual)),
+                .filter(|_| matches!(row.grading, Grading::Auto | Grading::Manual)),
             feedback: row.feedback.clone(),
             review_reason: row.review_reason.clone(),
             correct_answer,
@@ -356,12 +328,11 @@ pub(super) fn question_view(
 /// The caller's attempts at a quiz with the quiz and where they stand.
 pub async fn mine(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<MyAttempts> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let quiz = super::settings::read(&mut tx, &actor, course, item).await?;
     let attempts = attempt_store::attempts_of(&mut tx, item, actor.user_id).await?;
     tx.commit().await?;
@@ -386,7 +357,7 @@ async fn open_attempt(
     let attempt = attempt_store::attempt(tx, id, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let staff = if attempt.user_id == actor.user_id.0 {
+    let staff = if attempt.user_id == actor.user_id {
         false
     } else if is_course_staff(tx, actor, attempt.course()).await? {
         true
@@ -405,19 +376,18 @@ async fn open_attempt(
 /// after its commit.
 async fn closing_view(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: AttemptId,
     submit: bool,
 ) -> ApiResult<Attempt> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let (mut attempt, mut settings, staff) = open_attempt(&mut tx, &actor, id).await?;
     if submit && staff {
         // Only the learner submits their attempt.
         return Err(ApiError::NotFound);
     }
     let expired = attempt.expired(Utc::now());
-    if attempt.status() == AttemptStatus::InProgress && (submit || expired) {
+    if attempt.status == AttemptStatus::InProgress && (submit || expired) {
         match grading::close(&mut tx, &attempt, &settings, expired).await? {
             Some(closed) if closed.jobs.is_empty() => {
                 let view = view_of(
@@ -432,9 +402,9 @@ async fn closing_view(
             }
             Some(closed) => {
                 tx.commit().await?;
-                grading::run_plugins(state, auth.tenant.id, &attempt, &settings, closed.jobs)
+                grading::run_plugins(state, caller.tenant.id, &attempt, &settings, closed.jobs)
                     .await?;
-                tx = state.db.begin(auth.tenant.id).await?;
+                tx = caller.begin_unconfirmed(state).await?;
                 (attempt, settings, _) = open_attempt(&mut tx, &actor, id).await?;
             }
             // Closed meanwhile (a second tab, the sweep): as it is now.
@@ -445,47 +415,42 @@ async fn closing_view(
             }
         }
     }
-    let attempts = attempt_store::attempts_of(
-        &mut tx,
-        attempt.item(),
-        crate::users::UserId(attempt.user_id),
-    )
-    .await?;
+    let attempts = attempt_store::attempts_of(&mut tx, attempt.item(), attempt.user_id).await?;
     let view = view(&mut tx, &attempt, &settings, &attempts, staff).await?;
     tx.commit().await?;
     Ok(view)
 }
 
-pub async fn get(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
-    closing_view(state, auth, id, false).await
+pub async fn get(state: &AppState, caller: &Caller, id: AttemptId) -> ApiResult<Attempt> {
+    closing_view(state, caller, id, false).await
 }
 
 /// Saves (or replaces) the caller's answer to one question of their open attempt: written
 /// first, then checked against the question's version, and rolled back when it does not fit.
 pub async fn save_answer(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     id: AttemptId,
     position: i32,
     answer: Value,
 ) -> ApiResult<AttemptQuestion> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let session = (auth.user_id(), auth.epoch());
+    let mut tx = caller.begin_unconfirmed(state).await?;
+    let session = (caller.user, caller.epoch);
     let Some(row) = attempt_store::save_answer(&mut tx, id, session, position, &answer).await?
     else {
         // Nothing saved: say why, a stale session first.
-        let actor = Actor::load(&mut tx, auth).await?;
+        let actor = Actor::load(&mut tx, caller).await?;
         let attempt = attempt_store::attempt(&mut tx, id, false)
             .await?
-            .filter(|a| a.user_id == actor.user_id.0)
+            .filter(|a| a.user_id == actor.user_id)
             .ok_or(ApiError::NotFound)?;
-        if attempt.status() != AttemptStatus::InProgress {
+        if attempt.status != AttemptStatus::InProgress {
             return Err(closed());
         }
         if attempt.expired(Utc::now()) {
             // Closed in a transaction of its own: closing locks the enrollment before the attempt.
             tx.commit().await?;
-            closing_view(state, auth, id, false).await?;
+            closing_view(state, caller, id, false).await?;
             return Err(closed());
         }
         return Err(ApiError::NotFound);
@@ -501,6 +466,6 @@ pub async fn save_answer(
 
 /// Submits the caller's attempt and grades it. Submitting a closed attempt answers it as it is,
 /// so a second tab's submission changes nothing.
-pub async fn submit(state: &AppState, auth: &Authenticated, id: AttemptId) -> ApiResult<Attempt> {
-    closing_view(state, auth, id, true).await
+pub async fn submit(state: &AppState, caller: &Caller, id: AttemptId) -> ApiResult<Attempt> {
+    closing_view(state, caller, id, true).await
 }

@@ -20,15 +20,17 @@ use super::model::{
     ReviewAttempt,
 };
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
-use crate::courses::{CourseId, ItemId};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::{Cursor, Page};
+use crate::auth::Caller;
+use crate::courses::CourseId;
+use crate::courses::is_course_staff;
+use crate::db::Cursor;
+use crate::error::{ApiError, ApiResult, FieldError, codes};
+use crate::http::Page;
 use crate::plugins::{GradeInput, PluginName};
+use crate::question_banks::in_hundredths;
 use crate::question_banks::kinds::{AutoGrade, QuestionSpec};
-use crate::question_banks::{QuestionId, in_hundredths, is_course_staff};
 use crate::state::AppState;
-use crate::users::{Role, UserId};
+use crate::users::Role;
 
 /// A plugin question to grade after the closing transaction commits.
 pub(super) struct PluginJob {
@@ -96,13 +98,13 @@ pub(super) async fn close(
     auto_submitted: bool,
 ) -> ApiResult<Option<Closed>> {
     let enrollment = crate::enrollments::lock(tx, attempt.enrollment()).await?;
-    let Some(current) = attempt_store::attempt(tx, attempt.id(), true).await? else {
+    let Some(current) = attempt_store::attempt(tx, attempt.id, true).await? else {
         return Ok(None);
     };
-    if current.status() != AttemptStatus::InProgress {
+    if current.status != AttemptStatus::InProgress {
         return Ok(None);
     }
-    let mut questions = attempt_store::questions(tx, current.id(), None).await?;
+    let mut questions = attempt_store::questions(tx, current.id, None).await?;
     let mut grades = Vec::with_capacity(questions.len());
     let mut jobs = Vec::new();
     for row in &questions {
@@ -118,7 +120,7 @@ pub(super) async fn close(
             .count();
     let closed = attempt_store::close_graded(
         tx,
-        current.id(),
+        current.id,
         auto_submitted,
         &grades,
         waiting,
@@ -128,14 +130,14 @@ pub(super) async fn close(
     .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the locked attempt was not open")))?;
     for grade in grades {
         if let Some(row) = questions.iter_mut().find(|r| r.position == grade.position) {
-            row.grading = grade.grading.as_str().to_owned();
+            row.grading = grade.grading;
             row.awarded = grade.awarded;
             row.feedback = grade.feedback;
             row.review_reason = grade.review_reason;
         }
     }
-    let attempts = attempt_store::attempts_of(tx, closed.item(), UserId(closed.user_id)).await?;
-    if closed.status() == AttemptStatus::Graded && attempts::passed(&attempts, settings) {
+    let attempts = attempt_store::attempts_of(tx, closed.item(), closed.user_id).await?;
+    if closed.status == AttemptStatus::Graded && attempts::passed(&attempts, settings) {
         crate::progress::complete_locked(
             tx,
             closed.course(),
@@ -197,8 +199,8 @@ fn grade_by_rule(row: &AttemptQuestionRow) -> RuleGrade {
 /// Grades the attempt when nothing waits, and completes the quiz item once the learner has
 /// passed the quiz.
 async fn settle(tx: &mut TenantTx, attempt: &AttemptRow, settings: &QuizSettings) -> ApiResult<()> {
-    if attempt_store::finalize(tx, attempt.id(), settings.passing_percent).await? {
-        let all = attempt_store::attempts_of(tx, attempt.item(), UserId(attempt.user_id)).await?;
+    if attempt_store::finalize(tx, attempt.id, settings.passing_percent).await? {
+        let all = attempt_store::attempts_of(tx, attempt.item(), attempt.user_id).await?;
         if attempts::passed(&all, settings) {
             crate::progress::complete_by_assessment(
                 tx,
@@ -225,7 +227,7 @@ pub(super) async fn run_plugins(
     if jobs.is_empty() {
         return Ok(());
     }
-    let learner = UserId(attempt.user_id);
+    let learner = attempt.user_id;
     let mut grades = Vec::with_capacity(jobs.len());
     for job in jobs {
         let Ok(name) = PluginName::parse(&job.plugin) else {
@@ -267,10 +269,10 @@ pub(super) async fn run_plugins(
     }
     let mut tx = state.db.begin(tenant).await?;
     crate::enrollments::lock(&mut tx, attempt.enrollment()).await?;
-    let current = attempt_store::attempt(&mut tx, attempt.id(), true)
+    let current = attempt_store::attempt(&mut tx, attempt.id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    attempt_store::set_grades(&mut tx, current.id(), &grades, true).await?;
+    attempt_store::set_grades(&mut tx, current.id, &grades, true).await?;
     settle(&mut tx, &current, settings).await?;
     tx.commit().await?;
     Ok(())
@@ -279,21 +281,20 @@ pub(super) async fn run_plugins(
 /// A person grades (or regrades) one answer of a closed attempt: the course's staff only.
 pub async fn grade_answer(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: AttemptId,
     position: i32,
     grade: ManualGrade,
 ) -> ApiResult<Attempt> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let attempt = attempt_store::attempt(&mut tx, id, false)
         .await?
         .ok_or(ApiError::NotFound)?;
     if !is_course_staff(&mut tx, &actor, attempt.course()).await? {
-        return Err(if attempt.user_id == actor.user_id.0 {
+        return Err(if attempt.user_id == actor.user_id {
             ApiError::Forbidden {
-                code: "forbidden",
+                code: codes::FORBIDDEN,
                 detail: "only the course's instructors and tenant admins grade attempts",
             }
         } else {
@@ -304,7 +305,7 @@ pub async fn grade_answer(
     let attempt = attempt_store::attempt(&mut tx, id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if attempt.status() == AttemptStatus::InProgress {
+    if attempt.status == AttemptStatus::InProgress {
         return Err(ApiError::Conflict {
             code: "attempt_in_progress",
             detail: "the attempt is still being answered".into(),
@@ -369,7 +370,7 @@ pub async fn grade_answer(
     let attempt = attempt_store::attempt(&mut tx, id, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let all = attempt_store::attempts_of(&mut tx, attempt.item(), UserId(attempt.user_id)).await?;
+    let all = attempt_store::attempts_of(&mut tx, attempt.item(), attempt.user_id).await?;
     let view = attempts::view(&mut tx, &attempt, &settings, &all, true).await?;
     tx.commit().await?;
     Ok(view)
@@ -379,17 +380,16 @@ pub async fn grade_answer(
 /// courses they teach (every course for tenant admins), oldest first.
 pub async fn queue(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: Option<CourseId>,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<ReviewAttempt>> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let admin = actor.roles.contains(Role::TenantAdmin);
     if !admin && !actor.roles.contains(Role::Instructor) {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: codes::FORBIDDEN,
             detail: "only instructors and tenant admins grade attempts",
         });
     }
@@ -407,15 +407,15 @@ pub async fn queue(
     for row in rows {
         if attempts
             .last()
-            .is_none_or(|a| a.attempt_id.0 != row.attempt_id)
+            .is_none_or(|a| a.attempt_id != row.attempt_id)
         {
             attempts.push(ReviewAttempt {
-                attempt_id: AttemptId(row.attempt_id),
-                course_id: CourseId(row.course_id),
+                attempt_id: row.attempt_id,
+                course_id: row.course_id,
                 course_title: row.course_title.clone(),
-                item_id: ItemId(row.item_id),
+                item_id: row.item_id,
                 quiz_title: row.quiz_title.clone(),
-                learner_id: UserId(row.learner_id),
+                learner_id: row.learner_id,
                 learner_name: row.learner_name.clone(),
                 submitted_at: row.submitted_at,
                 answers: Vec::new(),
@@ -424,7 +424,7 @@ pub async fn queue(
         if let Some(attempt) = attempts.last_mut() {
             attempt.answers.push(ReviewAnswer {
                 position: row.position,
-                question_id: QuestionId(row.question_id),
+                question_id: row.question_id,
                 prompt: row.prompt,
                 points: row.points,
                 answer: row.answer,
@@ -443,7 +443,7 @@ pub async fn close_expired(state: &AppState, tenant: TenantId, id: AttemptId) ->
     let Some(attempt) = attempt_store::attempt(&mut tx, id, false).await? else {
         return Ok(());
     };
-    if attempt.status() != AttemptStatus::InProgress || !attempt.expired(chrono::Utc::now()) {
+    if attempt.status != AttemptStatus::InProgress || !attempt.expired(chrono::Utc::now()) {
         return Ok(());
     }
     let quiz = super::store::quiz(&mut tx, attempt.course(), attempt.item())
@@ -469,7 +469,7 @@ pub async fn release_stuck(state: &AppState, tenant: TenantId, id: AttemptId) ->
     let rows = attempt_store::questions(&mut tx, id, None).await?;
     let grades: Vec<AnswerGrade> = rows
         .iter()
-        .filter(|r| r.grading() == Grading::Pending)
+        .filter(|r| r.grading == Grading::Pending)
         .map(|r| review(r.position, "grading by the plugin was interrupted"))
         .collect();
     attempt_store::set_grades(&mut tx, id, &grades, true).await?;

@@ -40,22 +40,8 @@ pub enum ShowCorrectAnswers {
     AfterPassing,
 }
 
-macro_rules! db_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-
-            pub fn from_db(text: &str) -> Self {
-                match text { $($text => Self::$variant,)+ _ => Self::default() }
-            }
-        }
-    };
-}
-
-db_enum!(AttemptGrading { Highest => "highest", Latest => "latest", Average => "average" });
-db_enum!(ShowCorrectAnswers {
+text_enum!(AttemptGrading { Highest => "highest", Latest => "latest", Average => "average" });
+text_enum!(ShowCorrectAnswers {
     Never => "never",
     AfterSubmission => "after_submission",
     AfterWindow => "after_window",
@@ -75,15 +61,11 @@ pub enum AttemptStatus {
     Graded,
 }
 
-impl AttemptStatus {
-    pub fn from_db(text: &str) -> Self {
-        match text {
-            "submitted" => Self::Submitted,
-            "graded" => Self::Graded,
-            _ => Self::InProgress,
-        }
-    }
-}
+text_enum!(AttemptStatus {
+    InProgress => "in_progress",
+    Submitted => "submitted",
+    Graded => "graded",
+});
 
 /// How an answer was, or will be, graded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -100,7 +82,7 @@ pub enum Grading {
     Manual,
 }
 
-db_enum!(Grading { Pending => "pending", Auto => "auto", Review => "review", Manual => "manual" });
+text_enum!(Grading { Pending => "pending", Auto => "auto", Review => "review", Manual => "manual" });
 
 /// One entry of a quiz's question list as authors send it: a question of a bank (asked at its
 /// current version), or `count` questions drawn at random from a bank or one of its categories.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::model::{Quiz, QuizInput, QuizSettings, ShowCorrectAnswers, Slot};
 use super::store::{self, QuizRow};
 use crate::audit::{Audit, AuditActor};
-use crate::auth::{Actor, Authenticated};
+use crate::auth::{Actor, Caller};
 use crate::courses::{CourseId, ItemId};
 use crate::enrollments::Staff;
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -193,8 +193,8 @@ async fn check_slots(
 
 fn view(row: &QuizRow, questions: Option<Vec<Slot>>, question_count: i64) -> Quiz {
     Quiz {
-        item_id: ItemId(row.item_id),
-        course_id: CourseId(row.course_id),
+        item_id: row.item_id,
+        course_id: row.course_id,
         title: row.title.clone(),
         settings: row.settings(),
         questions,
@@ -206,14 +206,14 @@ fn view(row: &QuizRow, questions: Option<Vec<Slot>>, question_count: i64) -> Qui
 /// Saves the settings and the question list of a course's quiz item (its staff).
 pub async fn save(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     course: CourseId,
     item: ItemId,
     input: QuizInput,
 ) -> ApiResult<Quiz> {
     let (settings, slots) = parse(&input)?;
-    let mut staff = Staff::begin(state, auth, course, true).await?;
+    let mut staff = Staff::begin(state, caller, course, true).await?;
     store::quiz(&mut staff.tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -254,12 +254,11 @@ pub async fn save(
 /// the course (published or archived). Anyone else: 404.
 pub async fn get(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<Quiz> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     let quiz = read(&mut tx, &actor, course, item).await?;
     tx.commit().await?;
     Ok(quiz)
@@ -272,7 +271,7 @@ pub(super) async fn read(
     course: CourseId,
     item: ItemId,
 ) -> ApiResult<Quiz> {
-    let staff = crate::question_banks::course_reader(tx, actor, course).await?;
+    let staff = crate::courses::course_reader(tx, actor, course).await?;
     let row = store::quiz(tx, course, item)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -12,19 +12,19 @@ use crate::question_banks::{BankId, CategoryId, QuestionId};
 /// A quiz item with its settings (absent until an author saves them).
 #[derive(sqlx::FromRow)]
 pub struct QuizRow {
-    pub item_id: Uuid,
-    pub course_id: Uuid,
+    pub item_id: ItemId,
+    pub course_id: CourseId,
     pub title: String,
     pub configured: bool,
     pub time_limit_seconds: Option<i32>,
     pub max_attempts: Option<i32>,
     pub passing_percent: Option<f64>,
-    pub attempt_grading: Option<String>,
+    pub attempt_grading: Option<AttemptGrading>,
     pub shuffle_questions: Option<bool>,
     pub shuffle_options: Option<bool>,
     pub available_from: Option<DateTime<Utc>>,
     pub available_until: Option<DateTime<Utc>>,
-    pub show_correct_answers: Option<String>,
+    pub show_correct_answers: Option<ShowCorrectAnswers>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -34,20 +34,12 @@ impl QuizRow {
             time_limit_seconds: self.time_limit_seconds,
             max_attempts: self.max_attempts,
             passing_percent: self.passing_percent.unwrap_or(50.0),
-            attempt_grading: self
-                .attempt_grading
-                .as_deref()
-                .map(AttemptGrading::from_db)
-                .unwrap_or_default(),
+            attempt_grading: self.attempt_grading.unwrap_or_default(),
             shuffle_questions: self.shuffle_questions.unwrap_or(false),
             shuffle_options: self.shuffle_options.unwrap_or(false),
             available_from: self.available_from,
             available_until: self.available_until,
-            show_correct_answers: self
-                .show_correct_answers
-                .as_deref()
-                .map(ShowCorrectAnswers::from_db)
-                .unwrap_or_default(),
+            show_correct_answers: self.show_correct_answers.unwrap_or_default(),
         }
     }
 }
@@ -271,7 +263,7 @@ pub async fn known_categories(
 /// A question at its current version, as an attempt is given it.
 #[derive(sqlx::FromRow)]
 pub struct Candidate {
-    pub question_id: Uuid,
+    pub question_id: QuestionId,
     pub version: i32,
     pub points: f64,
     pub prompt: String,

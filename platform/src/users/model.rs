@@ -141,28 +141,13 @@ pub enum Role {
     CorporateManager,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Learner => "learner",
-            Self::Instructor => "instructor",
-            Self::Mentor => "mentor",
-            Self::TenantAdmin => "tenant_admin",
-            Self::CorporateManager => "corporate_manager",
-        }
-    }
-
-    fn from_db(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "learner" => Self::Learner,
-            "instructor" => Self::Instructor,
-            "mentor" => Self::Mentor,
-            "tenant_admin" => Self::TenantAdmin,
-            "corporate_manager" => Self::CorporateManager,
-            _ => return None,
-        })
-    }
-}
+text_enum!(Role {
+    Learner => "learner",
+    Instructor => "instructor",
+    Mentor => "mentor",
+    TenantAdmin => "tenant_admin",
+    CorporateManager => "corporate_manager",
+});
 
 /// A non-empty set of roles, sorted and without repeats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -183,8 +168,9 @@ impl Roles {
         self.0.iter().map(|r| r.as_str().to_owned()).collect()
     }
 
-    pub(crate) fn from_db(raw: &[String]) -> Self {
-        let mut roles: Vec<Role> = raw.iter().filter_map(|r| Role::from_db(r)).collect();
+    /// The roles as stored (a checked `text[]`), in order and without repeats.
+    pub(crate) fn from_stored(raw: &[Role]) -> Self {
+        let mut roles = raw.to_vec();
         roles.sort();
         roles.dedup();
         Self(roles)
@@ -223,23 +209,11 @@ pub enum UserStatus {
     Deactivated,
 }
 
-impl UserStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Active => "active",
-            Self::Deactivated => "deactivated",
-        }
-    }
-
-    pub(crate) fn from_db(raw: &str) -> Self {
-        match raw {
-            "invited" => Self::Invited,
-            "active" => Self::Active,
-            _ => Self::Deactivated,
-        }
-    }
-}
+text_enum!(UserStatus {
+    Invited => "invited",
+    Active => "active",
+    Deactivated => "deactivated",
+});
 
 /// A user as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -9,13 +9,14 @@ use serde_json::json;
 use super::model::{DisplayName, Email, Role, Roles, User, UserId, UserStatus};
 use super::store::{self, ListFilter, NewUser};
 use crate::audit::{Audit, AuditActor};
+use crate::auth::Caller;
 use crate::auth::service::INVITATION_TTL_SECONDS;
 use crate::auth::store::{self as sessions, Purpose};
 use crate::auth::tokens::OpaqueToken;
-use crate::auth::{Actor, Authenticated};
+use crate::db::Cursor;
 use crate::email::{OutgoingEmail, enqueue};
-use crate::error::{ApiError, ApiResult, OnConstraint};
-use crate::http::{Cursor, Page};
+use crate::error::{ApiError, ApiResult, OnConstraint, codes};
+use crate::http::Page;
 use crate::state::AppState;
 
 pub struct UserQuery {
@@ -26,15 +27,13 @@ pub struct UserQuery {
 
 pub async fn list(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     query: &UserQuery,
     cursor: Option<Cursor>,
     limit: i64,
 ) -> ApiResult<Page<User>> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    Actor::load(&mut tx, auth)
-        .await?
-        .require(Role::TenantAdmin)?;
+    let (mut tx, actor) = caller.begin(state).await?;
+    actor.require(Role::TenantAdmin)?;
     let filter = ListFilter {
         search: query
             .search
@@ -50,11 +49,9 @@ pub async fn list(
     Ok(Page::from_rows(users, limit, |u: &User| u.id.0))
 }
 
-pub async fn get(state: &AppState, auth: &Authenticated, id: UserId) -> ApiResult<User> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    Actor::load(&mut tx, auth)
-        .await?
-        .require(Role::TenantAdmin)?;
+pub async fn get(state: &AppState, caller: &Caller, id: UserId) -> ApiResult<User> {
+    let (mut tx, actor) = caller.begin(state).await?;
+    actor.require(Role::TenantAdmin)?;
     let row = store::by_id(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(row.to_user())
@@ -68,17 +65,16 @@ pub struct Invitation {
 
 pub async fn invite(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     invitation: Invitation,
 ) -> ApiResult<User> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     actor.require(Role::TenantAdmin)?;
     let user = invite_in(
         state,
         &mut tx,
-        &auth.tenant,
+        &caller.tenant,
         AuditActor::User(actor.user_id),
         Some(ip),
         invitation,
@@ -111,13 +107,13 @@ pub async fn invite_in(
     )
     .await
     .on_constraint(store::EMAIL_TAKEN, || ApiError::Conflict {
-        code: "email_taken",
+        code: codes::EMAIL_TAKEN,
         detail: "a user with this email already exists in this organisation".into(),
     })?;
     let token = OpaqueToken::generate();
     sessions::insert_user_token(
         tx,
-        row.id(),
+        row.id,
         Purpose::Invitation,
         &token.hash(),
         INVITATION_TTL_SECONDS,
@@ -152,13 +148,12 @@ pub async fn invite_in(
 
 pub async fn set_roles(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: UserId,
     roles: Roles,
 ) -> ApiResult<User> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     actor.require(Role::TenantAdmin)?;
     let current = store::by_id_for_update(&mut tx, id)
         .await?
@@ -190,12 +185,11 @@ pub async fn set_roles(
 /// already deactivated is answered as it is.
 pub async fn deactivate(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: UserId,
 ) -> ApiResult<User> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     actor.require(Role::TenantAdmin)?;
     if actor.user_id == id {
         return Err(ApiError::Conflict {
@@ -206,7 +200,7 @@ pub async fn deactivate(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if current.status() == UserStatus::Deactivated {
+    if current.status == UserStatus::Deactivated {
         tx.commit().await?;
         return Ok(current.to_user());
     }
@@ -232,12 +226,11 @@ pub async fn deactivate(
 /// keeps its sessions.
 pub async fn reactivate(
     state: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     ip: IpAddr,
     id: UserId,
 ) -> ApiResult<User> {
-    let mut tx = state.db.begin(auth.tenant.id).await?;
-    let actor = Actor::load(&mut tx, auth).await?;
+    let (mut tx, actor) = caller.begin(state).await?;
     actor.require(Role::TenantAdmin)?;
     let current = store::by_id_for_update(&mut tx, id)
         .await?
@@ -249,7 +242,7 @@ pub async fn reactivate(
         UserStatus::Invited
     };
     // Already there (e.g. an active user): nothing to do, and their sessions must keep working.
-    if current.status() == status {
+    if current.status == status {
         tx.commit().await?;
         return Ok(current.to_user());
     }

@@ -2,21 +2,21 @@
 
 use chrono::{DateTime, Utc};
 use lms_tenants::{TenantId, TenantTx};
-use uuid::Uuid;
 
+use super::model::Role;
 use super::model::{DisplayName, Email, Roles, User, UserId, UserStatus};
-use crate::http::Cursor;
+use crate::db::Cursor;
 
 /// A `users` row including what only the service may see.
 #[derive(sqlx::FromRow)]
 pub struct UserRow {
-    pub tenant_id: Uuid,
-    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub password_hash: Option<String>,
-    pub roles: Vec<String>,
-    pub status: String,
+    pub roles: Vec<Role>,
+    pub status: UserStatus,
     pub session_epoch: i32,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -25,26 +25,18 @@ pub struct UserRow {
 const COLUMNS: &str = "tenant_id, id, email, display_name, password_hash, roles, status, session_epoch, last_login_at, created_at";
 
 impl UserRow {
-    pub fn id(&self) -> UserId {
-        UserId(self.id)
-    }
-
-    pub fn status(&self) -> UserStatus {
-        UserStatus::from_db(&self.status)
-    }
-
     pub fn roles(&self) -> Roles {
-        Roles::from_db(&self.roles)
+        Roles::from_stored(&self.roles)
     }
 
     pub fn to_user(&self) -> User {
         User {
-            id: UserId(self.id),
-            tenant_id: TenantId::from_uuid(self.tenant_id),
+            id: self.id,
+            tenant_id: self.tenant_id,
             email: Email::from_db(self.email.clone()),
             display_name: self.display_name.clone(),
             roles: self.roles(),
-            status: self.status(),
+            status: self.status,
             last_login_at: self.last_login_at,
             created_at: self.created_at,
         }
