@@ -59,7 +59,9 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::plugins::router(),
         crate::tenant_profile::router(),
         crate::audit::router(),
+        crate::jobs::router(),
         crate::operator::router(),
+        crate::jobs::operator_router(),
         crate::health::router(),
         crate::tls_ask::router(),
     ]

@@ -21,6 +21,7 @@ pub mod error;
 pub mod gradebook;
 pub mod health;
 pub mod http;
+pub mod jobs;
 pub mod openapi;
 pub mod operator;
 pub mod pg_cluster;

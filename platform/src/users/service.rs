@@ -81,7 +81,6 @@ pub async fn invite(
     )
     .await?;
     tx.commit().await?;
-    state.email.wake();
     Ok(user)
 }
 

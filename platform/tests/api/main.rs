@@ -17,6 +17,7 @@ mod errors;
 mod gradebook;
 mod health;
 mod hostile_input;
+mod jobs;
 mod operator;
 mod plugin_uploads;
 mod plugins;
