@@ -18,6 +18,7 @@ pub mod demo;
 pub mod email;
 pub mod enrollments;
 pub mod error;
+pub mod events;
 pub mod gradebook;
 pub mod health;
 pub mod http;

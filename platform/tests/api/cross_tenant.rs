@@ -43,6 +43,9 @@ struct Fixture {
     /// A dead job of each tenant (re-runnable by its admin).
     a_job: String,
     b_job: String,
+    /// A domain event of each tenant.
+    a_event: String,
+    b_event: String,
 }
 
 /// The names and ids a plugin path can carry.
@@ -172,6 +175,23 @@ fn suite() -> Vec<Endpoint> {
         public_profile: false,
     };
     vec![
+        // Domain events.
+        ep(
+            Method::GET,
+            "/api/v1/events",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/events/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // Background jobs.
         ep(
             Method::GET,
@@ -1318,7 +1338,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_assignment = seed_assignment(app, &b).await;
     let a_job = seed_dead_job(app, &a).await;
     let b_job = seed_dead_job(app, &b).await;
+    let a_event = any_event(app, &a).await;
+    let b_event = any_event(app, &b).await;
     Fixture {
+        a_event,
+        b_event,
         a_job,
         b_job,
         a_quiz,
@@ -1337,6 +1361,15 @@ async fn fixture(app: &TestApp) -> Fixture {
         b_plugin,
         a_plugin_upload,
     }
+}
+
+/// One of the tenant's domain events (its users' creation, at least).
+async fn any_event(app: &TestApp, t: &TestTenant) -> String {
+    sqlx::query_scalar("select id::text from domain_events where tenant_id = $1::uuid limit 1")
+        .bind(&t.id)
+        .fetch_one(&mut app.db.superuser().await)
+        .await
+        .expect("an event")
 }
 
 /// A job of the tenant's that failed for good.
@@ -1469,6 +1502,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_cohort));
             } else if ep.path.starts_with("/api/v1/jobs/") {
                 foreign.push(PathIds::only(&fx.b_job));
+            } else if ep.path.starts_with("/api/v1/events/") {
+                foreign.push(PathIds::only(&fx.b_event));
             } else if ep.path.starts_with("/api/v1/question-banks/") {
                 // B's bank, and A's own bank with B's category under it.
                 foreign.push(PathIds::bank(&fx.b_quiz));
@@ -1542,6 +1577,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             vec![PathIds::only(&fx.a_cohort), PathIds::only(&fx.b_cohort)]
         } else if ep.path.starts_with("/api/v1/jobs/") {
             vec![PathIds::only(&fx.a_job), PathIds::only(&fx.b_job)]
+        } else if ep.path.starts_with("/api/v1/events/") {
+            vec![PathIds::only(&fx.a_event), PathIds::only(&fx.b_event)]
         } else if ep.path.starts_with("/api/v1/question-banks/") {
             vec![PathIds::bank(&fx.a_quiz), PathIds::bank(&fx.b_quiz)]
         } else if ep.path.starts_with("/api/v1/questions/") {

@@ -14,6 +14,7 @@ mod cross_tenant;
 mod demo;
 mod enrollments;
 mod errors;
+mod events;
 mod gradebook;
 mod health;
 mod hostile_input;
