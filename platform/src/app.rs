@@ -33,6 +33,7 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
         OpenApiRouter::merge,
     );
     crate::openapi::add_shared_responses(router.get_openapi_mut());
+    crate::events::describe_webhooks(router.get_openapi_mut());
     router
 }
 
@@ -59,7 +60,10 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::plugins::router(),
         crate::tenant_profile::router(),
         crate::audit::router(),
+        crate::jobs::router(),
+        crate::events::router(),
         crate::operator::router(),
+        crate::jobs::operator_router(),
         crate::health::router(),
         crate::tls_ask::router(),
     ]

@@ -29,6 +29,25 @@ pub struct Config {
     pub log_json: bool,
     pub plugins: PluginConfig,
     pub storage: StorageConfig,
+    pub jobs: JobsConfig,
+}
+
+/// Who runs background jobs.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `lms serve` runs a worker in its own process (`LMS_IN_PROCESS_WORKER`, default on); turn
+    /// it off where `lms worker` processes run the jobs.
+    pub in_process: bool,
+    pub worker: crate::jobs::WorkerConfig,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            in_process: true,
+            worker: crate::jobs::WorkerConfig::default(),
+        }
+    }
 }
 
 /// Where uploaded files live.
@@ -145,6 +164,15 @@ impl Config {
                 compile_program: None,
             },
             storage: StorageConfig::from_env()?,
+            jobs: JobsConfig {
+                in_process: var("LMS_IN_PROCESS_WORKER")?.unwrap_or(true),
+                worker: crate::jobs::WorkerConfig {
+                    concurrency: var("LMS_JOB_CONCURRENCY")?
+                        .unwrap_or(crate::jobs::WorkerConfig::default().concurrency)
+                        .max(1),
+                    ..crate::jobs::WorkerConfig::default()
+                },
+            },
         })
     }
 }

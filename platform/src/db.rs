@@ -3,8 +3,8 @@
 //! Three roles, three purposes: the owner applies migrations (and nothing else); the application
 //! role (`lms_app`) serves every request through [`TenantDb`]; the operator role (`lms_operator`,
 //! BYPASSRLS) is confined to [`OperatorDb`], which only the operator API, signing-key management,
-//! the email dispatcher, the quiz deadline sweep (which only finds attempts; it closes each as the
-//! app role) and the demo seeding use.
+//! the job workers (claiming, leases, outcomes and schedules; a job's own work runs as the app
+//! role) and the demo seeding use.
 
 mod cursor;
 
@@ -143,7 +143,9 @@ pub async fn connect(urls: &ResolvedUrls, pool_size: u32) -> anyhow::Result<Data
     let app = pool(&urls.app, pool_size)
         .await
         .context("connecting as lms_app")?;
-    let operator = pool(&urls.operator, 4.max(pool_size / 8))
+    // The in-process job worker keeps one connection listening and claims, renews and
+    // completes on up to three more; the operator API and key reloads share the rest.
+    let operator = pool(&urls.operator, 6.max(pool_size / 4))
         .await
         .context("connecting as lms_operator")?;
     Ok(Databases {

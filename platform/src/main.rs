@@ -27,6 +27,9 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Run background jobs and schedules without the HTTP API (needs DATABASE_URL); turn off
+    /// the server's own worker with LMS_IN_PROCESS_WORKER=false where these run.
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -68,6 +71,10 @@ async fn run() -> anyhow::Result<()> {
             migrated?;
             tracing::info!("migrations applied");
             Ok(())
+        }
+        Command::Worker => {
+            telemetry::init(config.log_json);
+            lms_platform::startup::run_worker(config, shutdown_signal()).await
         }
         Command::Serve { bind, demo } => {
             telemetry::init(config.log_json);

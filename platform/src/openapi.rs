@@ -37,7 +37,9 @@ use crate::error::Problem;
         (name = "plugins", description = "The plugin registry: uploads, installs, capability grants, signatures, the first-party catalog, grading and invocation records (tenant admins; grading also instructors)"),
         (name = "tenant", description = "The current tenant's branding and settings"),
         (name = "audit", description = "The audit trail"),
-        (name = "operator", description = "Platform operator: tenants, domains, signing keys"),
+        (name = "events", description = "Domain events of the tenant (tenant admins); each type's data is in the webhooks section"),
+        (name = "jobs", description = "Background jobs: list, inspect and re-run dead jobs (tenant admins)"),
+        (name = "operator", description = "Platform operator: tenants, domains, signing keys, every tenant's background jobs"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

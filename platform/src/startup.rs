@@ -10,9 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::auth::{KeyRing, LoginBackoff, PasswordHasher};
-use crate::config::Config;
+use crate::config::{Config, JobsConfig};
 use crate::db::{self, ResolvedUrls};
-use crate::email::{Dispatcher, Mailer};
+use crate::email::Mailer;
+use crate::jobs::{Worker, WorkerConfig};
 use crate::pg_cluster::PrivateCluster;
 use crate::state::{AppState, Settings};
 
@@ -20,6 +21,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    jobs: JobsConfig,
     cluster: Option<PrivateCluster>,
     /// Set when the operator credential was generated rather than configured.
     pub generated_operator_token: Option<SecretString>,
@@ -62,70 +64,12 @@ impl Application {
 
     async fn build_with(config: Config, urls: &ResolvedUrls) -> anyhow::Result<Self> {
         db::migrate(urls).await?;
-        let databases = db::connect(urls, config.database.pool_size).await?;
-        crate::health::install_metrics_recorder();
-        let keys = KeyRing::load(databases.operator.clone())
-            .await
-            .context("loading signing keys")?;
-        let (operator_token, generated_operator_token) = match &config.operator_token {
-            Some(token) => (token.clone(), None),
-            None => {
-                let token = SecretString::from(
-                    crate::auth::tokens::OpaqueToken::generate()
-                        .as_str()
-                        .to_owned(),
-                );
-                (token.clone(), Some(token))
-            }
-        };
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
         let local = listener.local_addr()?;
-        let plugins = crate::plugins::Plugins::new(&config.plugins)?;
-        crate::plugins::register_catalog(
-            &databases.operator,
-            config.plugins.artifacts_dir.as_deref(),
-        )
-        .await
-        .context("registering the first-party plugin catalog")?;
-        let mailer = Mailer::from_config(config.email.smtp_url.as_ref(), &config.email.from)?;
-        let storage =
-            crate::storage::Storage::from_config(&config.storage, config.data_dir.join("files"))
-                .await
-                .context("opening file storage")?;
-        tracing::info!(
-            backend = storage.backend_name(),
-            location = %storage.location(),
-            "file storage"
-        );
-        let state = AppState {
-            db: databases.app.clone(),
-            operator_db: databases.operator.clone(),
-            resolver: TenantResolver::new(
-                databases.app,
-                config.base_domain.clone(),
-                config.tenant_cache_ttl,
-            ),
-            keys,
-            // Each hash holds 19 MiB and a core; more in flight only queues inside argon2.
-            passwords: PasswordHasher::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
-            )?,
-            backoff: LoginBackoff::default(),
-            email: Dispatcher::new(databases.operator, mailer),
-            settings: Arc::new(Settings {
-                operator_token_hash: Settings::hash_operator_token(operator_token.expose_secret()),
-                public_url: config
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{local}")),
-                base_domain: config.base_domain.clone(),
-                trust_proxy_headers: config.trust_proxy_headers,
-            }),
-            plugins,
-            storage,
-        };
+        let (state, generated_operator_token) =
+            build_state(&config, urls, format!("http://{local}")).await?;
         let router = crate::app::build(
             state.clone(),
             config.rate_limits,
@@ -135,6 +79,7 @@ impl Application {
             listener,
             router,
             state,
+            jobs: config.jobs,
             cluster: None,
             generated_operator_token,
         })
@@ -158,24 +103,122 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let dispatcher = tokio::spawn(self.state.email.clone().run());
         let key_reloader = tokio::spawn(self.state.keys.clone().reload_periodically());
-        let quiz_sweep = tokio::spawn(crate::quizzes::sweep::run(self.state.clone()));
+        let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = self.jobs.in_process.then(|| {
+            tokio::spawn(
+                platform_worker(self.state.clone(), self.jobs.worker.clone()).run(async {
+                    worker_stopped.await.ok();
+                }),
+            )
+        });
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
-        dispatcher.abort();
         key_reloader.abort();
-        quiz_sweep.abort();
+        stop_worker.send(()).ok();
+        if let Some(worker) = worker {
+            worker.await.ok();
+        }
         if let Some(cluster) = self.cluster {
             tracing::info!("stopping the private PostgreSQL cluster");
             cluster.stop().await?;
         }
         served.context("serving HTTP")
     }
+}
+
+/// A worker for every kind of job and schedule the platform has.
+pub fn platform_worker(state: AppState, config: WorkerConfig) -> Worker {
+    Worker::new(state, crate::jobs::registry(), config).with_schedules(crate::jobs::schedules())
+}
+
+/// Builds what handlers and jobs reach: pools, keys, plugins, mail and files. `public_url` is the
+/// base of links when none is configured.
+async fn build_state(
+    config: &Config,
+    urls: &ResolvedUrls,
+    public_url: String,
+) -> anyhow::Result<(AppState, Option<SecretString>)> {
+    let databases = db::connect(urls, config.database.pool_size).await?;
+    crate::health::install_metrics_recorder();
+    let keys = KeyRing::load(databases.operator.clone())
+        .await
+        .context("loading signing keys")?;
+    let (operator_token, generated_operator_token) = match &config.operator_token {
+        Some(token) => (token.clone(), None),
+        None => {
+            let token = SecretString::from(
+                crate::auth::tokens::OpaqueToken::generate()
+                    .as_str()
+                    .to_owned(),
+            );
+            (token.clone(), Some(token))
+        }
+    };
+    let plugins = crate::plugins::Plugins::new(&config.plugins)?;
+    crate::plugins::register_catalog(&databases.operator, config.plugins.artifacts_dir.as_deref())
+        .await
+        .context("registering the first-party plugin catalog")?;
+    let mailer = Mailer::from_config(config.email.smtp_url.as_ref(), &config.email.from)?;
+    let storage =
+        crate::storage::Storage::from_config(&config.storage, config.data_dir.join("files"))
+            .await
+            .context("opening file storage")?;
+    tracing::info!(
+        backend = storage.backend_name(),
+        location = %storage.location(),
+        "file storage"
+    );
+    let state = AppState {
+        db: databases.app.clone(),
+        operator_db: databases.operator,
+        resolver: TenantResolver::new(
+            databases.app,
+            config.base_domain.clone(),
+            config.tenant_cache_ttl,
+        ),
+        keys,
+        // Each hash holds 19 MiB and a core; more in flight only queues inside argon2.
+        passwords: PasswordHasher::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+        )?,
+        backoff: LoginBackoff::default(),
+        mailer,
+        settings: Arc::new(Settings {
+            operator_token_hash: Settings::hash_operator_token(operator_token.expose_secret()),
+            public_url: config.public_url.clone().unwrap_or(public_url),
+            base_domain: config.base_domain.clone(),
+            trust_proxy_headers: config.trust_proxy_headers,
+        }),
+        plugins,
+        storage,
+    };
+    Ok((state, generated_operator_token))
+}
+
+/// `lms worker`: runs jobs and schedules, without the HTTP API, until `shutdown` completes.
+/// Needs a configured database: the private cluster belongs to the `lms serve` that started it.
+pub async fn run_worker(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let Some(owner) = config.database.owner_url.clone() else {
+        anyhow::bail!(
+            "lms worker needs DATABASE_URL: workers of the embedded database run inside lms serve"
+        );
+    };
+    let urls = ResolvedUrls::new(&config.database, owner)?;
+    db::migrate(&urls).await?;
+    let public_url = format!("http://{}", config.bind);
+    let (state, _) = build_state(&config, &urls, public_url).await?;
+    platform_worker(state, config.jobs.worker.clone())
+        .run(shutdown)
+        .await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

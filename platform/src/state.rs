@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{KeyRing, LoginBackoff, PasswordHasher};
 use crate::db::OperatorDb;
-use crate::email::Dispatcher;
+use crate::email::Mailer;
 use crate::http::client_ip::TrustProxyHeaders;
 
 #[derive(Clone)]
@@ -21,7 +21,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub passwords: PasswordHasher,
     pub backoff: LoginBackoff,
-    pub email: Dispatcher,
+    /// Where the `email.send` jobs deliver.
+    pub mailer: Mailer,
     pub settings: Arc<Settings>,
     /// The plugin sandbox and registry settings.
     pub plugins: crate::plugins::Plugins,

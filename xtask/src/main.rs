@@ -46,6 +46,10 @@ commands:
   bench grader [--iterations N]
             hosted grader call latency (instantiation included) against native
             code and Extism, and how fast a runaway plugin is stopped
+  bench jobs [--jobs N] [--tenants T] [--concurrency C] [--samples S]
+            the job queue: enqueue rates, N (100000) no-op jobs over T (10)
+            tenants completed by 2 workers of C (64) jobs, and enqueue-to-start
+            p50/p99 of S (1000) jobs at light load
 ";
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             bench::quiz_storm::Options::parse(rest).and_then(|o| bench::quiz_storm::run(&o))
         }
         ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
+        ["bench", "jobs", rest @ ..] => bench::jobs(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

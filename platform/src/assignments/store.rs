@@ -236,7 +236,7 @@ pub async fn insert_submission(
     .bind(new.user)
     .execute(&mut **tx)
     .await?;
-    sqlx::query_scalar(
+    let number = sqlx::query_scalar(
         "insert into assignment_submissions
              (tenant_id, id, item_id, course_id, enrollment_id, user_id, number, body, late_seconds)
          select $1, $2, $3, $4, $5, $6, coalesce(max(number), 0) + 1, $7, $8
@@ -252,7 +252,16 @@ pub async fn insert_submission(
     .bind(new.body)
     .bind(new.late_seconds)
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    let submitted = crate::events::AssignmentSubmitted {
+        submission_id: new.id,
+        course_id: new.course,
+        item_id: new.item,
+        user_id: new.user,
+        late: new.late_seconds > 0,
+    };
+    crate::events::emit(tx, &submitted).await?;
+    Ok(number)
 }
 
 /// A stored file's row.
@@ -343,17 +352,19 @@ pub struct GradeRow {
     pub release: bool,
 }
 
+/// Records a grade, with the `assignment.graded` event.
 pub async fn set_grade(
     tx: &mut TenantTx,
     id: SubmissionId,
     g: &GradeRow,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let graded: Option<(ItemId, CourseId, UserId, bool)> = sqlx::query_as(
         "update assignment_submissions set status = 'graded', raw_score = $3, penalty = $4,
              score = $5, percent = $6, passed = $7, rubric_grades = $8, feedback = $9,
              inline_comments = $10, graded_by = $11, graded_at = now(),
              released_at = case when $12 then coalesce(released_at, now()) else released_at end
-         where tenant_id = $1 and id = $2",
+         where tenant_id = $1 and id = $2
+         returning item_id, course_id, user_id, released_at is not null",
     )
     .bind(tx.tenant_id())
     .bind(id)
@@ -367,9 +378,21 @@ pub async fn set_grade(
     .bind(&g.inline_comments)
     .bind(g.graded_by)
     .bind(g.release)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((item_id, course_id, user_id, released)) = graded {
+        let event = crate::events::AssignmentGraded {
+            submission_id: id,
+            course_id,
+            item_id,
+            user_id,
+            score: g.score,
+            passed: g.passed,
+            released,
+        };
+        crate::events::emit(tx, &event).await?;
+    }
+    Ok(())
 }
 
 /// A grade just made visible.

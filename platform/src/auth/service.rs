@@ -373,7 +373,6 @@ async fn queue_password_reset(
     .record(&mut tx)
     .await?;
     tx.commit().await?;
-    state.email.wake();
     Ok(())
 }
 

@@ -1,8 +1,7 @@
-//! Outgoing email: written to the outbox in the transaction that causes it, delivered after
-//! commit by the dispatcher.
+//! Outgoing email: queued as a job in the transaction that causes it, sent after commit.
 
-mod dispatcher;
+mod mailer;
 mod outbox;
 
-pub use dispatcher::{Dispatcher, Mailer};
-pub use outbox::{OutgoingEmail, enqueue};
+pub use mailer::{Mailer, SendError};
+pub use outbox::{OutgoingEmail, SendEmail, deliver, enqueue};

@@ -1,9 +1,32 @@
-//! All SQL the request path runs on `email_outbox`.
+//! Outgoing email as jobs: queued in the transaction that causes it, sent after commit by a
+//! worker, retried with backoff when the SMTP server is away.
+
+use std::time::Duration;
 
 use lms_tenants::TenantTx;
-use uuid::Uuid;
+use serde::{Deserialize, Serialize};
 
+use crate::jobs::{self, Finished, JobContext, JobError, JobKind, Options, Retry};
 use crate::users::Email;
+
+/// One message to send (the job `email.send`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SendEmail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl JobKind for SendEmail {
+    const KIND: &'static str = "email.send";
+    /// 12 attempts over about a day: 30 s, 1 min, 2 min … then every 6 hours at most.
+    const RETRY: Retry = Retry {
+        max_attempts: 12,
+        base: Duration::from_secs(30),
+        cap: Duration::from_secs(6 * 3600),
+    };
+    const TIMEOUT: Duration = Duration::from_secs(60);
+}
 
 pub struct OutgoingEmail<'a> {
     pub to: &'a Email,
@@ -13,15 +36,21 @@ pub struct OutgoingEmail<'a> {
 
 /// Queues an email; it is sent only if the surrounding transaction commits.
 pub async fn enqueue(tx: &mut TenantTx, email: OutgoingEmail<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into email_outbox (tenant_id, id, recipient, subject, body_text) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(tx.tenant_id())
-    .bind(Uuid::now_v7())
-    .bind(email.to.as_str())
-    .bind(&email.subject)
-    .bind(&email.body)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    let job = SendEmail {
+        to: email.to.as_str().to_owned(),
+        subject: email.subject,
+        body: email.body,
+    };
+    jobs::enqueue(tx, &job, Options::default())
+        .await
+        .map(|_| ())
+}
+
+/// Runs `email.send`.
+pub async fn deliver(ctx: JobContext, mail: SendEmail) -> Result<Finished, JobError> {
+    match ctx.state().mailer.send(&mail).await {
+        Ok(()) => Ok(ctx.done()),
+        Err(super::SendError::Undeliverable(err)) => Err(JobError::Fatal(err)),
+        Err(super::SendError::Transient(err)) => Err(JobError::Retry(err)),
+    }
 }

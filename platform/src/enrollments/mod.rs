@@ -7,7 +7,7 @@ mod routes;
 mod service;
 mod store;
 
-pub use model::{EnrollmentId, EnrollmentStatus};
+pub use model::{EnrollmentId, EnrollmentSource, EnrollmentStatus};
 pub use routes::{bulk_ids, router};
 pub(crate) use service::Staff;
 pub use store::{active_users, lock, of_user_in, status_of};

@@ -62,8 +62,8 @@ pub async fn active_count(tx: &mut TenantTx, course: CourseId) -> Result<i64, sq
     .await
 }
 
-/// Enrolls the user, or enrolls them again after they dropped. `None` when they already are
-/// active or completed in the course.
+/// Enrolls the user, or enrolls them again after they dropped, with the `enrollment.created`
+/// event. `None` when they already are active or completed in the course.
 pub async fn enroll(
     tx: &mut TenantTx,
     course: CourseId,
@@ -71,7 +71,7 @@ pub async fn enroll(
     source: EnrollmentSource,
     by: UserId,
 ) -> Result<Option<EnrollmentId>, sqlx::Error> {
-    sqlx::query_scalar(
+    let enrolled: Option<EnrollmentId> = sqlx::query_scalar(
         "insert into enrollments (tenant_id, id, course_id, user_id, source, enrolled_by)
          values ($1, $2, $3, $4, $5, $6)
          on conflict (tenant_id, user_id, course_id) do update
@@ -87,7 +87,17 @@ pub async fn enroll(
     .bind(source.as_str())
     .bind(by)
     .fetch_optional(&mut **tx)
-    .await
+    .await?;
+    if let Some(enrollment_id) = enrolled {
+        let event = crate::events::EnrollmentCreated {
+            enrollment_id,
+            course_id: course,
+            user_id: user,
+            source,
+        };
+        crate::events::emit(tx, &event).await?;
+    }
+    Ok(enrolled)
 }
 
 pub async fn by_id(
@@ -124,22 +134,33 @@ pub async fn of_user_in(
     Ok(row.as_ref().map(EnrollmentRow::to_enrollment))
 }
 
-/// Marks the user's active enrollment dropped; false when they had none.
+/// Marks the user's active enrollment dropped, with the `enrollment.removed` event; false when
+/// they had none.
 pub async fn drop_active(
     tx: &mut TenantTx,
     course: CourseId,
     user: UserId,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let dropped: Option<EnrollmentId> = sqlx::query_scalar(
         "update enrollments set status = 'dropped', dropped_at = now()
-         where tenant_id = $1 and course_id = $2 and user_id = $3 and status = 'active'",
+         where tenant_id = $1 and course_id = $2 and user_id = $3 and status = 'active'
+         returning id",
     )
     .bind(tx.tenant_id())
     .bind(course)
     .bind(user)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(enrollment_id) = dropped else {
+        return Ok(false);
+    };
+    let event = crate::events::EnrollmentRemoved {
+        enrollment_id,
+        course_id: course,
+        user_id: user,
+    };
+    crate::events::emit(tx, &event).await?;
+    Ok(true)
 }
 
 /// Courses among the course's prerequisites the user has not completed, as (id, title).

@@ -190,6 +190,5 @@ pub async fn invite(
     )
     .await?;
     tx.commit().await?;
-    state.email.wake();
     Ok(user)
 }

@@ -206,6 +206,17 @@ pub async fn record(tx: &mut TenantTx, report: &Report) -> Result<RecordedRow, s
             where e.tenant_id = $1 and e.id = $2
             returning e.status, e.completed_at, e.user_id, c.done, c.total
         ),
+        -- The events (see crate::events::ItemCompleted and CourseCompleted for their data):
+        -- the item's when it is completed by this statement (an earlier completion carries an
+        -- earlier transaction's time), the course's when the enrollment completes now.
+        item_event as (
+            insert into domain_events (tenant_id, id, kind, subject_id, payload)
+            select $1, $12, 'item.completed', $2, jsonb_build_object(
+                'enrollment_id', $2, 'course_id', $9, 'item_id', $3, 'user_id', en.user_id,
+                'completed_at', item.completed_at)
+            from item, enrollment en where item.completed_at = now()
+            returning id
+        ),
         event as (
             insert into domain_events (tenant_id, id, kind, subject_id, payload)
             select $1, $10, 'course.completed', $2, jsonb_build_object(
@@ -228,6 +239,7 @@ pub async fn record(tx: &mut TenantTx, report: &Report) -> Result<RecordedRow, s
     .bind(report.course)
     .bind(Uuid::now_v7())
     .bind(report.was_active)
+    .bind(Uuid::now_v7())
     .fetch_one(&mut **tx)
     .await
 }

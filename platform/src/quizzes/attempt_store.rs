@@ -46,6 +46,20 @@ impl AttemptRow {
         self.enrollment_id
     }
 
+    /// The `quiz.attempt.graded` event of this (graded) attempt.
+    pub fn graded_event(&self) -> crate::events::QuizAttemptGraded {
+        crate::events::QuizAttemptGraded {
+            attempt_id: self.id,
+            course_id: self.course_id,
+            item_id: self.item_id,
+            user_id: self.user_id,
+            score: self.score,
+            max_score: self.max_score,
+            percent: self.percent,
+            passed: self.passed,
+        }
+    }
+
     /// Past its deadline (answers are refused from then on).
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
         self.deadline_at.is_some_and(|d| now >= d)
@@ -339,7 +353,7 @@ pub async fn close_graded(
     let awarded: Vec<Option<f64>> = grades.iter().map(|g| g.awarded).collect();
     let feedback: Vec<Option<Value>> = grades.iter().map(|g| g.feedback.clone()).collect();
     let reasons: Vec<Option<String>> = grades.iter().map(|g| g.review_reason.clone()).collect();
-    sqlx::query_as(&format!(
+    let closed: Option<AttemptRow> = sqlx::query_as(&format!(
         "with graded as (
              update attempt_questions aq set grading = g.grading, awarded = g.awarded,
                  feedback = g.feedback, review_reason = g.reason,
@@ -378,17 +392,32 @@ pub async fn close_graded(
     .bind(auto)
     .bind(passing_percent)
     .fetch_optional(&mut **tx)
-    .await
+    .await?;
+    if let Some(closed) = &closed {
+        let submitted = crate::events::QuizAttemptSubmitted {
+            attempt_id: closed.id,
+            course_id: closed.course_id,
+            item_id: closed.item_id,
+            user_id: closed.user_id,
+            auto_submitted: closed.auto_submitted,
+            submitted_at: closed.submitted_at,
+        };
+        crate::events::emit(tx, &submitted).await?;
+        if closed.status == AttemptStatus::Graded {
+            crate::events::emit(tx, &closed.graded_event()).await?;
+        }
+    }
+    Ok(closed)
 }
 
 /// Grades the attempt when no answer is pending or waiting for review: its score, per cent and
-/// whether it passed. Returns whether it is graded now.
+/// whether it passed, with the `quiz.attempt.graded` event. Returns whether it is graded now.
 pub async fn finalize(
     tx: &mut TenantTx,
     attempt: AttemptId,
     passing_percent: f64,
 ) -> Result<bool, sqlx::Error> {
-    let graded: Option<Uuid> = sqlx::query_scalar(
+    let graded: Option<AttemptRow> = sqlx::query_as(&format!(
         "with totals as (
              select count(*) filter (where grading in ('pending', 'review')) as open,
                     coalesce(sum(awarded), 0) as score
@@ -402,14 +431,18 @@ pub async fn finalize(
              graded_at = now()
          from totals t
          where a.tenant_id = $1 and a.id = $2 and a.status <> 'in_progress' and t.open = 0
-         returning a.id",
-    )
+         returning {COLUMNS}"
+    ))
     .bind(tx.tenant_id())
     .bind(attempt)
     .bind(passing_percent)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(graded.is_some())
+    let Some(graded) = graded else {
+        return Ok(false);
+    };
+    crate::events::emit(tx, &graded.graded_event()).await?;
+    Ok(true)
 }
 
 /// Answers waiting for a person, per attempt, oldest submission first: the page's attempts

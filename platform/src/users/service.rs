@@ -81,7 +81,6 @@ pub async fn invite(
     )
     .await?;
     tx.commit().await?;
-    state.email.wake();
     Ok(user)
 }
 
@@ -209,6 +208,7 @@ pub async fn deactivate(
     }
     let row = store::set_status(&mut tx, id, UserStatus::Deactivated).await?;
     sessions::revoke_all_for_user(&mut tx, id).await?;
+    crate::events::emit(&mut tx, &crate::events::UserDeactivated { user_id: id }).await?;
     Audit::new(
         AuditActor::User(actor.user_id),
         "user.deactivated",

@@ -53,9 +53,10 @@ pub struct NewUser<'a> {
 
 pub const EMAIL_TAKEN: &str = "users_email_key";
 
+/// Creates the account and its `user.created` event.
 pub async fn insert(tx: &mut TenantTx, user: &NewUser<'_>) -> Result<UserRow, sqlx::Error> {
     let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    let row: UserRow = sqlx::query_as(&format!(
         "insert into users (tenant_id, id, email, display_name, password_hash, roles, status)
          values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     ))
@@ -67,7 +68,16 @@ pub async fn insert(tx: &mut TenantTx, user: &NewUser<'_>) -> Result<UserRow, sq
     .bind(user.roles.as_db())
     .bind(user.status.as_str())
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    let created = crate::events::UserCreated {
+        user_id: row.id,
+        email: row.email.clone(),
+        display_name: row.display_name.clone(),
+        roles: row.roles.clone(),
+        status: row.status,
+    };
+    crate::events::emit(tx, &created).await?;
+    Ok(row)
 }
 
 pub async fn by_email(tx: &mut TenantTx, email: &Email) -> Result<Option<UserRow>, sqlx::Error> {

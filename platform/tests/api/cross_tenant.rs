@@ -40,6 +40,12 @@ struct Fixture {
     /// A published course of each tenant with an assignment and a submission with a file.
     a_assignment: AssignmentIds,
     b_assignment: AssignmentIds,
+    /// A dead job of each tenant (re-runnable by its admin).
+    a_job: String,
+    b_job: String,
+    /// A domain event of each tenant.
+    a_event: String,
+    b_event: String,
 }
 
 /// The names and ids a plugin path can carry.
@@ -169,6 +175,48 @@ fn suite() -> Vec<Endpoint> {
         public_profile: false,
     };
     vec![
+        // Domain events.
+        ep(
+            Method::GET,
+            "/api/v1/events",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/events/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Background jobs.
+        ep(
+            Method::GET,
+            "/api/v1/jobs",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/jobs/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/jobs/{id}/rerun",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // Audit trail.
         ep(
             Method::GET,
@@ -1115,6 +1163,21 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/operator/jobs",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "GET",
+        "/api/v1/operator/jobs/{tenant_id}/{id}",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/jobs/{tenant_id}/{id}/rerun",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "GET",
         "/api/v1/operator/tenants",
         "operator, cross-tenant by design",
     ),
@@ -1229,11 +1292,13 @@ async fn call(
 
 async fn outbox_count(app: &TestApp, recipient: &str) -> i64 {
     let mut su = app.db.superuser().await;
-    sqlx::query_scalar("select count(*) from email_outbox where recipient = $1")
-        .bind(recipient)
-        .fetch_one(&mut su)
-        .await
-        .expect("outbox count")
+    sqlx::query_scalar(
+        "select count(*) from jobs where kind = 'email.send' and payload->>'to' = $1",
+    )
+    .bind(recipient)
+    .fetch_one(&mut su)
+    .await
+    .expect("outbox count")
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -1271,7 +1336,15 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_quiz = seed_quiz(app, &b).await;
     let a_assignment = seed_assignment(app, &a).await;
     let b_assignment = seed_assignment(app, &b).await;
+    let a_job = seed_dead_job(app, &a).await;
+    let b_job = seed_dead_job(app, &b).await;
+    let a_event = any_event(app, &a).await;
+    let b_event = any_event(app, &b).await;
     Fixture {
+        a_event,
+        b_event,
+        a_job,
+        b_job,
         a_quiz,
         b_quiz,
         a_assignment,
@@ -1288,6 +1361,30 @@ async fn fixture(app: &TestApp) -> Fixture {
         b_plugin,
         a_plugin_upload,
     }
+}
+
+/// One of the tenant's domain events (its users' creation, at least).
+async fn any_event(app: &TestApp, t: &TestTenant) -> String {
+    sqlx::query_scalar("select id::text from domain_events where tenant_id = $1::uuid limit 1")
+        .bind(&t.id)
+        .fetch_one(&mut app.db.superuser().await)
+        .await
+        .expect("an event")
+}
+
+/// A job of the tenant's that failed for good.
+async fn seed_dead_job(app: &TestApp, t: &TestTenant) -> String {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into jobs (tenant_id, id, kind, payload, state, attempts, max_attempts, last_error, finished_at)
+         values ($1::uuid, $2, 'email.send', '{}', 'dead', 1, 1, 'refused', now())",
+    )
+    .bind(&t.id)
+    .bind(id)
+    .execute(&mut app.db.superuser().await)
+    .await
+    .expect("dead job");
+    id.to_string()
 }
 
 /// An installed and enabled plugin named for the tenant, and a trusted publisher key.
@@ -1403,6 +1500,10 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             let mut foreign = Vec::new();
             if ep.path.starts_with("/api/v1/cohorts/") {
                 foreign.push(PathIds::only(&fx.b_cohort));
+            } else if ep.path.starts_with("/api/v1/jobs/") {
+                foreign.push(PathIds::only(&fx.b_job));
+            } else if ep.path.starts_with("/api/v1/events/") {
+                foreign.push(PathIds::only(&fx.b_event));
             } else if ep.path.starts_with("/api/v1/question-banks/") {
                 // B's bank, and A's own bank with B's category under it.
                 foreign.push(PathIds::bank(&fx.b_quiz));
@@ -1474,6 +1575,10 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         // (b) B's host with A's credentials (and with A's or B's ids where the path has one).
         let ids = if ep.path.starts_with("/api/v1/cohorts/") {
             vec![PathIds::only(&fx.a_cohort), PathIds::only(&fx.b_cohort)]
+        } else if ep.path.starts_with("/api/v1/jobs/") {
+            vec![PathIds::only(&fx.a_job), PathIds::only(&fx.b_job)]
+        } else if ep.path.starts_with("/api/v1/events/") {
+            vec![PathIds::only(&fx.a_event), PathIds::only(&fx.b_event)]
         } else if ep.path.starts_with("/api/v1/question-banks/") {
             vec![PathIds::bank(&fx.a_quiz), PathIds::bank(&fx.b_quiz)]
         } else if ep.path.starts_with("/api/v1/questions/") {
@@ -1544,6 +1649,14 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
 
     // Nothing A's credentials did while addressed to B had an effect anywhere.
     let b_admin = |path: &str| app.get(path).tenant("b").bearer(&fx.b.admin.access_token);
+    let b_job = b_admin(&format!("/api/v1/jobs/{}", fx.b_job)).send().await;
+    b_job.assert_status(StatusCode::OK);
+    assert_eq!(
+        b_job.json()["state"],
+        "dead",
+        "B's dead job was re-run: {}",
+        b_job.text
+    );
     let b_learner = b_admin(&paths::user(&fx.b.learner.id)).send().await;
     b_learner.assert_status(StatusCode::OK);
     assert_eq!(b_learner.json()["status"], "active");
@@ -1848,6 +1961,26 @@ async fn lists_show_only_the_callers_tenant() {
             assert!(a_ids.contains(&actor), "foreign actor in {event}");
         }
     }
+    let jobs = app
+        .get("/api/v1/jobs?limit=200")
+        .tenant("a")
+        .bearer(&a.admin.access_token)
+        .send()
+        .await;
+    jobs.assert_status(StatusCode::OK);
+    assert_no_identifiers(&jobs, &forbidden, "A's jobs");
+    let items = jobs.json()["items"].as_array().cloned().expect("items");
+    assert!(
+        !items.is_empty(),
+        "A's invitation emails are jobs: {}",
+        jobs.text
+    );
+    assert!(
+        items.iter().all(|j| j["tenant_id"] == a.id.as_str()),
+        "{}",
+        jobs.text
+    );
+
     // B's admin sees B's own trail, not A's.
     let b_events = app
         .get("/api/v1/audit-events?limit=200")

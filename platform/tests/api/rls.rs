@@ -24,6 +24,8 @@ const GLOBAL_TABLES: &[&str] = &[
     "signing_keys",
     // The first-party plugin catalog: reference data every tenant reads, only the operator writes.
     "plugin_catalog",
+    // Recurring platform work: only the operator role's job workers read or write it.
+    "job_schedules",
 ];
 
 const APP_ROLE: &str = "lms_app";
@@ -395,7 +397,7 @@ async fn the_migrated_schema_follows_every_isolation_rule() {
         "refresh_tokens",
         "user_tokens",
         "audit_events",
-        "email_outbox",
+        "jobs",
         "tenant_domains",
         "courses",
         "course_instructors",
@@ -573,8 +575,8 @@ async fn the_isolation_check_catches_tables_and_grants_that_break_the_rules() {
     .await;
     assert_probe_reported(
         &mut conn,
-        "alter table email_outbox owner to lms_app",
-        &["lms_app owns relation email_outbox"],
+        "alter table jobs owner to lms_app",
+        &["lms_app owns relation jobs"],
     )
     .await;
     assert_probe_reported(
@@ -744,7 +746,7 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "refresh_tokens",
         "user_tokens",
         "audit_events",
-        "email_outbox",
+        "jobs",
         "courses",
         "course_instructors",
         "course_prerequisites",
@@ -902,8 +904,8 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
     let mail = attempt(
         &mut tx,
         sqlx::query(
-            "insert into email_outbox (tenant_id, id, recipient, subject, body_text)
-             values ($1, $2, 'victim@b.example', 'phish', 'phish')",
+            "insert into jobs (tenant_id, id, kind, payload, max_attempts)
+             values ($1, $2, 'email.send', '{\"to\": \"victim@b.example\"}', 1)",
         )
         .bind(b_id)
         .bind(Uuid::now_v7()),
@@ -924,6 +926,7 @@ async fn the_app_role_sees_and_touches_only_the_tenant_of_its_transaction() {
         "update cohorts set name = 'x' where tenant_id = $1",
         "delete from cohort_members where tenant_id = $1",
         "delete from cohorts where tenant_id = $1",
+        "update jobs set state = 'queued', attempts = 0 where tenant_id = $1",
     ] {
         assert_eq!(
             attempt(&mut tx, sqlx::query(sql).bind(b_id)).await,

@@ -201,13 +201,14 @@ async fn a_password_reset_email_arrives_over_smtp_and_its_link_works() {
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
 
-    // The dispatcher records the delivery (its transaction commits just after the SMTP reply).
+    // The worker records the delivery (its completion commits just after the SMTP reply).
     let mut db = app.db.superuser().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (sent, attempts, error): (bool, i32, Option<String>) = sqlx::query_as(
-            "select sent_at is not null, attempts, last_error from email_outbox
-             where recipient = $1 and subject like 'Reset your%'
+            "select state = 'succeeded', attempts, last_error from jobs
+             where kind = 'email.send' and payload->>'to' = $1
+               and payload->>'subject' like 'Reset your%'
              order by id desc limit 1",
         )
         .bind(&email)
@@ -221,7 +222,7 @@ async fn a_password_reset_email_arrives_over_smtp_and_its_link_works() {
         }
         assert!(
             Instant::now() < deadline,
-            "outbox row never marked sent (attempts {attempts}, error {error:?})"
+            "email job never marked succeeded (attempts {attempts}, error {error:?})"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

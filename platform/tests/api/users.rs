@@ -27,11 +27,13 @@ fn emails(reply: &Reply) -> BTreeSet<String> {
 
 async fn outbox_count(app: &TestApp, recipient: &str) -> i64 {
     let mut su = app.db.superuser().await;
-    sqlx::query_scalar("select count(*) from email_outbox where recipient = $1")
-        .bind(recipient)
-        .fetch_one(&mut su)
-        .await
-        .expect("outbox count")
+    sqlx::query_scalar(
+        "select count(*) from jobs where kind = 'email.send' and payload->>'to' = $1",
+    )
+    .bind(recipient)
+    .fetch_one(&mut su)
+    .await
+    .expect("outbox count")
 }
 
 async fn invite(

@@ -4,7 +4,9 @@
 //! - [`courses`]: the catalog, course detail, my learning and progress updates against a seeded
 //!   tenant, next to what PostgreSQL alone achieves for the same catalog work (pgbench);
 //! - [`quiz_storm`]: learners starting, answering and submitting the same quiz at once, driven
-//!   by a load generator of its own (`xtask/quiz-storm`), with a check of every attempt.
+//!   by a load generator of its own (`xtask/quiz-storm`), with a check of every attempt;
+//! - [`jobs`]: the job queue's enqueue rates, throughput and latency, measured in process by
+//!   `platform/examples/jobs_bench.rs` against its own private cluster.
 //!
 //! All start the release binary on a free loopback port with its private PostgreSQL cluster
 //! under `target/bench/`; login and courses drive it with wrk (Debian package `wrk`, installed
@@ -19,3 +21,21 @@ mod scenarios;
 mod seed;
 pub(crate) mod server;
 mod wrk;
+
+/// `cargo xtask bench jobs`: builds and runs the job queue benchmark in release mode.
+pub fn jobs(args: &[&str]) -> anyhow::Result<()> {
+    crate::run(
+        crate::cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "lms-platform",
+                "--example",
+                "jobs_bench",
+                "--",
+            ])
+            .args(args),
+    )
+}

@@ -26,17 +26,22 @@ pub const OPERATOR_TOKEN: &str = "test-operator-credential-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn test_config(db: &TestDb) -> Config {
+    config_for(&db.owner_url, std::env::temp_dir().join(&db.name))
+}
+
+/// The test configuration for a database given by its owner URL, with `data_dir` for files.
+pub fn config_for(owner_url: &str, data_dir: std::path::PathBuf) -> Config {
     Config {
         bind: "127.0.0.1:0".parse().expect("addr"),
         database: DatabaseConfig {
-            owner_url: Some(SecretString::from(db.owner_url.clone())),
+            owner_url: Some(SecretString::from(owner_url.to_owned())),
             app_url: None,
             operator_url: None,
             app_password: None,
             operator_password: None,
             pool_size: 8,
         },
-        data_dir: std::env::temp_dir().join(&db.name),
+        data_dir,
         operator_token: Some(SecretString::from(OPERATOR_TOKEN.to_owned())),
         base_domain: Some("lms.test".to_owned()),
         public_url: None,
@@ -63,6 +68,7 @@ pub fn test_config(db: &TestDb) -> Config {
             compile_program: Some(env!("CARGO_BIN_EXE_lms").into()),
         },
         storage: lms_platform::config::StorageConfig::default(),
+        jobs: lms_platform::config::JobsConfig::default(),
     }
 }
 
@@ -70,6 +76,9 @@ pub struct TestApp {
     pub address: String,
     pub db: TestDb,
     pub client: reqwest::Client,
+    /// The running application's state (pools, mailer, plugins), for tests that drive services
+    /// or workers directly.
+    pub state: lms_platform::state::AppState,
 }
 
 /// One tenant with an active admin and an active learner, both signed in.
@@ -239,7 +248,8 @@ impl TestApp {
         let app = Application::build(config)
             .await
             .expect("application builds");
-        seed(app.state().clone()).await;
+        let state = app.state().clone();
+        seed(state.clone()).await;
         let address = format!("http://{}", app.local_addr().expect("address"));
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let client = reqwest::Client::builder()
@@ -250,6 +260,7 @@ impl TestApp {
             address,
             db,
             client,
+            state,
         }
     }
 
@@ -299,7 +310,8 @@ impl TestApp {
         let mut conn = self.db.superuser().await;
         for _ in 0..100 {
             let body: Option<String> = sqlx::query_scalar(
-                "select body_text from email_outbox where recipient = $1 order by id desc limit 1",
+                "select payload->>'body' from jobs
+                 where kind = 'email.send' and payload->>'to' = $1 order by id desc limit 1",
             )
             .bind(to)
             .fetch_optional(&mut conn)

@@ -1,0 +1,255 @@
+//! Every event type, its data, and its entry in the API document's `webhooks` section.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::OpenApi;
+
+use super::Event;
+use crate::assignments::SubmissionId;
+use crate::courses::{CourseId, ItemId};
+use crate::enrollments::{EnrollmentId, EnrollmentSource};
+use crate::quizzes::AttemptId;
+use crate::users::{Role, UserId, UserStatus};
+
+/// `user.created`: an account was created (registration, invitation, and later SSO and SCIM).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    /// `active`, or `invited` until the invitation is accepted.
+    pub status: UserStatus,
+}
+
+impl Event for UserCreated {
+    const TYPE: &'static str = "user.created";
+    const SUMMARY: &'static str = "An account was created.";
+    fn subject(&self) -> uuid::Uuid {
+        self.user_id.0
+    }
+}
+
+/// `user.deactivated`: an account was deactivated; its sessions ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDeactivated {
+    pub user_id: UserId,
+}
+
+impl Event for UserDeactivated {
+    const TYPE: &'static str = "user.deactivated";
+    const SUMMARY: &'static str = "An account was deactivated.";
+    fn subject(&self) -> uuid::Uuid {
+        self.user_id.0
+    }
+}
+
+/// `enrollment.created`: a learner was enrolled (again) in a course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentCreated {
+    pub enrollment_id: EnrollmentId,
+    pub course_id: CourseId,
+    pub user_id: UserId,
+    pub source: EnrollmentSource,
+}
+
+impl Event for EnrollmentCreated {
+    const TYPE: &'static str = "enrollment.created";
+    const SUMMARY: &'static str = "A learner was enrolled in a course.";
+    fn subject(&self) -> uuid::Uuid {
+        self.enrollment_id.0
+    }
+}
+
+/// `enrollment.removed`: a learner was unenrolled (the enrollment is kept as dropped).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentRemoved {
+    pub enrollment_id: EnrollmentId,
+    pub course_id: CourseId,
+    pub user_id: UserId,
+}
+
+impl Event for EnrollmentRemoved {
+    const TYPE: &'static str = "enrollment.removed";
+    const SUMMARY: &'static str = "A learner was unenrolled from a course.";
+    fn subject(&self) -> uuid::Uuid {
+        self.enrollment_id.0
+    }
+}
+
+/// `item.completed`: a learner completed a course item (once; completions are sticky).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemCompleted {
+    pub enrollment_id: EnrollmentId,
+    pub course_id: CourseId,
+    pub item_id: ItemId,
+    pub user_id: UserId,
+    pub completed_at: DateTime<Utc>,
+}
+
+impl Event for ItemCompleted {
+    const TYPE: &'static str = "item.completed";
+    const SUMMARY: &'static str = "A learner completed a course item.";
+    fn subject(&self) -> uuid::Uuid {
+        self.enrollment_id.0
+    }
+}
+
+/// `course.completed`: a learner completed every counted item of a course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseCompleted {
+    pub enrollment_id: EnrollmentId,
+    pub course_id: CourseId,
+    pub user_id: UserId,
+    pub completed_at: DateTime<Utc>,
+}
+
+impl Event for CourseCompleted {
+    const TYPE: &'static str = "course.completed";
+    const SUMMARY: &'static str = "A learner completed a course.";
+    fn subject(&self) -> uuid::Uuid {
+        self.enrollment_id.0
+    }
+}
+
+/// `quiz.attempt.submitted`: a quiz attempt was submitted (by the learner or at its deadline).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuizAttemptSubmitted {
+    pub attempt_id: AttemptId,
+    pub course_id: CourseId,
+    pub item_id: ItemId,
+    pub user_id: UserId,
+    /// Submitted when its deadline passed, not by the learner.
+    pub auto_submitted: bool,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+impl Event for QuizAttemptSubmitted {
+    const TYPE: &'static str = "quiz.attempt.submitted";
+    const SUMMARY: &'static str = "A quiz attempt was submitted.";
+    fn subject(&self) -> uuid::Uuid {
+        self.attempt_id.0
+    }
+}
+
+/// `quiz.attempt.graded`: every answer of a quiz attempt is graded, and so is the attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuizAttemptGraded {
+    pub attempt_id: AttemptId,
+    pub course_id: CourseId,
+    pub item_id: ItemId,
+    pub user_id: UserId,
+    pub score: Option<f64>,
+    pub max_score: f64,
+    pub percent: Option<f64>,
+    pub passed: Option<bool>,
+}
+
+impl Event for QuizAttemptGraded {
+    const TYPE: &'static str = "quiz.attempt.graded";
+    const SUMMARY: &'static str = "A quiz attempt was graded.";
+    fn subject(&self) -> uuid::Uuid {
+        self.attempt_id.0
+    }
+}
+
+/// `assignment.submitted`: a learner submitted work to an assignment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentSubmitted {
+    pub submission_id: SubmissionId,
+    pub course_id: CourseId,
+    pub item_id: ItemId,
+    pub user_id: UserId,
+    /// Submitted after the due date.
+    pub late: bool,
+}
+
+impl Event for AssignmentSubmitted {
+    const TYPE: &'static str = "assignment.submitted";
+    const SUMMARY: &'static str = "A learner submitted an assignment.";
+    fn subject(&self) -> uuid::Uuid {
+        self.submission_id.0
+    }
+}
+
+/// `assignment.graded`: a submission was graded (or graded again).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentGraded {
+    pub submission_id: SubmissionId,
+    pub course_id: CourseId,
+    pub item_id: ItemId,
+    pub user_id: UserId,
+    /// Points after any late penalty.
+    pub score: f64,
+    pub passed: bool,
+    /// Whether the learner sees the grade yet.
+    pub released: bool,
+}
+
+impl Event for AssignmentGraded {
+    const TYPE: &'static str = "assignment.graded";
+    const SUMMARY: &'static str = "An assignment submission was graded.";
+    fn subject(&self) -> uuid::Uuid {
+        self.submission_id.0
+    }
+}
+
+/// Adds each event type to the document: its data schema under `components.schemas`, and a
+/// `webhooks` entry whose request body is the envelope carrying that data.
+pub fn describe_webhooks(openapi: &mut OpenApi) {
+    let mut webhooks = serde_json::Map::new();
+    describe::<UserCreated>(openapi, &mut webhooks);
+    describe::<UserDeactivated>(openapi, &mut webhooks);
+    describe::<EnrollmentCreated>(openapi, &mut webhooks);
+    describe::<EnrollmentRemoved>(openapi, &mut webhooks);
+    describe::<ItemCompleted>(openapi, &mut webhooks);
+    describe::<CourseCompleted>(openapi, &mut webhooks);
+    describe::<QuizAttemptSubmitted>(openapi, &mut webhooks);
+    describe::<QuizAttemptGraded>(openapi, &mut webhooks);
+    describe::<AssignmentSubmitted>(openapi, &mut webhooks);
+    describe::<AssignmentGraded>(openapi, &mut webhooks);
+    openapi
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert("webhooks".to_owned(), Value::Object(webhooks));
+}
+
+fn describe<E: Event>(openapi: &mut OpenApi, webhooks: &mut serde_json::Map<String, Value>) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    let mut schemas = vec![(E::name().into_owned(), E::schema())];
+    E::schemas(&mut schemas);
+    for (name, schema) in schemas {
+        components.schemas.entry(name).or_insert(schema);
+    }
+    let envelope = json!({
+        "type": "object",
+        "required": ["id", "type", "version", "tenant_id", "occurred_at", "data"],
+        "properties": {
+            "id": { "type": "string", "format": "uuid" },
+            "type": { "type": "string", "const": E::TYPE },
+            "version": { "type": "integer", "const": E::VERSION },
+            "tenant_id": { "type": "string", "format": "uuid" },
+            "occurred_at": { "type": "string", "format": "date-time" },
+            "data": { "$ref": format!("#/components/schemas/{}", E::name()) },
+        },
+    });
+    webhooks.insert(
+        E::TYPE.to_owned(),
+        json!({
+            "post": {
+                "summary": E::SUMMARY,
+                "operationId": format!("event {}", E::TYPE),
+                "tags": ["events"],
+                "requestBody": {
+                    "required": true,
+                    "content": { "application/json": { "schema": envelope } },
+                },
+                "responses": {
+                    "2XX": { "description": "Received; any other answer is retried" },
+                },
+            },
+        }),
+    );
+}
