@@ -31,8 +31,10 @@ create table jobs (
     check ((state in ('succeeded', 'dead')) = (finished_at is not null))
 );
 create unique index jobs_unique_key on jobs (tenant_id, kind, unique_key) where unique_key is not null;
--- The claim walks tenants with queued jobs (a skip scan over this index), then each one's next.
+-- The claim walks tenants with queued jobs (a skip scan), keeps those whose earliest job is due
+-- (jobs_next_run), then takes each one's next jobs in order (jobs_due).
 create index jobs_due on jobs (tenant_id, priority desc, run_at, id) where state = 'queued';
+create index jobs_next_run on jobs (tenant_id, run_at) where state = 'queued';
 create index jobs_leases on jobs (lease_expires_at) where state = 'running';
 create index jobs_listing on jobs (tenant_id, state, id desc);
 create index jobs_finished on jobs (finished_at) where finished_at is not null;

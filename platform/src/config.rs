@@ -30,6 +30,8 @@ pub struct Config {
     pub plugins: PluginConfig,
     pub storage: StorageConfig,
     pub jobs: JobsConfig,
+    /// Internal hosts and networks outbound calls may reach (`LMS_OUTBOUND_ALLOW`).
+    pub outbound_allow: crate::outbound::AllowList,
 }
 
 /// Who runs background jobs.
@@ -164,6 +166,9 @@ impl Config {
                 compile_program: None,
             },
             storage: StorageConfig::from_env()?,
+            outbound_allow: crate::outbound::AllowList::parse(
+                &var::<String>("LMS_OUTBOUND_ALLOW")?.unwrap_or_default(),
+            )?,
             jobs: JobsConfig {
                 in_process: var("LMS_IN_PROCESS_WORKER")?.unwrap_or(true),
                 worker: crate::jobs::WorkerConfig {

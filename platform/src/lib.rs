@@ -25,6 +25,7 @@ pub mod http;
 pub mod jobs;
 pub mod openapi;
 pub mod operator;
+pub mod outbound;
 pub mod pg_cluster;
 pub mod plugins;
 pub mod progress;

@@ -196,6 +196,10 @@ async fn build_state(
         }),
         plugins,
         storage,
+        outbound: crate::outbound::Outbound::new(
+            config.outbound_allow.clone(),
+            crate::outbound::Limits::default(),
+        )?,
     };
     Ok((state, generated_operator_token))
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub plugins: crate::plugins::Plugins,
     /// Uploaded files: local disk or S3.
     pub storage: crate::storage::Storage,
+    /// The guarded client for calls to addresses users give (webhooks, integrations).
+    pub outbound: crate::outbound::Outbound,
 }
 
 pub struct Settings {

@@ -24,26 +24,10 @@ pub struct UserCreated {
     pub status: UserStatus,
 }
 
-impl Event for UserCreated {
-    const TYPE: &'static str = "user.created";
-    const SUMMARY: &'static str = "An account was created.";
-    fn subject(&self) -> uuid::Uuid {
-        self.user_id.0
-    }
-}
-
 /// `user.deactivated`: an account was deactivated; its sessions ended.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserDeactivated {
     pub user_id: UserId,
-}
-
-impl Event for UserDeactivated {
-    const TYPE: &'static str = "user.deactivated";
-    const SUMMARY: &'static str = "An account was deactivated.";
-    fn subject(&self) -> uuid::Uuid {
-        self.user_id.0
-    }
 }
 
 /// `enrollment.created`: a learner was enrolled (again) in a course.
@@ -55,28 +39,12 @@ pub struct EnrollmentCreated {
     pub source: EnrollmentSource,
 }
 
-impl Event for EnrollmentCreated {
-    const TYPE: &'static str = "enrollment.created";
-    const SUMMARY: &'static str = "A learner was enrolled in a course.";
-    fn subject(&self) -> uuid::Uuid {
-        self.enrollment_id.0
-    }
-}
-
 /// `enrollment.removed`: a learner was unenrolled (the enrollment is kept as dropped).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrollmentRemoved {
     pub enrollment_id: EnrollmentId,
     pub course_id: CourseId,
     pub user_id: UserId,
-}
-
-impl Event for EnrollmentRemoved {
-    const TYPE: &'static str = "enrollment.removed";
-    const SUMMARY: &'static str = "A learner was unenrolled from a course.";
-    fn subject(&self) -> uuid::Uuid {
-        self.enrollment_id.0
-    }
 }
 
 /// `item.completed`: a learner completed a course item (once; completions are sticky).
@@ -89,14 +57,6 @@ pub struct ItemCompleted {
     pub completed_at: DateTime<Utc>,
 }
 
-impl Event for ItemCompleted {
-    const TYPE: &'static str = "item.completed";
-    const SUMMARY: &'static str = "A learner completed a course item.";
-    fn subject(&self) -> uuid::Uuid {
-        self.enrollment_id.0
-    }
-}
-
 /// `course.completed`: a learner completed every counted item of a course.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CourseCompleted {
@@ -104,14 +64,6 @@ pub struct CourseCompleted {
     pub course_id: CourseId,
     pub user_id: UserId,
     pub completed_at: DateTime<Utc>,
-}
-
-impl Event for CourseCompleted {
-    const TYPE: &'static str = "course.completed";
-    const SUMMARY: &'static str = "A learner completed a course.";
-    fn subject(&self) -> uuid::Uuid {
-        self.enrollment_id.0
-    }
 }
 
 /// `quiz.attempt.submitted`: a quiz attempt was submitted (by the learner or at its deadline).
@@ -124,14 +76,6 @@ pub struct QuizAttemptSubmitted {
     /// Submitted when its deadline passed, not by the learner.
     pub auto_submitted: bool,
     pub submitted_at: Option<DateTime<Utc>>,
-}
-
-impl Event for QuizAttemptSubmitted {
-    const TYPE: &'static str = "quiz.attempt.submitted";
-    const SUMMARY: &'static str = "A quiz attempt was submitted.";
-    fn subject(&self) -> uuid::Uuid {
-        self.attempt_id.0
-    }
 }
 
 /// `quiz.attempt.graded`: every answer of a quiz attempt is graded, and so is the attempt.
@@ -147,14 +91,6 @@ pub struct QuizAttemptGraded {
     pub passed: Option<bool>,
 }
 
-impl Event for QuizAttemptGraded {
-    const TYPE: &'static str = "quiz.attempt.graded";
-    const SUMMARY: &'static str = "A quiz attempt was graded.";
-    fn subject(&self) -> uuid::Uuid {
-        self.attempt_id.0
-    }
-}
-
 /// `assignment.submitted`: a learner submitted work to an assignment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssignmentSubmitted {
@@ -164,14 +100,6 @@ pub struct AssignmentSubmitted {
     pub user_id: UserId,
     /// Submitted after the due date.
     pub late: bool,
-}
-
-impl Event for AssignmentSubmitted {
-    const TYPE: &'static str = "assignment.submitted";
-    const SUMMARY: &'static str = "A learner submitted an assignment.";
-    fn subject(&self) -> uuid::Uuid {
-        self.submission_id.0
-    }
 }
 
 /// `assignment.graded`: a submission was graded (or graded again).
@@ -188,32 +116,44 @@ pub struct AssignmentGraded {
     pub released: bool,
 }
 
-impl Event for AssignmentGraded {
-    const TYPE: &'static str = "assignment.graded";
-    const SUMMARY: &'static str = "An assignment submission was graded.";
-    fn subject(&self) -> uuid::Uuid {
-        self.submission_id.0
-    }
+/// Declares each event type's name, subject field and summary, and the list the API document
+/// describes.
+macro_rules! catalog {
+    ($($data:ident: $name:literal, about $subject:ident, $summary:literal;)+) => {
+        $(
+            impl Event for $data {
+                const TYPE: &'static str = $name;
+                const SUMMARY: &'static str = $summary;
+                fn subject(&self) -> uuid::Uuid {
+                    self.$subject.0
+                }
+            }
+        )+
+
+        /// Adds each event type to the document: its data schema under `components.schemas`,
+        /// and a `webhooks` entry whose request body is the envelope carrying that data.
+        pub fn describe_webhooks(openapi: &mut OpenApi) {
+            let mut webhooks = serde_json::Map::new();
+            $(describe::<$data>(openapi, &mut webhooks);)+
+            openapi
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("webhooks".to_owned(), Value::Object(webhooks));
+        }
+    };
 }
 
-/// Adds each event type to the document: its data schema under `components.schemas`, and a
-/// `webhooks` entry whose request body is the envelope carrying that data.
-pub fn describe_webhooks(openapi: &mut OpenApi) {
-    let mut webhooks = serde_json::Map::new();
-    describe::<UserCreated>(openapi, &mut webhooks);
-    describe::<UserDeactivated>(openapi, &mut webhooks);
-    describe::<EnrollmentCreated>(openapi, &mut webhooks);
-    describe::<EnrollmentRemoved>(openapi, &mut webhooks);
-    describe::<ItemCompleted>(openapi, &mut webhooks);
-    describe::<CourseCompleted>(openapi, &mut webhooks);
-    describe::<QuizAttemptSubmitted>(openapi, &mut webhooks);
-    describe::<QuizAttemptGraded>(openapi, &mut webhooks);
-    describe::<AssignmentSubmitted>(openapi, &mut webhooks);
-    describe::<AssignmentGraded>(openapi, &mut webhooks);
-    openapi
-        .extensions
-        .get_or_insert_with(Default::default)
-        .insert("webhooks".to_owned(), Value::Object(webhooks));
+catalog! {
+    UserCreated: "user.created", about user_id, "An account was created.";
+    UserDeactivated: "user.deactivated", about user_id, "An account was deactivated.";
+    EnrollmentCreated: "enrollment.created", about enrollment_id, "A learner was enrolled in a course.";
+    EnrollmentRemoved: "enrollment.removed", about enrollment_id, "A learner was unenrolled from a course.";
+    ItemCompleted: "item.completed", about enrollment_id, "A learner completed a course item.";
+    CourseCompleted: "course.completed", about enrollment_id, "A learner completed a course.";
+    QuizAttemptSubmitted: "quiz.attempt.submitted", about attempt_id, "A quiz attempt was submitted.";
+    QuizAttemptGraded: "quiz.attempt.graded", about attempt_id, "A quiz attempt was graded.";
+    AssignmentSubmitted: "assignment.submitted", about submission_id, "A learner submitted an assignment.";
+    AssignmentGraded: "assignment.graded", about submission_id, "An assignment submission was graded.";
 }
 
 fn describe<E: Event>(openapi: &mut OpenApi, webhooks: &mut serde_json::Map<String, Value>) {

@@ -45,9 +45,11 @@ impl Claimed {
 /// jobs gets an equal share of the batch (at least one), tenants after `cursor` first, so that
 /// one tenant's backlog never starves another's next job.
 ///
-/// The tenants with queued jobs are found by a skip scan of `jobs_due` (one index probe per
-/// tenant); each tenant's share is locked with `SKIP LOCKED`, so concurrent workers take
-/// different jobs instead of waiting for each other.
+/// The tenants with queued jobs are found by a skip scan (one index probe per tenant), and those
+/// with a job due now kept (one more probe of `jobs_next_run`): tenants whose jobs all wait for
+/// a later time (retries backing off) never take the places of tenants with work. Each tenant's
+/// share is locked with `SKIP LOCKED`, so concurrent workers take different jobs instead of
+/// waiting for each other.
 pub async fn claim(
     pool: &PgPool,
     owner: &str,
@@ -57,17 +59,20 @@ pub async fn claim(
     cursor: Option<TenantId>,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     sqlx::query_as(
-        "with recursive active(tenant_id) as (
+        "with recursive queued(tenant_id) as (
              (select tenant_id from jobs where state = 'queued' order by tenant_id limit 1)
              union all
              select (select j.tenant_id from jobs j
-                     where j.state = 'queued' and j.tenant_id > a.tenant_id
+                     where j.state = 'queued' and j.tenant_id > q.tenant_id
                      order by j.tenant_id limit 1)
-             from active a where a.tenant_id is not null
+             from queued q where q.tenant_id is not null
          ),
          chosen as (
-             select tenant_id from active where tenant_id is not null
-             order by tenant_id <= $5, tenant_id
+             select q.tenant_id from queued q
+             where q.tenant_id is not null
+               and (select min(j.run_at) from jobs j
+                    where j.tenant_id = q.tenant_id and j.state = 'queued') <= now()
+             order by q.tenant_id <= $5, q.tenant_id
              limit $4
          ),
          share as (
@@ -118,9 +123,7 @@ pub async fn renew(
     lease: Duration,
     running: &[Lease],
 ) -> Result<Vec<Lease>, sqlx::Error> {
-    let tenants: Vec<TenantId> = running.iter().map(|l| l.tenant).collect();
-    let jobs: Vec<JobId> = running.iter().map(|l| l.job).collect();
-    let fences: Vec<i64> = running.iter().map(|l| l.fence).collect();
+    let columns = LeaseColumns::of(running);
     let rows: Vec<(TenantId, JobId, i64)> = sqlx::query_as(
         "update jobs j set lease_expires_at = now() + make_interval(secs => $2)
          from unnest($3::uuid[], $4::uuid[], $5::bigint[]) as r(tenant_id, id, fence)
@@ -130,9 +133,9 @@ pub async fn renew(
     )
     .bind(owner)
     .bind(lease.as_secs_f64())
-    .bind(&tenants)
-    .bind(&jobs)
-    .bind(&fences)
+    .bind(&columns.tenants)
+    .bind(&columns.jobs)
+    .bind(&columns.fences)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -144,22 +147,12 @@ pub async fn renew(
 /// Marks jobs succeeded, each only if its lease is still the one presented. Returns how many
 /// were recorded (the rest had lost their leases).
 pub async fn complete(pool: &PgPool, leases: &[Lease]) -> Result<u64, sqlx::Error> {
-    let tenants: Vec<TenantId> = leases.iter().map(|l| l.tenant).collect();
-    let jobs: Vec<JobId> = leases.iter().map(|l| l.job).collect();
-    let fences: Vec<i64> = leases.iter().map(|l| l.fence).collect();
-    let done = sqlx::query(
-        "update jobs j
-         set state = 'succeeded', finished_at = now(), lease_owner = null, lease_expires_at = null
-         from unnest($1::uuid[], $2::uuid[], $3::bigint[]) as d(tenant_id, id, fence)
-         where j.tenant_id = d.tenant_id and j.id = d.id and j.fence = d.fence
-           and j.state = 'running'",
+    set_where_held(
+        pool,
+        "state = 'succeeded', finished_at = now(), lease_owner = null, lease_expires_at = null",
+        leases,
     )
-    .bind(&tenants)
-    .bind(&jobs)
-    .bind(&fences)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 /// Marks one job succeeded in the transaction of its work (any role: the app role's tenant
@@ -221,23 +214,48 @@ pub async fn fail(
 /// Gives back jobs this worker started but will not finish (shutdown): queued again at once,
 /// the interrupted attempt not counted.
 pub async fn release(pool: &PgPool, leases: &[Lease]) -> Result<u64, sqlx::Error> {
-    let tenants: Vec<TenantId> = leases.iter().map(|l| l.tenant).collect();
-    let jobs: Vec<JobId> = leases.iter().map(|l| l.job).collect();
-    let fences: Vec<i64> = leases.iter().map(|l| l.fence).collect();
-    let released = sqlx::query(
-        "update jobs j
-         set state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now(),
-             lease_owner = null, lease_expires_at = null
+    set_where_held(
+        pool,
+        "state = 'queued', attempts = greatest(j.attempts - 1, 0), run_at = now(), \
+         lease_owner = null, lease_expires_at = null",
+        leases,
+    )
+    .await
+}
+
+/// The leases as the three arrays `unnest` pairs up: tenants, jobs and fences.
+struct LeaseColumns {
+    tenants: Vec<TenantId>,
+    jobs: Vec<JobId>,
+    fences: Vec<i64>,
+}
+
+impl LeaseColumns {
+    fn of(leases: &[Lease]) -> Self {
+        Self {
+            tenants: leases.iter().map(|l| l.tenant).collect(),
+            jobs: leases.iter().map(|l| l.job).collect(),
+            fences: leases.iter().map(|l| l.fence).collect(),
+        }
+    }
+}
+
+/// Applies `set` (assignments to `jobs j`) to the running jobs whose leases are still the ones
+/// presented; returns how many.
+async fn set_where_held(pool: &PgPool, set: &str, leases: &[Lease]) -> Result<u64, sqlx::Error> {
+    let columns = LeaseColumns::of(leases);
+    let updated = sqlx::query(&format!(
+        "update jobs j set {set}
          from unnest($1::uuid[], $2::uuid[], $3::bigint[]) as d(tenant_id, id, fence)
          where j.tenant_id = d.tenant_id and j.id = d.id and j.fence = d.fence
-           and j.state = 'running'",
-    )
-    .bind(&tenants)
-    .bind(&jobs)
-    .bind(&fences)
+           and j.state = 'running'"
+    ))
+    .bind(&columns.tenants)
+    .bind(&columns.jobs)
+    .bind(&columns.fences)
     .execute(pool)
     .await?;
-    Ok(released.rows_affected())
+    Ok(updated.rows_affected())
 }
 
 /// Takes back the jobs of workers that stopped renewing their leases (a crash, a lost network):

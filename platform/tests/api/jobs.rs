@@ -207,24 +207,11 @@ async fn a_job_runs_once_as_the_app_role_in_its_tenant_and_only_if_its_transacti
     .expect("enqueue");
     drop(tx);
     // A unique key makes the second enqueue a no-op, while the first is kept.
-    let first = enqueue(
-        &app,
-        &acme.id,
-        &Effect {
-            label: "unique".into(),
-        },
-        Options::unique("k1"),
-    )
-    .await;
-    let second = enqueue(
-        &app,
-        &acme.id,
-        &Effect {
-            label: "unique".into(),
-        },
-        Options::unique("k1"),
-    )
-    .await;
+    let unique = Effect {
+        label: "unique".into(),
+    };
+    let first = enqueue(&app, &acme.id, &unique, Options::unique("k1")).await;
+    let second = enqueue(&app, &acme.id, &unique, Options::unique("k1")).await;
     assert!(first.is_some());
     assert_eq!(second, None);
     wait_for(&app, first.expect("first"), "succeeded", 10).await;
@@ -975,4 +962,60 @@ async fn restart_while_jobs_run(dir: &std::path::Path) {
     drop(state);
     app.run_until_stopped(async {}).await.ok();
     cluster.stop().await.ok();
+}
+
+#[tokio::test]
+async fn tenants_whose_jobs_all_wait_for_later_do_not_hold_up_a_due_job() {
+    let app = app_without_worker().await;
+    // More tenants with only future jobs than a claim has places, all before the one with work.
+    let mut waiting = Vec::new();
+    for i in 0..6 {
+        waiting.push(
+            app.create_tenant(&format!("later-{i}")).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let busy = app.create_tenant("due-now").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let later = Options {
+        run_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        ..Options::default()
+    };
+    for tenant in &waiting {
+        enqueue(
+            &app,
+            tenant,
+            &Effect {
+                label: format!("later {tenant}"),
+            },
+            later.clone(),
+        )
+        .await
+        .expect("queued");
+    }
+    let due = enqueue(
+        &app,
+        &busy,
+        &Effect {
+            label: "due".into(),
+        },
+        Options::default(),
+    )
+    .await
+    .expect("queued");
+    let _worker = start(Worker::new(
+        app.state.clone(),
+        Registry::new().handle(record_effect),
+        config(2),
+    ));
+    wait_for(&app, due, "succeeded", 10).await;
+    let still_waiting: i64 = sqlx::query_scalar("select count(*) from jobs where state = 'queued'")
+        .fetch_one(&mut app.db.superuser().await)
+        .await
+        .expect("count");
+    assert_eq!(still_waiting, 6, "jobs for later ran early");
 }

@@ -20,6 +20,7 @@ mod health;
 mod hostile_input;
 mod jobs;
 mod operator;
+mod outbound;
 mod plugin_uploads;
 mod plugins;
 mod progress;
