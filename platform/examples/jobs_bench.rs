@@ -3,7 +3,9 @@
 //! 1. enqueue rate, batched (1,000 jobs per transaction) and one job per transaction;
 //! 2. throughput: a backlog of no-op jobs spread over tenants, completed by 2 workers;
 //! 3. enqueue-to-start latency at light load (one job every few milliseconds, each in its own
-//!    transaction), p50 and p99.
+//!    transaction), p50 and p99;
+//! 4. webhook deliveries per second: events fanned out to one endpoint per tenant, signed and
+//!    POSTed by 2 workers running the platform's own `webhook.deliver` to a receiver on loopback.
 //!
 //! Runs against a fresh private PostgreSQL cluster under `target/bench/jobs/`.
 
@@ -46,6 +48,7 @@ struct Args {
     tenants: usize,
     concurrency: usize,
     samples: usize,
+    deliveries: usize,
 }
 
 fn args() -> Result<Args> {
@@ -54,6 +57,7 @@ fn args() -> Result<Args> {
         tenants: 10,
         concurrency: 64,
         samples: 1_000,
+        deliveries: 10_000,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut it = raw.iter();
@@ -68,6 +72,7 @@ fn args() -> Result<Args> {
             "--tenants" => args.tenants = value.max(1),
             "--concurrency" => args.concurrency = value.max(1),
             "--samples" => args.samples = value.max(1),
+            "--deliveries" => args.deliveries = value.max(1),
             other => anyhow::bail!("unknown option {other}"),
         }
     }
@@ -101,6 +106,7 @@ async fn main() -> Result<()> {
     config.data_dir = data_dir;
     config.jobs.in_process = false;
     config.plugins.artifacts_dir = None;
+    config.outbound_allow = lms_platform::outbound::AllowList::parse("127.0.0.1")?;
     let app = Application::build(config).await?;
     let state = app.state().clone();
     let outcome = run(&state, &args).await;
@@ -215,6 +221,79 @@ async fn run(state: &lms_platform::state::AppState, args: &Args) -> Result<()> {
         "  enqueue-to-start at 200 jobs/s ({} samples): p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 <= {TARGET_P99_MS:.0} ms) {}",
         sorted.len(),
         verdict(p99 <= TARGET_P99_MS)
+    );
+
+    // 4. Webhook deliveries.
+    webhook_deliveries(state, &tenants, args.deliveries, &worker_config).await
+}
+
+/// Events fanned out by the trigger to one endpoint per tenant, delivered by the platform's own
+/// job code to an in-process receiver on loopback.
+async fn webhook_deliveries(
+    state: &lms_platform::state::AppState,
+    tenants: &[TenantId],
+    events: usize,
+    worker_config: &WorkerConfig,
+) -> Result<()> {
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&received);
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            std::future::ready("ok")
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, receiver).await.ok() });
+    let pool = state.operator_db.pool();
+    for tenant in tenants {
+        sqlx::query(
+            "insert into webhook_endpoints (tenant_id, id, url, secret) values ($1, $2, $3, $4)",
+        )
+        .bind(tenant)
+        .bind(uuid::Uuid::now_v7())
+        .bind(&url)
+        .bind(lms_platform::webhooks::secret::generate())
+        .execute(pool)
+        .await?;
+    }
+    let per_tenant = events.div_ceil(tenants.len());
+    for tenant in tenants {
+        sqlx::query(
+            "insert into domain_events (tenant_id, id, kind, subject_id, payload)
+             select $1, lms_uuid_v7(), 'user.created', gen_random_uuid(),
+                    jsonb_build_object('n', n) from generate_series(1, $2) as n",
+        )
+        .bind(tenant)
+        .bind(i32::try_from(per_tenant)?)
+        .execute(pool)
+        .await?;
+    }
+    let total = per_tenant * tenants.len();
+    let started = Instant::now();
+    let (stop, workers) = spawn_workers(state, [jobs::registry(), jobs::registry()], worker_config);
+    loop {
+        let left: i64 =
+            sqlx::query_scalar("select count(*) from webhook_deliveries where state = 'pending'")
+                .fetch_one(pool)
+                .await?;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    stop_workers(stop, workers).await;
+    let succeeded: i64 =
+        sqlx::query_scalar("select count(*) from webhook_deliveries where state = 'succeeded'")
+            .fetch_one(pool)
+            .await?;
+    println!(
+        "  webhook deliveries, {total} signed POSTs to loopback: {:.0} deliveries/s ({succeeded} succeeded, {} received, in {elapsed:.2} s)",
+        total as f64 / elapsed,
+        received.load(Ordering::Relaxed)
     );
     Ok(())
 }

@@ -39,3 +39,4 @@ pub mod tenant_profile;
 pub mod tls_ask;
 pub mod users;
 pub mod validation;
+pub mod webhooks;

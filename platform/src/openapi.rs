@@ -38,6 +38,7 @@ use crate::error::Problem;
         (name = "tenant", description = "The current tenant's branding and settings"),
         (name = "audit", description = "The audit trail"),
         (name = "events", description = "Domain events of the tenant (tenant admins); each type's data is in the webhooks section"),
+        (name = "webhooks", description = "Signed webhooks: endpoints, secrets, the delivery log and redelivery (tenant admins)"),
         (name = "jobs", description = "Background jobs: list, inspect and re-run dead jobs (tenant admins)"),
         (name = "operator", description = "Platform operator: tenants, domains, signing keys, every tenant's background jobs"),
         (name = "operations", description = "Probes and metrics"),

@@ -130,6 +130,9 @@ macro_rules! catalog {
             }
         )+
 
+        /// Every event type's name, in the catalog's order.
+        pub const TYPES: &[&str] = &[$($name),+];
+
         /// Adds each event type to the document: its data schema under `components.schemas`,
         /// and a `webhooks` entry whose request body is the envelope carrying that data.
         pub fn describe_webhooks(openapi: &mut OpenApi) {

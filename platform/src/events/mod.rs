@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 pub use catalog::{
     AssignmentGraded, AssignmentSubmitted, CourseCompleted, EnrollmentCreated, EnrollmentRemoved,
-    ItemCompleted, QuizAttemptGraded, QuizAttemptSubmitted, UserCreated, UserDeactivated,
+    ItemCompleted, QuizAttemptGraded, QuizAttemptSubmitted, TYPES, UserCreated, UserDeactivated,
     describe_webhooks,
 };
 pub use routes::router;

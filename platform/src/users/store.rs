@@ -241,3 +241,15 @@ pub async fn other_active_admins(tx: &mut TenantTx, except: UserId) -> Result<i6
     .fetch_one(&mut **tx)
     .await
 }
+
+/// The addresses of the tenant's active admins (for notices about the tenant's configuration).
+pub async fn active_admin_emails(tx: &mut TenantTx) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select email from users
+         where tenant_id = $1 and status = 'active' and 'tenant_admin' = any(roles)
+         order by email limit 50",
+    )
+    .bind(tx.tenant_id())
+    .fetch_all(&mut **tx)
+    .await
+}

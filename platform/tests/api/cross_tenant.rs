@@ -46,6 +46,16 @@ struct Fixture {
     /// A domain event of each tenant.
     a_event: String,
     b_event: String,
+    /// A webhook endpoint of each tenant with a finished delivery of that event.
+    a_webhook: WebhookIds,
+    b_webhook: WebhookIds,
+}
+
+/// A webhook endpoint and one of its deliveries.
+#[derive(Clone)]
+struct WebhookIds {
+    endpoint: String,
+    delivery: String,
 }
 
 /// The names and ids a plugin path can carry.
@@ -187,6 +197,81 @@ fn suite() -> Vec<Endpoint> {
         ep(
             Method::GET,
             "/api/v1/events/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Webhooks.
+        ep(
+            Method::GET,
+            "/api/v1/webhooks/endpoints",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/webhooks/endpoints",
+            AdminBearer,
+            Some(|_| json!({ "url": "https://hooks.example.invalid/intruder" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/webhooks/endpoints/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/api/v1/webhooks/endpoints/{id}",
+            AdminBearer,
+            Some(
+                |_| json!({ "description": "changed by A", "url": "https://hooks.example.invalid/a" }),
+            ),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/webhooks/endpoints/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/webhooks/endpoints/{id}/rotate-secret",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/webhooks/endpoints/{id}/deliveries",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/webhooks/deliveries/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/webhooks/deliveries/{id}/redeliver",
             AdminBearer,
             None,
             Some(StatusCode::NOT_FOUND),
@@ -1340,9 +1425,13 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_job = seed_dead_job(app, &b).await;
     let a_event = any_event(app, &a).await;
     let b_event = any_event(app, &b).await;
+    let a_webhook = seed_webhook(app, &a, &a_event).await;
+    let b_webhook = seed_webhook(app, &b, &b_event).await;
     Fixture {
         a_event,
         b_event,
+        a_webhook,
+        b_webhook,
         a_job,
         b_job,
         a_quiz,
@@ -1370,6 +1459,38 @@ async fn any_event(app: &TestApp, t: &TestTenant) -> String {
         .fetch_one(&mut app.db.superuser().await)
         .await
         .expect("an event")
+}
+
+/// A webhook endpoint of the tenant (whose host never resolves) and a failed delivery of
+/// `event` to it.
+async fn seed_webhook(app: &TestApp, t: &TestTenant, event: &str) -> WebhookIds {
+    let created = app
+        .post("/api/v1/webhooks/endpoints")
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .json(json!({ "url": format!("https://hooks-of-{}.example.invalid/events", t.slug) }))
+        .send()
+        .await;
+    created.assert_status(StatusCode::CREATED);
+    let endpoint = created.json()["id"].as_str().expect("id").to_owned();
+    let delivery = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into webhook_deliveries
+             (tenant_id, id, endpoint_id, event_id, event_type, state, attempts, finished_at)
+         select tenant_id, $3, $4::uuid, id, kind, 'failed', 8, now()
+         from domain_events where tenant_id = $1::uuid and id = $2::uuid",
+    )
+    .bind(&t.id)
+    .bind(event)
+    .bind(delivery)
+    .bind(&endpoint)
+    .execute(&mut app.db.superuser().await)
+    .await
+    .expect("delivery");
+    WebhookIds {
+        endpoint,
+        delivery: delivery.to_string(),
+    }
 }
 
 /// A job of the tenant's that failed for good.
@@ -1504,6 +1625,10 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_job));
             } else if ep.path.starts_with("/api/v1/events/") {
                 foreign.push(PathIds::only(&fx.b_event));
+            } else if ep.path.starts_with("/api/v1/webhooks/endpoints/") {
+                foreign.push(PathIds::only(&fx.b_webhook.endpoint));
+            } else if ep.path.starts_with("/api/v1/webhooks/deliveries/") {
+                foreign.push(PathIds::only(&fx.b_webhook.delivery));
             } else if ep.path.starts_with("/api/v1/question-banks/") {
                 // B's bank, and A's own bank with B's category under it.
                 foreign.push(PathIds::bank(&fx.b_quiz));
@@ -1579,6 +1704,16 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             vec![PathIds::only(&fx.a_job), PathIds::only(&fx.b_job)]
         } else if ep.path.starts_with("/api/v1/events/") {
             vec![PathIds::only(&fx.a_event), PathIds::only(&fx.b_event)]
+        } else if ep.path.starts_with("/api/v1/webhooks/endpoints/") {
+            vec![
+                PathIds::only(&fx.a_webhook.endpoint),
+                PathIds::only(&fx.b_webhook.endpoint),
+            ]
+        } else if ep.path.starts_with("/api/v1/webhooks/deliveries/") {
+            vec![
+                PathIds::only(&fx.a_webhook.delivery),
+                PathIds::only(&fx.b_webhook.delivery),
+            ]
         } else if ep.path.starts_with("/api/v1/question-banks/") {
             vec![PathIds::bank(&fx.a_quiz), PathIds::bank(&fx.b_quiz)]
         } else if ep.path.starts_with("/api/v1/questions/") {
@@ -1657,6 +1792,25 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         "B's dead job was re-run: {}",
         b_job.text
     );
+    let b_endpoints = b_admin("/api/v1/webhooks/endpoints").send().await;
+    b_endpoints.assert_status(StatusCode::OK);
+    let b_endpoints = b_endpoints.json();
+    assert_eq!(
+        b_endpoints.as_array().map(Vec::len),
+        Some(1),
+        "B gained or lost webhook endpoints: {b_endpoints}"
+    );
+    assert_eq!(b_endpoints[0]["id"], fx.b_webhook.endpoint.as_str());
+    assert_eq!(b_endpoints[0]["description"], "");
+    assert!(b_endpoints[0]["previous_secret_expires_at"].is_null());
+    let b_delivery = b_admin(&format!(
+        "/api/v1/webhooks/deliveries/{}",
+        fx.b_webhook.delivery
+    ))
+    .send()
+    .await;
+    b_delivery.assert_status(StatusCode::OK);
+    assert_eq!(b_delivery.json()["state"], "failed", "{}", b_delivery.text);
     let b_learner = b_admin(&paths::user(&fx.b.learner.id)).send().await;
     b_learner.assert_status(StatusCode::OK);
     assert_eq!(b_learner.json()["status"], "active");

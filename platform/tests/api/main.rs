@@ -33,3 +33,4 @@ mod storage;
 mod tenant_profile;
 mod tokens;
 mod users;
+mod webhooks;
