@@ -60,6 +60,8 @@ create table webhook_deliveries (
 );
 create index webhook_deliveries_listing on webhook_deliveries (tenant_id, endpoint_id, id desc);
 create index webhook_deliveries_event on webhook_deliveries (tenant_id, event_id);
+-- Finished deliveries (and their attempts) are pruned after 30 days.
+create index webhook_deliveries_finished on webhook_deliveries (finished_at) where finished_at is not null;
 
 create table webhook_attempts (
     tenant_id uuid not null,

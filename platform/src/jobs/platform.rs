@@ -32,6 +32,11 @@ pub fn schedules() -> Vec<Schedule> {
             task: prune_finished,
         },
         Schedule {
+            name: "webhooks.prune_deliveries",
+            cron: "41 3 * * *",
+            task: crate::webhooks::prune_deliveries,
+        },
+        Schedule {
             name: "quizzes.deadline_sweep",
             cron: "*/5 * * * * *",
             task: crate::quizzes::sweep::enqueue_due,

@@ -11,7 +11,7 @@
 //! - **Secrets** ([`secret`]): `whsec_` secrets shown once; a rotation keeps signing with the old
 //!   secret beside the new one for [`routes::ROTATION_OVERLAP`].
 //! - **Log.** Every attempt is kept with its status, latency and the start of its answer;
-//!   admins redeliver a finished delivery by hand.
+//!   admins redeliver a finished delivery by hand. Finished deliveries are kept 30 days.
 
 mod deliver;
 mod model;
@@ -25,3 +25,19 @@ pub use model::{
     EndpointId, EndpointWithSecret,
 };
 pub use routes::{MAX_ENDPOINTS, ROTATION_OVERLAP, router};
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+/// The `webhooks.prune_deliveries` schedule's task: the delivery log keeps 30 days.
+pub fn prune_deliveries<'a>(
+    _: &'a crate::state::AppState,
+    conn: &'a mut sqlx::PgConnection,
+) -> BoxFuture<'a, anyhow::Result<()>> {
+    async move {
+        let pruned = store::prune(conn).await?;
+        tracing::info!(pruned, "pruned finished webhook deliveries");
+        Ok(())
+    }
+    .boxed()
+}

@@ -379,3 +379,17 @@ pub async fn disable(
     .await?;
     Ok(disabled.rows_affected() == 1)
 }
+
+/// Deletes up to 10,000 deliveries finished more than 30 days ago, with their attempts, across
+/// tenants (the operator's connection, from the `webhooks.prune_deliveries` schedule).
+pub async fn prune(conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
+    let pruned = sqlx::query(
+        "delete from webhook_deliveries where ctid = any(array(
+             select ctid from webhook_deliveries
+             where finished_at < now() - interval '30 days'
+             limit 10000))",
+    )
+    .execute(conn)
+    .await?;
+    Ok(pruned.rows_affected())
+}

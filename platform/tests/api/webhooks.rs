@@ -780,3 +780,52 @@ async fn events_of_one_tenant_never_reach_another_tenants_endpoints() {
         serde_json::from_str(received[0]["body"].as_str().expect("body")).expect("JSON");
     assert_eq!(body["tenant_id"], acme.id.as_str());
 }
+
+#[tokio::test]
+async fn the_delivery_log_keeps_thirty_days() {
+    let (app, acme) = allowing_loopback().await;
+    let receiver = Receiver::start();
+    let (endpoint, secret) =
+        create_endpoint(&app, &acme, json!({ "url": receiver.url("/kept") })).await;
+    receiver.configure(&[&secret], &[]).await;
+    user_created(&app, &acme, "first").await;
+    user_created(&app, &acme, "second").await;
+    receiver.wait_for(2).await;
+    let listed = deliveries(&app, &acme, &endpoint).await;
+    let (newer, older) = (
+        listed[0]["id"].as_str().expect("id").to_owned(),
+        listed[1]["id"].as_str().expect("id").to_owned(),
+    );
+    settled(&app, &acme, &older, 1).await;
+    settled(&app, &acme, &newer, 1).await;
+    sqlx::query(
+        "update webhook_deliveries set finished_at = now() - interval '31 days' where id = $1::uuid",
+    )
+    .bind(&older)
+    .execute(&mut app.db.superuser().await)
+    .await
+    .expect("age a delivery");
+    let mut conn = app
+        .state
+        .operator_db
+        .pool()
+        .acquire()
+        .await
+        .expect("operator connection");
+    lms_platform::webhooks::prune_deliveries(&app.state, &mut conn)
+        .await
+        .expect("prune");
+    let kept: Vec<_> = deliveries(&app, &acme, &endpoint)
+        .await
+        .iter()
+        .map(|d| d["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(kept, [newer]);
+    let attempts: i64 =
+        sqlx::query_scalar("select count(*) from webhook_attempts where delivery_id = $1::uuid")
+            .bind(&older)
+            .fetch_one(&mut app.db.superuser().await)
+            .await
+            .expect("attempts");
+    assert_eq!(attempts, 0);
+}
