@@ -62,6 +62,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::audit::router(),
         crate::jobs::router(),
         crate::events::router(),
+        crate::notifications::router(),
         crate::operator::router(),
         crate::jobs::operator_router(),
         crate::health::router(),

@@ -15,6 +15,7 @@ pub fn registry() -> Registry {
         .handle(crate::email::deliver)
         .handle(crate::quizzes::sweep::close_expired)
         .handle(crate::quizzes::sweep::release_stuck)
+        .handle(crate::notifications::from_event)
 }
 
 /// The platform's recurring work.

@@ -46,6 +46,9 @@ struct Fixture {
     /// A domain event of each tenant.
     a_event: String,
     b_event: String,
+    /// A notification of each tenant's admin.
+    a_notification: String,
+    b_notification: String,
 }
 
 /// The names and ids a plugin path can carry.
@@ -175,6 +178,66 @@ fn suite() -> Vec<Endpoint> {
         public_profile: false,
     };
     vec![
+        // Notifications: the caller's own; B's notification ids are unknown on A.
+        ep(
+            Method::GET,
+            "/api/v1/notifications",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/notifications/unread-count",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/notifications/{id}/read",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/notifications/read-all",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/notifications/preferences",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/notifications/preferences",
+            AdminBearer,
+            Some(
+                |_| json!({ "types": [{ "type": "course.completed", "in_app": false, "email": true }] }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Refused before the stream opens (a stream of A's own is tested in notifications.rs).
+        ep(
+            Method::GET,
+            "/api/v1/notifications/stream",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // Domain events.
         ep(
             Method::GET,
@@ -1340,7 +1403,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_job = seed_dead_job(app, &b).await;
     let a_event = any_event(app, &a).await;
     let b_event = any_event(app, &b).await;
+    let a_notification = seed_notification(app, &a).await;
+    let b_notification = seed_notification(app, &b).await;
     Fixture {
+        a_notification,
+        b_notification,
         a_event,
         b_event,
         a_job,
@@ -1370,6 +1437,29 @@ async fn any_event(app: &TestApp, t: &TestTenant) -> String {
         .fetch_one(&mut app.db.superuser().await)
         .await
         .expect("an event")
+}
+
+/// An unread notification of the tenant's admin.
+async fn seed_notification(app: &TestApp, t: &TestTenant) -> String {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "with next as (
+             insert into notification_sequences (tenant_id, user_id, last_seq)
+             values ($1::uuid, $2::uuid, 1)
+             on conflict (tenant_id, user_id)
+             do update set last_seq = notification_sequences.last_seq + 1
+             returning last_seq)
+         insert into notifications (tenant_id, id, user_id, kind, title, seq)
+         select $1::uuid, $3, $2::uuid, 'course.completed', 'You completed a course', last_seq
+         from next",
+    )
+    .bind(&t.id)
+    .bind(&t.admin.id)
+    .bind(id)
+    .execute(&mut app.db.superuser().await)
+    .await
+    .expect("notification");
+    id.to_string()
 }
 
 /// A job of the tenant's that failed for good.
@@ -1504,6 +1594,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_job));
             } else if ep.path.starts_with("/api/v1/events/") {
                 foreign.push(PathIds::only(&fx.b_event));
+            } else if ep.path.starts_with("/api/v1/notifications/") {
+                foreign.push(PathIds::only(&fx.b_notification));
             } else if ep.path.starts_with("/api/v1/question-banks/") {
                 // B's bank, and A's own bank with B's category under it.
                 foreign.push(PathIds::bank(&fx.b_quiz));
@@ -1579,6 +1671,11 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             vec![PathIds::only(&fx.a_job), PathIds::only(&fx.b_job)]
         } else if ep.path.starts_with("/api/v1/events/") {
             vec![PathIds::only(&fx.a_event), PathIds::only(&fx.b_event)]
+        } else if ep.path.starts_with("/api/v1/notifications/") {
+            vec![
+                PathIds::only(&fx.a_notification),
+                PathIds::only(&fx.b_notification),
+            ]
         } else if ep.path.starts_with("/api/v1/question-banks/") {
             vec![PathIds::bank(&fx.a_quiz), PathIds::bank(&fx.b_quiz)]
         } else if ep.path.starts_with("/api/v1/questions/") {
@@ -1649,6 +1746,30 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
 
     // Nothing A's credentials did while addressed to B had an effect anywhere.
     let b_admin = |path: &str| app.get(path).tenant("b").bearer(&fx.b.admin.access_token);
+    let b_notifications = b_admin("/api/v1/notifications").send().await;
+    b_notifications.assert_status(StatusCode::OK);
+    assert_eq!(
+        b_notifications.json()["items"][0]["id"],
+        fx.b_notification.as_str(),
+        "{}",
+        b_notifications.text
+    );
+    assert_eq!(
+        b_notifications.json()["items"][0]["read_at"],
+        Value::Null,
+        "A's calls marked B's notification read: {}",
+        b_notifications.text
+    );
+    let b_preferences = b_admin("/api/v1/notifications/preferences").send().await;
+    assert!(
+        b_preferences.json()["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .all(|p| p["in_app"] == true && p["email"] == false),
+        "A's calls changed B's preferences: {}",
+        b_preferences.text
+    );
     let b_job = b_admin(&format!("/api/v1/jobs/{}", fx.b_job)).send().await;
     b_job.assert_status(StatusCode::OK);
     assert_eq!(
