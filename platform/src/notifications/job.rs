@@ -56,11 +56,13 @@ pub async fn from_event(ctx: JobContext, job: FromEvent) -> Result<Finished, Job
             .await?
             .context("the job's tenant is gone")?;
         let link_base = ctx.state().settings.link_base(&tenant);
-        let mail = super::email::render(&tenant, &link_base, &recipient.display_name, &draft)?;
+        let mail = super::email::single(&tenant, &link_base, &recipient.display_name, &draft)
+            .map_err(|err| JobError::Fatal(anyhow!("rendering the email: {err}")))?;
         let send = SendEmail {
             to: recipient.email,
             subject: mail.subject,
             body: mail.text,
+            html: Some(mail.html),
         };
         jobs::enqueue(&mut tx, &send, Options::default()).await?;
     }

@@ -309,6 +309,18 @@ async fn preferences_choose_the_app_the_email_or_neither_for_each_type() {
             .json(body)
             .send()
     };
+    // The tenant's brand, for its emails.
+    s.by(&s.t.admin)
+        .send(
+            Method::PATCH,
+            "/api/v1/tenant",
+            Some(json!({ "branding": {
+                "primary_color": "#0a7d4f",
+                "logo_url": "https://cdn.acme.example/logo.png",
+            } })),
+        )
+        .await
+        .assert_status(StatusCode::OK);
     // Enrollments by email only.
     let chosen = put(json!({ "types": [
         { "type": "enrollment.created", "in_app": false, "email": true },
@@ -337,6 +349,20 @@ async fn preferences_choose_the_app_the_email_or_neither_for_each_type() {
         mail.contains(&format!("https://acme.lms.test/courses/{algebra}")),
         "links to the tenant's host: {mail}"
     );
+    let html: String = sqlx::query_scalar(
+        "select payload->>'html' from jobs where kind = 'email.send' and payload->>'to' = $1
+         and payload->>'body' like '%Algebra%'",
+    )
+    .bind(&learner.email)
+    .fetch_one(&mut app.db.superuser().await)
+    .await
+    .expect("the email has an HTML part");
+    assert!(html.contains("background:#0a7d4f"), "tenant colour: {html}");
+    assert!(
+        html.contains(r#"src="https://cdn.acme.example/logo.png""#),
+        "tenant logo: {html}"
+    );
+    assert!(html.contains(&format!("https://acme.lms.test/courses/{algebra}")));
     jobs_settled(app).await;
     assert_eq!(inbox(app, "acme", learner, "").await, Vec::<Value>::new());
 
