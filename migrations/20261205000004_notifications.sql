@@ -71,6 +71,16 @@ create table notification_preferences (
 create trigger notification_preferences_updated_at before update on notification_preferences
     for each row execute function set_updated_at();
 
+-- A user's daily digest by email of the notifications they have not read; when it last went.
+create table notification_settings (
+    tenant_id uuid not null,
+    user_id uuid not null,
+    digest text not null check (digest in ('off', 'daily')),
+    digest_sent_at timestamptz,
+    primary key (tenant_id, user_id),
+    foreign key (tenant_id, user_id) references users (tenant_id, id) on delete cascade
+);
+
 alter table notifications enable row level security;
 alter table notifications force row level security;
 create policy tenant_isolation on notifications to lms_app
@@ -87,11 +97,20 @@ create policy tenant_isolation on notification_preferences to lms_app
     using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
     with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 
+alter table notification_settings enable row level security;
+alter table notification_settings force row level security;
+create policy tenant_isolation on notification_settings to lms_app
+    using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
+    with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+
 -- Jobs write notifications and mark them read; nothing rewrites what a notification says.
 grant select, insert on notifications to lms_app;
 grant update (read_at) on notifications to lms_app;
 grant select, insert, update (last_seq) on notification_sequences to lms_app;
 grant select, insert, update (in_app, email, updated_at), delete on notification_preferences to lms_app;
+grant select, insert, update (digest, digest_sent_at) on notification_settings to lms_app;
+-- The daily digest's schedule finds, across tenants, whom to send one to.
+grant select on notifications, notification_settings to lms_operator;
 
 -- Queues a `notifications.from_event` job for each new event of a type that notifies someone
 -- (a new type, e.g. `certificate.issued`, is a migration that replaces this function and an arm

@@ -16,6 +16,7 @@ pub fn registry() -> Registry {
         .handle(crate::quizzes::sweep::close_expired)
         .handle(crate::quizzes::sweep::release_stuck)
         .handle(crate::notifications::from_event)
+        .handle(crate::notifications::digest::send)
 }
 
 /// The platform's recurring work.
@@ -30,6 +31,11 @@ pub fn schedules() -> Vec<Schedule> {
             name: "jobs.prune_finished",
             cron: "17 * * * *",
             task: prune_finished,
+        },
+        Schedule {
+            name: "notifications.daily_digest",
+            cron: "0 7 * * *",
+            task: crate::notifications::digest::enqueue_due,
         },
         Schedule {
             name: "quizzes.deadline_sweep",

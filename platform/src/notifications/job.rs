@@ -5,7 +5,7 @@ use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
 use super::compose::{self, EventData};
-use super::preferences::Preferences;
+use super::preferences::{Digest, Preferences};
 use super::{NotificationKind, store};
 use crate::email::SendEmail;
 use crate::events::EventId;
@@ -47,7 +47,8 @@ pub async fn from_event(ctx: JobContext, job: FromEvent) -> Result<Finished, Job
         return ctx.finish(tx).await;
     };
     let draft = compose::draft(kind, &data, &course, item.as_deref());
-    let wants = Preferences::from_rows(&store::preferences(&mut tx, data.user_id).await?).get(kind);
+    let rows = store::preferences(&mut tx, data.user_id).await?;
+    let wants = Preferences::from_rows(&rows, Digest::Off).get(kind);
     if wants.in_app {
         store::insert(&mut tx, job.event, &draft).await?;
     }

@@ -10,11 +10,14 @@
 //! - **Inbox.** `/api/v1/notifications`: the signed-in user's own notifications only (another
 //!   user's or tenant's id answers 404), cursor pages newest first, unread count, mark read.
 //! - **Real time.** `/api/v1/notifications/stream` ([`stream`]) over PostgreSQL `LISTEN/NOTIFY`.
+//! - **Email** in the tenant's brand (minijinja templates in `templates/`), per notification
+//!   for the types the user chose, and as a daily [`digest`] of what they have not read.
 //!
 //! A new notifying type (e.g. `certificate.issued`) is an arm of [`NotificationKind`], its
 //! wording in [`compose`], and a migration that adds it to the trigger's list.
 
 mod compose;
+pub mod digest;
 mod email;
 mod job;
 pub mod preferences;

@@ -30,15 +30,32 @@ impl Preference {
     }
 }
 
-/// Every type with its effective channels, in [`NotificationKind::ALL`] order.
+/// A summary by email of what the user has not read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Digest {
+    /// None.
+    #[default]
+    Off,
+    /// Each morning (07:00 UTC), the unread notifications of the day before.
+    Daily,
+}
+
+text_enum!(Digest {
+    Off => "off",
+    Daily => "daily",
+});
+
+/// Every type with its effective channels, in [`NotificationKind::ALL`] order, and the digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Preferences {
     pub types: Vec<Preference>,
+    pub digest: Digest,
 }
 
 impl Preferences {
     /// The stored choices over the defaults.
-    pub fn from_rows(rows: &[PreferenceRow]) -> Self {
+    pub fn from_rows(rows: &[PreferenceRow], digest: Digest) -> Self {
         let types = NotificationKind::ALL
             .iter()
             .map(|&kind| {
@@ -51,7 +68,7 @@ impl Preferences {
                     })
             })
             .collect();
-        Self { types }
+        Self { types, digest }
     }
 
     pub fn get(&self, kind: NotificationKind) -> Preference {
@@ -82,7 +99,7 @@ pub struct DuplicateType(pub usize);
 
 /// The preferences a body names over the defaults (a type it leaves out gets its defaults
 /// back); a type named twice is refused.
-pub fn replace_with(types: &[Preference]) -> Result<Preferences, DuplicateType> {
+pub fn replace_with(types: &[Preference], digest: Digest) -> Result<Preferences, DuplicateType> {
     for (i, p) in types.iter().enumerate() {
         if types[..i].iter().any(|q| q.kind == p.kind) {
             return Err(DuplicateType(i));
@@ -96,7 +113,7 @@ pub fn replace_with(types: &[Preference]) -> Result<Preferences, DuplicateType> 
             email: p.email,
         })
         .collect();
-    Ok(Preferences::from_rows(&rows))
+    Ok(Preferences::from_rows(&rows, digest))
 }
 
 #[cfg(test)]
@@ -105,12 +122,16 @@ mod tests {
 
     #[test]
     fn unchosen_types_take_the_defaults_and_only_differences_are_stored() {
-        let prefs = replace_with(&[Preference {
-            kind: NotificationKind::AssignmentGraded,
-            in_app: true,
-            email: true,
-        }])
+        let prefs = replace_with(
+            &[Preference {
+                kind: NotificationKind::AssignmentGraded,
+                in_app: true,
+                email: true,
+            }],
+            Digest::Daily,
+        )
         .expect("valid");
+        assert_eq!(prefs.digest, Digest::Daily);
         assert_eq!(prefs.types.len(), NotificationKind::ALL.len());
         assert!(prefs.get(NotificationKind::AssignmentGraded).email);
         assert!(!prefs.get(NotificationKind::Enrolled).email);
@@ -123,6 +144,6 @@ mod tests {
     #[test]
     fn a_type_named_twice_is_refused() {
         let p = Preference::default_for(NotificationKind::QuizGraded);
-        assert_eq!(replace_with(&[p, p]), Err(DuplicateType(1)));
+        assert_eq!(replace_with(&[p, p], Digest::Off), Err(DuplicateType(1)));
     }
 }

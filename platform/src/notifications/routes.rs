@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::NotificationId;
-use super::preferences::{self, Preference, Preferences};
+use super::preferences::{self, Digest, Preference, Preferences};
 use super::store::{self, Notification};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -147,8 +147,9 @@ async fn get_preferences(
 ) -> ApiResult<Json<Preferences>> {
     let (mut tx, actor) = auth.begin(&state).await?;
     let rows = store::preferences(&mut tx, actor.user_id).await?;
+    let (digest, _) = store::digest_setting(&mut tx, actor.user_id).await?;
     tx.commit().await?;
-    Ok(Json(Preferences::from_rows(&rows)))
+    Ok(Json(Preferences::from_rows(&rows, digest)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -158,6 +159,9 @@ struct PutPreferences {
     /// email).
     #[schema(max_items = 50)]
     types: Vec<Preference>,
+    /// `off` when left out.
+    #[serde(default)]
+    digest: Digest,
 }
 
 /// Replaces the caller's channels for each notification type.
@@ -171,7 +175,7 @@ async fn put_preferences(
     auth: Authenticated,
     ApiJson(body): ApiJson<PutPreferences>,
 ) -> ApiResult<Json<Preferences>> {
-    let prefs = preferences::replace_with(&body.types).map_err(|dup| {
+    let prefs = preferences::replace_with(&body.types, body.digest).map_err(|dup| {
         ApiError::validation(
             &format!("types[{}].type", dup.0),
             "duplicate_type",
@@ -180,6 +184,7 @@ async fn put_preferences(
     })?;
     let (mut tx, actor) = auth.begin(&state).await?;
     store::replace_preferences(&mut tx, actor.user_id, &prefs.to_rows()).await?;
+    store::set_digest(&mut tx, actor.user_id, prefs.digest).await?;
     tx.commit().await?;
     Ok(Json(prefs))
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::compose::Draft;
+use super::preferences::Digest;
 use super::{NotificationId, NotificationKind};
 use crate::db::Cursor;
 use crate::events::EventId;
@@ -300,4 +301,105 @@ pub async fn replace_preferences(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The user's digest choice and when the last digest went (`off`, never, without a row).
+pub async fn digest_setting(
+    tx: &mut TenantTx,
+    user: UserId,
+) -> Result<(Digest, Option<DateTime<Utc>>), sqlx::Error> {
+    let row: Option<(Digest, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select digest, digest_sent_at from notification_settings
+         where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(user)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.unwrap_or((Digest::Off, None)))
+}
+
+pub async fn set_digest(
+    tx: &mut TenantTx,
+    user: UserId,
+    digest: Digest,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into notification_settings (tenant_id, user_id, digest) values ($1, $2, $3)
+         on conflict (tenant_id, user_id) do update set digest = excluded.digest",
+    )
+    .bind(tx.tenant_id())
+    .bind(user)
+    .bind(digest)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The user's unread notifications written after `since`, newest first (at most `limit`),
+/// and how many there are in all.
+pub async fn unread_since(
+    tx: &mut TenantTx,
+    user: UserId,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<(Vec<Notification>, i64), sqlx::Error> {
+    let rows = sqlx::query_as(&format!(
+        "select {COLUMNS} from notifications
+         where tenant_id = $1 and user_id = $2 and read_at is null and created_at > $3
+         order by id desc limit $4"
+    ))
+    .bind(tx.tenant_id())
+    .bind(user)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let total = sqlx::query_scalar(
+        "select count(*) from notifications
+         where tenant_id = $1 and user_id = $2 and read_at is null and created_at > $3",
+    )
+    .bind(tx.tenant_id())
+    .bind(user)
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((rows, total))
+}
+
+pub async fn mark_digest_sent(tx: &mut TenantTx, user: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update notification_settings set digest_sent_at = now()
+         where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(user)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Across tenants (the operator's connection): users with a daily digest and unread
+/// notifications written since their last one, after `after` in (tenant, user) order.
+pub async fn digests_due(
+    conn: &mut sqlx::PgConnection,
+    after: Option<(lms_tenants::TenantId, UserId)>,
+    limit: i64,
+) -> Result<Vec<(lms_tenants::TenantId, UserId)>, sqlx::Error> {
+    let (tenant, user) = after.unzip();
+    sqlx::query_as(
+        "select s.tenant_id, s.user_id from notification_settings s
+         where s.digest = 'daily'
+           and ($1::uuid is null or (s.tenant_id, s.user_id) > ($1, $2))
+           and exists (select 1 from notifications n
+                       where n.tenant_id = s.tenant_id and n.user_id = s.user_id
+                         and n.read_at is null
+                         and n.created_at > coalesce(s.digest_sent_at, now() - interval '1 day'))
+         order by s.tenant_id, s.user_id limit $3",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
 }

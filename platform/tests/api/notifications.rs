@@ -644,3 +644,106 @@ async fn streams_are_bounded_per_user_and_refuse_bad_resume_ids() {
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_daily_digest_lists_what_the_user_has_not_read_once_a_day() {
+    let s = School::new().await;
+    let app = &s.app;
+    let learner = &s.t.learner;
+    let neighbour = s.learner("neighbour").await;
+    let prefs_path = format!("{NOTIFICATIONS}/preferences");
+    let chosen = app
+        .call(Method::PUT, &prefs_path)
+        .tenant("acme")
+        .bearer(&learner.access_token)
+        .json(json!({ "types": [], "digest": "daily" }))
+        .send()
+        .await;
+    chosen.assert_status(StatusCode::OK);
+    assert_eq!(chosen.json()["digest"], "daily");
+    let read_back = app
+        .get(&prefs_path)
+        .tenant("acme")
+        .bearer(&learner.access_token)
+        .send()
+        .await;
+    assert_eq!(read_back.json()["digest"], "daily", "{}", read_back.text);
+    let neighbours = app
+        .get(&prefs_path)
+        .tenant("acme")
+        .bearer(&neighbour.access_token)
+        .send()
+        .await;
+    assert_eq!(neighbours.json()["digest"], "off");
+
+    for (slug, title) in [
+        ("algebra", "Algebra"),
+        ("geometry", "Geometry"),
+        ("statistics", "Statistics"),
+    ] {
+        let c = course(&s, slug, title).await;
+        enroll(&s, &c, learner).await;
+        if slug == "algebra" {
+            enroll(&s, &c, &neighbour).await;
+        }
+    }
+    let items = await_inbox(app, "acme", learner, 3).await;
+    await_inbox(app, "acme", &neighbour, 1).await;
+    // Read already: not in the digest.
+    let algebra = items
+        .iter()
+        .find(|n| n["title"] == "You were enrolled in Algebra")
+        .and_then(|n| n["id"].as_str())
+        .expect("algebra");
+    app.post(&format!("{NOTIFICATIONS}/{algebra}/read"))
+        .tenant("acme")
+        .bearer(&learner.access_token)
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+
+    let fire = || async {
+        let mut tx = app.state.operator_db.begin().await.expect("operator");
+        lms_platform::notifications::digest::enqueue_due(&app.state, &mut tx)
+            .await
+            .expect("digests queued");
+        tx.commit().await.expect("commit");
+    };
+    fire().await;
+    let body = app
+        .last_email_containing(&learner.email, "You were enrolled in Geometry")
+        .await;
+    assert!(body.contains("You were enrolled in Statistics"), "{body}");
+    assert!(!body.contains("Algebra"), "a read notification: {body}");
+    assert!(body.contains("Tenant acme"), "{body}");
+    let digests = |to: String| async move {
+        sqlx::query_scalar::<_, String>(
+            "select payload->>'subject' from jobs where kind = 'email.send' and payload->>'to' = $1",
+        )
+        .bind(to)
+        .fetch_all(&mut app.db.superuser().await)
+        .await
+        .expect("emails")
+    };
+    assert_eq!(
+        digests(learner.email.clone()).await,
+        ["Tenant acme: 2 unread notifications"]
+    );
+    // Once a day, and only for those who asked.
+    fire().await;
+    let mut su = app.db.superuser().await;
+    for _ in 0..20 {
+        let busy: i64 = sqlx::query_scalar(
+            "select count(*) from jobs where kind like 'notifications.%' and state <> 'succeeded'",
+        )
+        .fetch_one(&mut su)
+        .await
+        .expect("jobs");
+        if busy == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(digests(learner.email.clone()).await.len(), 1);
+    assert_eq!(digests(neighbour.email.clone()).await.len(), 0);
+}
