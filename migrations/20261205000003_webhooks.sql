@@ -1,14 +1,15 @@
 -- Tenant webhooks: endpoints a tenant admin registers, one delivery per (event, endpoint), and
 -- the log of every attempt. Deliveries are signed and sent by `webhook.deliver` jobs.
 
--- A time-ordered UUID (version 7) for rows created in SQL, so they sort by creation like the
--- ids the application makes.
+-- A time-ordered UUID (version 7) for rows created in SQL (by triggers), so they sort by
+-- creation like the ids the application makes: 48 bits of Unix milliseconds, then random bits,
+-- with the version and variant set.
 create function lms_uuid_v7() returns uuid
 language sql volatile parallel safe as $$
     select encode(
         set_bit(set_bit(
             overlay(uuid_send(gen_random_uuid())
-                    placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
+                    placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3)
                     from 1 for 6),
             52, 1), 53, 1),
         'hex')::uuid

@@ -260,7 +260,10 @@ async fn webhook_deliveries(
         .await?;
     }
     let per_tenant = events.div_ceil(tenants.len());
+    // The events are written as requests write them: in each tenant's transaction, where the
+    // trigger fans them out.
     for tenant in tenants {
+        let mut tx = state.db.begin(*tenant).await?;
         sqlx::query(
             "insert into domain_events (tenant_id, id, kind, subject_id, payload)
              select $1, lms_uuid_v7(), 'user.created', gen_random_uuid(),
@@ -268,8 +271,9 @@ async fn webhook_deliveries(
         )
         .bind(tenant)
         .bind(i32::try_from(per_tenant)?)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
     }
     let total = per_tenant * tenants.len();
     let started = Instant::now();

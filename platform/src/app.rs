@@ -63,6 +63,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::jobs::router(),
         crate::events::router(),
         crate::webhooks::router(),
+        crate::notifications::router(),
         crate::operator::router(),
         crate::jobs::operator_router(),
         crate::health::router(),

@@ -23,6 +23,7 @@ pub mod gradebook;
 pub mod health;
 pub mod http;
 pub mod jobs;
+pub mod notifications;
 pub mod openapi;
 pub mod operator;
 pub mod outbound;

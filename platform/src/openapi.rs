@@ -39,6 +39,7 @@ use crate::error::Problem;
         (name = "audit", description = "The audit trail"),
         (name = "events", description = "Domain events of the tenant (tenant admins); each type's data is in the webhooks section"),
         (name = "webhooks", description = "Signed webhooks: endpoints, secrets, the delivery log and redelivery (tenant admins)"),
+        (name = "notifications", description = "The signed-in user's notifications: inbox, unread count, preferences and the live stream"),
         (name = "jobs", description = "Background jobs: list, inspect and re-run dead jobs (tenant admins)"),
         (name = "operator", description = "Platform operator: tenants, domains, signing keys, every tenant's background jobs"),
         (name = "operations", description = "Probes and metrics"),

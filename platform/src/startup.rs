@@ -104,6 +104,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let key_reloader = tokio::spawn(self.state.keys.clone().reload_periodically());
+        // One LISTEN connection wakes this process's notification streams (on the operator
+        // pool's settings, as the job worker's; LISTEN reads no table).
+        let notifications = self.state.notifications.clone();
+        let notification_listener = tokio::spawn(
+            notifications
+                .clone()
+                .listen(self.state.operator_db.pool().clone()),
+        );
+        // Streams never end by themselves: end them when shutdown starts, so that the
+        // graceful shutdown is not kept waiting.
+        let shutdown = async move {
+            shutdown.await;
+            notifications.close();
+        };
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = self.jobs.in_process.then(|| {
             tokio::spawn(
@@ -119,6 +133,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         key_reloader.abort();
+        notification_listener.abort();
         stop_worker.send(()).ok();
         if let Some(worker) = worker {
             worker.await.ok();
@@ -200,6 +215,7 @@ async fn build_state(
             config.outbound_allow.clone(),
             crate::outbound::Limits::default(),
         )?,
+        notifications: crate::notifications::Notifier::default(),
     };
     Ok((state, generated_operator_token))
 }

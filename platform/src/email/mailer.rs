@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
@@ -84,14 +84,20 @@ impl Mailer {
                     .parse()
                     .context("the recipient is not an email address")
                     .map_err(SendError::Undeliverable)?;
-                let message = Message::builder()
+                let builder = Message::builder()
                     .from(from.clone())
                     .to(to)
-                    .subject(&mail.subject)
-                    // A single text/plain part: MIME-Version and `charset=utf-8` declared, so
-                    // non-ASCII names are not read as US-ASCII.
-                    .singlepart(SinglePart::plain(mail.body.clone()))
-                    .map_err(|err| SendError::Undeliverable(err.into()))?;
+                    .subject(&mail.subject);
+                // A single text/plain part, or text and HTML as alternatives: MIME-Version and
+                // `charset=utf-8` declared, so non-ASCII names are not read as US-ASCII.
+                let message = match &mail.html {
+                    None => builder.singlepart(SinglePart::plain(mail.body.clone())),
+                    Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                        mail.body.clone(),
+                        html.clone(),
+                    )),
+                }
+                .map_err(|err| SendError::Undeliverable(err.into()))?;
                 match transport.send(message).await {
                     Ok(_) => Ok(()),
                     // 5xx: the server will not take this message, now or later.

@@ -14,7 +14,11 @@ use crate::users::Email;
 pub struct SendEmail {
     pub to: String,
     pub subject: String,
+    /// The plain-text body.
     pub body: String,
+    /// An HTML alternative to `body` (branded notification emails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 impl JobKind for SendEmail {
@@ -40,6 +44,7 @@ pub async fn enqueue(tx: &mut TenantTx, email: OutgoingEmail<'_>) -> Result<(), 
         to: email.to.as_str().to_owned(),
         subject: email.subject,
         body: email.body,
+        html: None,
     };
     jobs::enqueue(tx, &job, Options::default())
         .await

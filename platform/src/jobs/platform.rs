@@ -16,6 +16,8 @@ pub fn registry() -> Registry {
         .handle(crate::quizzes::sweep::close_expired)
         .handle(crate::quizzes::sweep::release_stuck)
         .handle(crate::webhooks::deliver)
+        .handle(crate::notifications::from_event)
+        .handle(crate::notifications::digest::send)
 }
 
 /// The platform's recurring work.
@@ -35,6 +37,11 @@ pub fn schedules() -> Vec<Schedule> {
             name: "webhooks.prune_deliveries",
             cron: "41 3 * * *",
             task: crate::webhooks::prune_deliveries,
+        },
+        Schedule {
+            name: "notifications.daily_digest",
+            cron: "0 7 * * *",
+            task: crate::notifications::digest::enqueue_due,
         },
         Schedule {
             name: "quizzes.deadline_sweep",

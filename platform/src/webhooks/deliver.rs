@@ -310,6 +310,7 @@ async fn disable(
                  endpoint (PATCH /api/v1/webhooks/endpoints/{endpoint} with \"enabled\": true) \
                  and redeliver what it missed from its delivery log.\n"
             ),
+            html: None,
         })
         .collect();
     jobs::enqueue_many(tx, &mails).await?;

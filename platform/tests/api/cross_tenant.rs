@@ -49,6 +49,9 @@ struct Fixture {
     /// A webhook endpoint of each tenant with a finished delivery of that event.
     a_webhook: WebhookIds,
     b_webhook: WebhookIds,
+    /// A notification of each tenant's admin.
+    a_notification: String,
+    b_notification: String,
 }
 
 /// A webhook endpoint and one of its deliveries.
@@ -185,6 +188,66 @@ fn suite() -> Vec<Endpoint> {
         public_profile: false,
     };
     vec![
+        // Notifications: the caller's own; B's notification ids are unknown on A.
+        ep(
+            Method::GET,
+            "/api/v1/notifications",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/notifications/unread-count",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/notifications/{id}/read",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/notifications/read-all",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/notifications/preferences",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/notifications/preferences",
+            AdminBearer,
+            Some(
+                |_| json!({ "types": [{ "type": "course.completed", "in_app": false, "email": true }] }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Refused before the stream opens (a stream of A's own is tested in notifications.rs).
+        ep(
+            Method::GET,
+            "/api/v1/notifications/stream",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // Domain events.
         ep(
             Method::GET,
@@ -1427,7 +1490,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_event = any_event(app, &b).await;
     let a_webhook = seed_webhook(app, &a, &a_event).await;
     let b_webhook = seed_webhook(app, &b, &b_event).await;
+    let a_notification = seed_notification(app, &a).await;
+    let b_notification = seed_notification(app, &b).await;
     Fixture {
+        a_notification,
+        b_notification,
         a_event,
         b_event,
         a_webhook,
@@ -1491,6 +1558,29 @@ async fn seed_webhook(app: &TestApp, t: &TestTenant, event: &str) -> WebhookIds 
         endpoint,
         delivery: delivery.to_string(),
     }
+}
+
+/// An unread notification of the tenant's admin.
+async fn seed_notification(app: &TestApp, t: &TestTenant) -> String {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "with next as (
+             insert into notification_sequences (tenant_id, user_id, last_seq)
+             values ($1::uuid, $2::uuid, 1)
+             on conflict (tenant_id, user_id)
+             do update set last_seq = notification_sequences.last_seq + 1
+             returning last_seq)
+         insert into notifications (tenant_id, id, user_id, kind, title, seq)
+         select $1::uuid, $3, $2::uuid, 'course.completed', 'You completed a course', last_seq
+         from next",
+    )
+    .bind(&t.id)
+    .bind(&t.admin.id)
+    .bind(id)
+    .execute(&mut app.db.superuser().await)
+    .await
+    .expect("notification");
+    id.to_string()
 }
 
 /// A job of the tenant's that failed for good.
@@ -1629,6 +1719,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_webhook.endpoint));
             } else if ep.path.starts_with("/api/v1/webhooks/deliveries/") {
                 foreign.push(PathIds::only(&fx.b_webhook.delivery));
+            } else if ep.path.starts_with("/api/v1/notifications/") {
+                foreign.push(PathIds::only(&fx.b_notification));
             } else if ep.path.starts_with("/api/v1/question-banks/") {
                 // B's bank, and A's own bank with B's category under it.
                 foreign.push(PathIds::bank(&fx.b_quiz));
@@ -1714,6 +1806,11 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 PathIds::only(&fx.a_webhook.delivery),
                 PathIds::only(&fx.b_webhook.delivery),
             ]
+        } else if ep.path.starts_with("/api/v1/notifications/") {
+            vec![
+                PathIds::only(&fx.a_notification),
+                PathIds::only(&fx.b_notification),
+            ]
         } else if ep.path.starts_with("/api/v1/question-banks/") {
             vec![PathIds::bank(&fx.a_quiz), PathIds::bank(&fx.b_quiz)]
         } else if ep.path.starts_with("/api/v1/questions/") {
@@ -1784,6 +1881,30 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
 
     // Nothing A's credentials did while addressed to B had an effect anywhere.
     let b_admin = |path: &str| app.get(path).tenant("b").bearer(&fx.b.admin.access_token);
+    let b_notifications = b_admin("/api/v1/notifications").send().await;
+    b_notifications.assert_status(StatusCode::OK);
+    assert_eq!(
+        b_notifications.json()["items"][0]["id"],
+        fx.b_notification.as_str(),
+        "{}",
+        b_notifications.text
+    );
+    assert_eq!(
+        b_notifications.json()["items"][0]["read_at"],
+        Value::Null,
+        "A's calls marked B's notification read: {}",
+        b_notifications.text
+    );
+    let b_preferences = b_admin("/api/v1/notifications/preferences").send().await;
+    assert!(
+        b_preferences.json()["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .all(|p| p["in_app"] == true && p["email"] == false),
+        "A's calls changed B's preferences: {}",
+        b_preferences.text
+    );
     let b_job = b_admin(&format!("/api/v1/jobs/{}", fx.b_job)).send().await;
     b_job.assert_status(StatusCode::OK);
     assert_eq!(

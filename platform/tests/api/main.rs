@@ -19,6 +19,7 @@ mod gradebook;
 mod health;
 mod hostile_input;
 mod jobs;
+mod notifications;
 mod operator;
 mod outbound;
 mod plugin_uploads;
