@@ -136,6 +136,30 @@ async fn admin_call(
     call.send().await
 }
 
+/// `GET` of an endpoint, as its tenant's admin.
+async fn endpoint_reply(app: &TestApp, t: &TestTenant, id: &str) -> Reply {
+    admin_call(
+        app,
+        t,
+        Method::GET,
+        &format!("/api/v1/webhooks/endpoints/{id}"),
+        None,
+    )
+    .await
+}
+
+/// A manual redelivery, as the tenant's admin.
+async fn redeliver(app: &TestApp, t: &TestTenant, delivery: &str) -> Reply {
+    admin_call(
+        app,
+        t,
+        Method::POST,
+        &format!("/api/v1/webhooks/deliveries/{delivery}/redeliver"),
+        None,
+    )
+    .await
+}
+
 /// Registers an endpoint; returns its id and secret.
 async fn create_endpoint(app: &TestApp, t: &TestTenant, body: Value) -> (String, String) {
     let created = admin_call(
@@ -307,14 +331,7 @@ async fn deliveries_are_signed_filtered_and_logged() {
     assert!(deliveries(&app, &acme, &filtered).await.is_empty());
 
     // A manual redelivery sends it once more, with the same id, signed afresh.
-    let again = admin_call(
-        &app,
-        &acme,
-        Method::POST,
-        &format!("/api/v1/webhooks/deliveries/{id}/redeliver"),
-        None,
-    )
-    .await;
+    let again = redeliver(&app, &acme, id).await;
     again.assert_status(StatusCode::ACCEPTED);
     assert_eq!(again.json()["state"], "pending");
     let received = receiver.wait_for(2).await;
@@ -332,14 +349,7 @@ async fn deliveries_are_signed_filtered_and_logged() {
         .send()
         .await;
     learner.assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    let secret_shown = admin_call(
-        &app,
-        &acme,
-        Method::GET,
-        &format!("/api/v1/webhooks/endpoints/{all}"),
-        None,
-    )
-    .await;
+    let secret_shown = endpoint_reply(&app, &acme, &all).await;
     secret_shown.assert_status(StatusCode::OK);
     assert!(!secret_shown.text.contains(&all_secret));
     assert!(!secret_shown.text.contains("whsec_"));
@@ -401,15 +411,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_until_it_answers() {
         assert_eq!(got["webhook_id"], event.as_str());
         assert_eq!(got["verified_with"], json!([0]), "{got}");
     }
-    let endpoint = admin_call(
-        &app,
-        &acme,
-        Method::GET,
-        &format!("/api/v1/webhooks/endpoints/{endpoint}"),
-        None,
-    )
-    .await
-    .json();
+    let endpoint = endpoint_reply(&app, &acme, &endpoint).await.json();
     assert!(endpoint["failing_since"].is_null(), "{endpoint}");
 }
 
@@ -535,15 +537,9 @@ async fn an_endpoint_failing_for_days_is_disabled_and_its_admins_emailed() {
     // Disabled: new events make no deliveries; a redelivery is refused.
     user_created(&app, &acme, "ignored").await;
     assert_eq!(deliveries(&app, &acme, &endpoint).await.len(), 1);
-    admin_call(
-        &app,
-        &acme,
-        Method::POST,
-        &format!("/api/v1/webhooks/deliveries/{id}/redeliver"),
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "endpoint_disabled");
+    redeliver(&app, &acme, &id)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "endpoint_disabled");
 
     // Enabled again (the receiver works now): the failure is forgotten, the delivery redone.
     let enabled = admin_call(
@@ -557,15 +553,9 @@ async fn an_endpoint_failing_for_days_is_disabled_and_its_admins_emailed() {
     enabled.assert_status(StatusCode::OK);
     assert!(enabled.json()["disabled_reason"].is_null());
     assert!(enabled.json()["failing_since"].is_null());
-    admin_call(
-        &app,
-        &acme,
-        Method::POST,
-        &format!("/api/v1/webhooks/deliveries/{id}/redeliver"),
-        None,
-    )
-    .await
-    .assert_status(StatusCode::ACCEPTED);
+    redeliver(&app, &acme, &id)
+        .await
+        .assert_status(StatusCode::ACCEPTED);
     receiver.wait_for(2).await;
     assert_eq!(settled(&app, &acme, &id, 2).await["state"], "succeeded");
 }
@@ -584,15 +574,7 @@ async fn a_gone_receiver_disables_its_endpoint_at_once() {
         .expect("id")
         .to_owned();
     assert_eq!(settled(&app, &acme, &id, 1).await["state"], "failed");
-    let current = admin_call(
-        &app,
-        &acme,
-        Method::GET,
-        &format!("/api/v1/webhooks/endpoints/{endpoint}"),
-        None,
-    )
-    .await
-    .json();
+    let current = endpoint_reply(&app, &acme, &endpoint).await.json();
     assert_eq!(current["enabled"], false);
     assert_eq!(current["disabled_reason"], "gone");
 }
@@ -700,15 +682,7 @@ async fn endpoint_input_is_validated_and_bounded() {
         json!({ "url": "https://hooks.example.com/a", "event_types": ["user.created", "user.created", "enrollment.created"] }),
     )
     .await;
-    let got = admin_call(
-        &app,
-        &acme,
-        Method::GET,
-        &format!("/api/v1/webhooks/endpoints/{id}"),
-        None,
-    )
-    .await
-    .json();
+    let got = endpoint_reply(&app, &acme, &id).await.json();
     assert_eq!(
         got["event_types"],
         json!(["enrollment.created", "user.created"])
@@ -743,15 +717,9 @@ async fn endpoint_input_is_validated_and_bounded() {
     )
     .await
     .assert_status(StatusCode::NO_CONTENT);
-    admin_call(
-        &app,
-        &acme,
-        Method::GET,
-        &format!("/api/v1/webhooks/endpoints/{id}"),
-        None,
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    endpoint_reply(&app, &acme, &id)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
     post(json!({ "url": "https://hooks.example.com/21" }))
         .await
         .assert_status(StatusCode::CREATED);
