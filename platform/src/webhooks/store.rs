@@ -231,7 +231,8 @@ struct TargetRow {
     payload: serde_json::Value,
 }
 
-/// Locks the delivery's row for the attempt, so a manual redelivery cannot start beside it.
+/// Reads (and locks, until the caller's transaction ends) what an attempt needs. A redelivery
+/// cannot start beside an attempt: it needs the delivery out of `pending`.
 pub async fn target(tx: &mut TenantTx, id: DeliveryId) -> Result<Option<Target>, sqlx::Error> {
     let row: Option<TargetRow> = sqlx::query_as(
         "select d.state, d.endpoint_id, w.url, w.enabled, w.secret,

@@ -353,6 +353,10 @@ async fn no_junk_input_makes_any_endpoint_fail() {
             if path.ends_with("/signing-keys/rotate") {
                 continue; // valid with any body; rotating keys here would only slow the test
             }
+            if path.ends_with("/notifications/stream") {
+                // A valid call opens a stream that stays open; `notifications` tests its refusals.
+                continue;
+            }
             let path = path
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{domain}", "junk.example");
