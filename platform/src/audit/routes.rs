@@ -49,8 +49,7 @@ async fn list_audit_events(
         cursor: query.cursor,
     }
     .parse()?;
-    let (mut tx, actor) = auth.begin(&state).await?;
-    actor.require(Role::TenantAdmin)?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let rows = store::list(&mut tx, query.action.as_deref(), cursor, limit).await?;
     tx.commit().await?;
     Ok(Json(Page::from_rows(rows, limit, |e| e.id)))

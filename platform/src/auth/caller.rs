@@ -8,7 +8,7 @@ use lms_tenants::{Tenant, TenantTx};
 use super::Actor;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::users::UserId;
+use crate::users::{Role, UserId};
 
 /// A user of a tenant at the session epoch their credential was issued at.
 #[derive(Debug, Clone)]
@@ -39,6 +39,13 @@ impl Caller {
     pub async fn begin(&self, state: &AppState) -> ApiResult<(TenantTx, Actor)> {
         let mut tx = state.db.begin(self.tenant.id).await?;
         let actor = Actor::load(&mut tx, self).await?;
+        Ok((tx, actor))
+    }
+
+    /// [`Caller::begin`] for a caller who must hold `role` (403 otherwise).
+    pub async fn begin_as(&self, state: &AppState, role: Role) -> ApiResult<(TenantTx, Actor)> {
+        let (tx, actor) = self.begin(state).await?;
+        actor.require(role)?;
         Ok((tx, actor))
     }
 

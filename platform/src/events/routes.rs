@@ -65,8 +65,7 @@ async fn list_events(
             "at most 100 characters",
         ));
     }
-    let (mut tx, actor) = auth.begin(&state).await?;
-    actor.require(Role::TenantAdmin)?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let rows = store::list(&mut tx, query.event_type.as_deref(), cursor, limit).await?;
     tx.commit().await?;
     Ok(Json(Page::from_rows(rows, limit, |e| e.id.0)))
@@ -86,8 +85,7 @@ async fn get_event(
     auth: Authenticated,
     ApiPath(id): ApiPath<EventId>,
 ) -> ApiResult<Json<EventEnvelope>> {
-    let (mut tx, actor) = auth.begin(&state).await?;
-    actor.require(Role::TenantAdmin)?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let event = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(event))

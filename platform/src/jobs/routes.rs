@@ -104,8 +104,7 @@ async fn list_jobs(
     }
     .parse()?;
     let kind = kind_filter(query.kind.as_deref())?;
-    let (mut tx, actor) = auth.begin(&state).await?;
-    actor.require(Role::TenantAdmin)?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let filter = Filter {
         tenant: Some(tx.tenant_id()),
         state: query.state,
@@ -130,8 +129,7 @@ async fn get_job(
     auth: Authenticated,
     ApiPath(id): ApiPath<JobId>,
 ) -> ApiResult<Json<Job>> {
-    let (mut tx, actor) = auth.begin(&state).await?;
-    actor.require(Role::TenantAdmin)?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let tenant = tx.tenant_id();
     let job = store::get(&mut tx, tenant, id)
         .await?
@@ -155,8 +153,7 @@ async fn rerun_job(
     auth: Authenticated,
     ApiPath(id): ApiPath<JobId>,
 ) -> ApiResult<Json<Job>> {
-    let (mut tx, actor) = auth.begin(&state).await?;
-    actor.require(Role::TenantAdmin)?;
+    let (mut tx, actor) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let tenant = tx.tenant_id();
     let Some(job) = store::rerun(&mut tx, tenant, id).await? else {
         return Err(match store::get(&mut tx, tenant, id).await? {

@@ -46,16 +46,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redeliver))
 }
 
-/// Opens the tenant transaction of a tenant admin.
-async fn admin(
-    state: &AppState,
-    auth: &Authenticated,
-) -> ApiResult<(lms_tenants::TenantTx, Actor)> {
-    let (tx, actor) = auth.begin(state).await?;
-    actor.require(Role::TenantAdmin)?;
-    Ok((tx, actor))
-}
-
 fn audit(actor: &Actor, ip: std::net::IpAddr, action: &'static str, id: EndpointId) -> Audit {
     Audit::new(
         AuditActor::User(actor.user_id),
@@ -121,7 +111,7 @@ async fn list_endpoints(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> ApiResult<Json<Vec<Endpoint>>> {
-    let (mut tx, _) = admin(&state, &auth).await?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let endpoints = store::list_endpoints(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(endpoints))
@@ -181,7 +171,7 @@ async fn create_endpoint(
             enabled: body.enabled.unwrap_or(true),
         })
     })?;
-    let (mut tx, actor) = admin(&state, &auth).await?;
+    let (mut tx, actor) = auth.begin_as(&state, Role::TenantAdmin).await?;
     if store::count_endpoints(&mut tx).await? >= MAX_ENDPOINTS {
         return Err(ApiError::Conflict {
             code: TOO_MANY_ENDPOINTS,
@@ -215,7 +205,7 @@ async fn get_endpoint(
     auth: Authenticated,
     ApiPath(id): ApiPath<EndpointId>,
 ) -> ApiResult<Json<Endpoint>> {
-    let (mut tx, _) = admin(&state, &auth).await?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let endpoint = store::get_endpoint(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -275,7 +265,7 @@ async fn update_endpoint(
         enabled: body.enabled,
     };
     let change = fields.finish(|| Some(change))?;
-    let (mut tx, actor) = admin(&state, &auth).await?;
+    let (mut tx, actor) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let endpoint = store::update_endpoint(&mut tx, id, &change)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -306,7 +296,7 @@ async fn delete_endpoint(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<EndpointId>,
 ) -> ApiResult<StatusCode> {
-    let (mut tx, actor) = admin(&state, &auth).await?;
+    let (mut tx, actor) = auth.begin_as(&state, Role::TenantAdmin).await?;
     if !store::delete_endpoint(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }
@@ -333,7 +323,7 @@ async fn rotate_secret(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<EndpointId>,
 ) -> ApiResult<Json<EndpointWithSecret>> {
-    let (mut tx, actor) = admin(&state, &auth).await?;
+    let (mut tx, actor) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let secret = secret::generate();
     let endpoint = store::rotate_secret(&mut tx, id, &secret, Utc::now() + ROTATION_OVERLAP)
         .await?
@@ -377,7 +367,7 @@ async fn list_deliveries(
         cursor: query.cursor,
     }
     .parse()?;
-    let (mut tx, _) = admin(&state, &auth).await?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     store::get_endpoint(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -400,7 +390,7 @@ async fn get_delivery(
     auth: Authenticated,
     ApiPath(id): ApiPath<DeliveryId>,
 ) -> ApiResult<Json<DeliveryDetail>> {
-    let (mut tx, _) = admin(&state, &auth).await?;
+    let (mut tx, _) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let delivery = store::get_delivery(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -429,7 +419,7 @@ async fn redeliver(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<DeliveryId>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
-    let (mut tx, actor) = admin(&state, &auth).await?;
+    let (mut tx, actor) = auth.begin_as(&state, Role::TenantAdmin).await?;
     let current = store::get_delivery(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
