@@ -588,7 +588,7 @@ async fn an_admin_resets_a_users_mfa_audited_and_emailed() {
     let (app, t) = TestApp::with_tenant("acme").await;
     let learner = &t.learner;
     let other = app.register("acme", "other@acme.example").await;
-    let enrolled = app.enroll_mfa("acme", learner).await;
+    app.enroll_mfa("acme", learner).await;
     let reset = |token: &str, user: &str| {
         app.post(&paths::user_mfa_reset(user))
             .tenant("acme")
@@ -624,7 +624,6 @@ async fn an_admin_resets_a_users_mfa_audited_and_emailed() {
         mfa_status(&app, "acme", &learner.access_token).await["enabled"],
         false
     );
-    let _ = enrolled;
     reset(&t.admin.access_token, &learner.id)
         .await
         .assert_problem(StatusCode::CONFLICT, "mfa_not_enabled");
