@@ -40,14 +40,16 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
 /// Each feature's router on its own, before they are merged: merging keeps only one schema per
 /// component name, so the document's uniqueness check looks at them apart.
 pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppState>> {
+    let credentials = crate::auth::credential_router().merge(crate::mfa::credential_router());
     let credentials = match auth_limit {
-        Some(limit) => crate::auth::credential_router().layer(limit),
-        None => crate::auth::credential_router(),
+        Some(limit) => credentials.layer(limit),
+        None => credentials,
     };
     vec![
         credentials,
         crate::auth::session_router(),
         crate::users::router(),
+        crate::mfa::router(),
         crate::courses::router(),
         crate::catalog::router(),
         crate::enrollments::router(),

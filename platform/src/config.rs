@@ -32,6 +32,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Internal hosts and networks outbound calls may reach (`LMS_OUTBOUND_ALLOW`).
     pub outbound_allow: crate::outbound::AllowList,
+    /// The keys that seal secrets at rest (`LMS_SECRETS_KEY`, `LMS_SECRETS_RETIRED_KEYS`).
+    pub secrets: crate::secrets_at_rest::SecretsConfig,
 }
 
 /// Who runs background jobs.
@@ -169,6 +171,10 @@ impl Config {
             outbound_allow: crate::outbound::AllowList::parse(
                 &var::<String>("LMS_OUTBOUND_ALLOW")?.unwrap_or_default(),
             )?,
+            secrets: crate::secrets_at_rest::SecretsConfig {
+                key: secret("LMS_SECRETS_KEY"),
+                retired_keys: secret("LMS_SECRETS_RETIRED_KEYS"),
+            },
             jobs: JobsConfig {
                 in_process: var("LMS_IN_PROCESS_WORKER")?.unwrap_or(true),
                 worker: crate::jobs::WorkerConfig {

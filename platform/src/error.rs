@@ -137,6 +137,20 @@ pub mod codes {
     pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
     /// An invitation token that is unknown, used or expired.
     pub const INVALID_INVITATION: &str = "invalid_invitation";
+    /// A session restricted to MFA enrollment called anything else.
+    pub const MFA_ENROLLMENT_REQUIRED: &str = "mfa_enrollment_required";
+    /// An MFA challenge that is unknown, used, expired, out of attempts or of another tenant.
+    pub const INVALID_MFA_CHALLENGE: &str = "invalid_mfa_challenge";
+    /// A TOTP or recovery code that is wrong, malformed or already used.
+    pub const INVALID_MFA_CODE: &str = "invalid_mfa_code";
+    /// The user's MFA is already active.
+    pub const MFA_ALREADY_ENABLED: &str = "mfa_already_enabled";
+    /// The user has no active MFA.
+    pub const MFA_NOT_ENABLED: &str = "mfa_not_enabled";
+    /// A confirmation without an enrollment started.
+    pub const MFA_ENROLLMENT_NOT_STARTED: &str = "mfa_enrollment_not_started";
+    /// The tenant's policy requires MFA for one of the user's roles.
+    pub const MFA_REQUIRED_BY_POLICY: &str = "mfa_required_by_policy";
 }
 
 /// Carries an internal error's cause from `into_response` to the logging middleware.

@@ -25,6 +25,7 @@ use crate::error::Problem;
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "User management (tenant admins)"),
+        (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, the login challenge, the tenant's policy and admin resets"),
         (name = "courses", description = "Course authoring: settings, workflow, instructors, prerequisites, modules and items"),
         (name = "catalog", description = "Published courses for learners: filters, search and public outlines"),
         (name = "enrollments", description = "Enrolling into courses: self-enrollment, bulk and cohort enrollment, rosters, my learning"),
@@ -109,11 +110,12 @@ problem_responses! {
     /// 401, added to every operation that requires credentials.
     Unauthorized => "No valid credentials: a missing, expired or revoked token, or a token of \
         another tenant";
-    /// 403, listed by the operations that refuse some callers.
+    /// 403, listed by the operations that refuse some callers and added to every tenant
+    /// operation that requires credentials.
     Forbidden => "Refused (`forbidden` or the refusing rule's own code): the caller's role or \
         relation to the resource does not allow this; also a suspended tenant \
-        (`tenant_suspended`) and a cookie session's unsafe call without its CSRF token \
-        (`csrf_failed`)";
+        (`tenant_suspended`), a cookie session's unsafe call without its CSRF token \
+        (`csrf_failed`) and a session restricted to MFA enrollment (`mfa_enrollment_required`)";
     /// 404, added to every operation with a path parameter.
     NotFound => "Not found (`not_found`): an identifier in the path names nothing the caller may \
         see; on tenant calls also a host or `X-Tenant` header that names no tenant";
@@ -153,7 +155,8 @@ const OPERATOR_API: &str = "/api/v1/operator/";
 /// the operator credential below [`OPERATOR_API`], a tenant's bearer token or session cookie
 /// elsewhere below [`TENANT_API`], none outside it; `security(())` declares a public operation.
 /// Then each shared response whose status the annotation does not declare itself: 400 where
-/// there is a parameter or a body to parse, 401 where credentials are required, 404 where a path
+/// there is a parameter or a body to parse, 401 where credentials are required, 403 where a
+/// tenant's credentials are (a session restricted to MFA enrollment is refused), 404 where a path
 /// parameter names something and on every other tenant call (an unknown tenant), 415 and 422
 /// where there is a body, 422 where a page size is bounded.
 pub fn add_shared_responses(openapi: &mut utoipa::openapi::OpenApi) {
@@ -188,6 +191,7 @@ pub fn add_shared_responses(openapi: &mut utoipa::openapi::OpenApi) {
             let shared = [
                 ("400", name::<BadRequest>(), has_body || has_parameters),
                 ("401", name::<Unauthorized>(), authenticated),
+                ("403", name::<Forbidden>(), authenticated && tenant_call),
                 ("404", name::<NotFound>(), has_path_parameter),
                 ("404", name::<UnknownTenant>(), tenant_call),
                 ("415", name::<UnsupportedMediaType>(), has_body),
@@ -400,6 +404,7 @@ mod tests {
             [
                 ("200".to_owned(), "ok".to_owned()),
                 shared("401", "Unauthorized"),
+                shared("403", "Forbidden"),
                 shared("404", "UnknownTenant"),
             ]
         );

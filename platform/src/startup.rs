@@ -188,6 +188,9 @@ async fn build_state(
         location = %storage.location(),
         "file storage"
     );
+    let sealing =
+        crate::secrets_at_rest::SealingKeys::from_config(&config.secrets, &config.data_dir)
+            .context("loading the keys for secrets at rest")?;
     let state = AppState {
         db: databases.app.clone(),
         operator_db: databases.operator,
@@ -215,6 +218,7 @@ async fn build_state(
             config.outbound_allow.clone(),
             crate::outbound::Limits::default(),
         )?,
+        sealing,
         notifications: crate::notifications::Notifier::default(),
     };
     Ok((state, generated_operator_token))

@@ -30,6 +30,8 @@ pub struct AppState {
     pub storage: crate::storage::Storage,
     /// The guarded client for calls to addresses users give (webhooks, integrations).
     pub outbound: crate::outbound::Outbound,
+    /// Seals and opens secrets kept in the database (TOTP seeds).
+    pub sealing: crate::secrets_at_rest::SealingKeys,
     /// Wakes this process's notification streams.
     pub notifications: crate::notifications::Notifier,
 }

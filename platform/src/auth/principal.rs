@@ -59,49 +59,96 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let CurrentTenant(tenant) = CurrentTenant::from_request_parts(parts, state).await?;
-        let keys = KeyRing::from_ref(state);
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let (token, from_cookie) = match bearer {
-            Some(token) => (token.to_owned(), false),
-            None => {
-                let jar = CookieJar::from_headers(&parts.headers);
-                match jar.get(ACCESS_COOKIE) {
-                    Some(cookie) => (cookie.value().to_owned(), true),
-                    None => {
-                        return Err(ApiError::Unauthenticated {
-                            code: codes::MISSING_TOKEN,
-                            detail: "send an access token as a Bearer header or session cookie",
-                        });
-                    }
+        let authenticated = authenticate(parts, state).await?;
+        if authenticated.claims.mfa_enrollment_only {
+            return Err(MFA_ENROLLMENT_REQUIRED);
+        }
+        Ok(authenticated)
+    }
+}
+
+const MFA_ENROLLMENT_REQUIRED: ApiError = ApiError::Forbidden {
+    code: codes::MFA_ENROLLMENT_REQUIRED,
+    detail: "your organisation requires multi-factor authentication for your role: enroll at \
+             /api/v1/auth/mfa/enrollment, then sign in again",
+};
+
+/// [`Authenticated`] that also admits a session restricted to enrolling in MFA
+/// (`mfa_enrollment_only`): for the MFA status and enrollment endpoints and `me`, the only
+/// ones such a session may call.
+#[derive(Debug, Clone)]
+pub struct MfaEnrollmentCaller(pub Authenticated);
+
+impl std::ops::Deref for MfaEnrollmentCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0.caller
+    }
+}
+
+impl<S> FromRequestParts<S> for MfaEnrollmentCaller
+where
+    S: Send + Sync,
+    TenantResolver: FromRef<S>,
+    KeyRing: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(authenticate(parts, state).await?))
+    }
+}
+
+/// Verifies the access token of a request (either kind of session).
+async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<Authenticated, ApiError>
+where
+    S: Send + Sync,
+    TenantResolver: FromRef<S>,
+    KeyRing: FromRef<S>,
+{
+    let CurrentTenant(tenant) = CurrentTenant::from_request_parts(parts, state).await?;
+    let keys = KeyRing::from_ref(state);
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let (token, from_cookie) = match bearer {
+        Some(token) => (token.to_owned(), false),
+        None => {
+            let jar = CookieJar::from_headers(&parts.headers);
+            match jar.get(ACCESS_COOKIE) {
+                Some(cookie) => (cookie.value().to_owned(), true),
+                None => {
+                    return Err(ApiError::Unauthenticated {
+                        code: codes::MISSING_TOKEN,
+                        detail: "send an access token as a Bearer header or session cookie",
+                    });
                 }
             }
-        };
-        let claims = verify_access_token(&keys, &token, tenant.id)
-            .await
-            .map_err(|rejection| {
-                tracing::debug!(%rejection, "access token refused");
-                INVALID_TOKEN
-            })?;
-        if from_cookie && !is_safe(&parts.method) {
-            check_csrf(parts, &claims)?;
         }
-        let caller = Caller {
-            tenant,
-            user: UserId(claims.sub),
-            epoch: claims.ep,
-            session: claims.sid,
-        };
-        Ok(Self { caller, claims })
+    };
+    let claims = verify_access_token(&keys, &token, tenant.id)
+        .await
+        .map_err(|rejection| {
+            tracing::debug!(%rejection, "access token refused");
+            INVALID_TOKEN
+        })?;
+    if from_cookie && !is_safe(&parts.method) {
+        check_csrf(parts, &claims)?;
     }
+    let caller = Caller {
+        tenant,
+        user: UserId(claims.sub),
+        epoch: claims.ep,
+        session: claims.sid,
+    };
+    Ok(Authenticated { caller, claims })
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Authenticated;
 use super::cookies::{self, CSRF_HEADER, REFRESH_COOKIE, SessionCookies};
 use super::keys::Jwks;
 use super::passwords::Password;
-use super::service::{self, CsrfCheck, Registration, Session, SessionMode};
+use super::service::{self, CsrfCheck, LoginOutcome, Registration, Session, SessionMode};
 use super::tokens::ACCESS_TOKEN_TTL;
+use super::{Authenticated, MfaEnrollmentCaller};
 use crate::error::{ApiError, ApiResult, Problem, codes};
 use crate::http::{ApiJson, ClientIp, CurrentTenant, MaybeJson};
 use crate::state::AppState;
@@ -43,7 +43,7 @@ pub fn session_router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-enum SessionKind {
+pub(crate) enum SessionKind {
     /// Tokens in the response body.
     #[default]
     Bearer,
@@ -62,7 +62,7 @@ impl From<SessionKind> for SessionMode {
 
 /// A started session. With `session: cookie` the tokens are in cookies and omitted here.
 #[derive(Debug, Serialize, ToSchema)]
-struct SessionResponse {
+pub(crate) struct SessionResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token: Option<String>,
     token_type: &'static str,
@@ -74,9 +74,36 @@ struct SessionResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<String>,
     user: User,
+    /// Present (true) when the session may only enroll in MFA: the tenant requires a second
+    /// factor for the user's role. Every endpoint but `GET /api/v1/auth/me` and
+    /// `/api/v1/auth/mfa/*` enrollment answers 403 `mfa_enrollment_required`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    mfa_enrollment_required: bool,
 }
 
-fn session_response(
+/// What a correct password answers when the user has MFA: no session yet, but a challenge to
+/// answer with a code at `POST /api/v1/auth/mfa/verify`.
+#[derive(Debug, Serialize, ToSchema)]
+struct MfaChallengeResponse {
+    /// Always true: tell the two answers of a login apart by this field.
+    mfa_required: bool,
+    /// Opaque; send it to `POST /api/v1/auth/mfa/verify` with a code. Works once.
+    challenge: String,
+    /// Seconds the challenge can be answered.
+    expires_in: i64,
+}
+
+/// A login's answer: a session, or an MFA challenge (`mfa_required: true`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+enum LoginResponse {
+    // Built by `session_response`, which also sets the cookies of a cookie session.
+    #[allow(dead_code)]
+    Session(SessionResponse),
+    MfaChallenge(MfaChallengeResponse),
+}
+
+pub(crate) fn session_response(
     jar: CookieJar,
     session: Session,
     mode: SessionMode,
@@ -92,6 +119,7 @@ fn session_response(
                 refresh_token: Some(session.refresh_token),
                 csrf_token: None,
                 user: session.user,
+                mfa_enrollment_required: session.mfa_enrollment_only,
             }),
         )
             .into_response(),
@@ -130,6 +158,7 @@ fn session_response(
                 refresh_token: None,
                 csrf_token: csrf,
                 user: session.user,
+                mfa_enrollment_required: session.mfa_enrollment_only,
             };
             (status, jar, Json(body)).into_response()
         }
@@ -196,13 +225,16 @@ struct LoginRequest {
 }
 
 /// Signs in with email and password. Unknown emails, wrong passwords and deactivated accounts all
-/// answer the same 401 `invalid_credentials`; repeated failures are slowed down with 429.
+/// answer the same 401 `invalid_credentials`; repeated failures are slowed down with 429. A user
+/// with MFA gets no session yet but a challenge (`mfa_required: true`) to answer with a code at
+/// `POST /api/v1/auth/mfa/verify`; a user whose role the tenant requires MFA for, and who has
+/// none, gets a session that may only enroll (`mfa_enrollment_required: true`).
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     security(()),
     responses(
-        (status = 200, body = SessionResponse),
+        (status = 200, body = LoginResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Backoff after repeated failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -216,7 +248,7 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let mode = body.session.into();
-    let session = service::login(
+    let outcome = service::login(
         &state,
         &tenant,
         ip,
@@ -225,7 +257,17 @@ async fn login(
         mode,
     )
     .await?;
-    Ok(session_response(jar, session, mode, StatusCode::OK))
+    Ok(match outcome {
+        LoginOutcome::Session(session) => session_response(jar, session, mode, StatusCode::OK),
+        LoginOutcome::MfaChallenge(challenge) => {
+            Json(LoginResponse::MfaChallenge(MfaChallengeResponse {
+                mfa_required: true,
+                challenge: challenge.token,
+                expires_in: challenge.expires_in,
+            }))
+            .into_response()
+        }
+    })
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -305,14 +347,14 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, cookies::clear_session(jar)).into_response())
 }
 
-/// The signed-in user.
+/// The signed-in user (also for a session restricted to MFA enrollment).
 #[utoipa::path(
     get, path = "/api/v1/auth/me", tag = "auth",
     responses(
         (status = 200, body = User),
     )
 )]
-async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<User>> {
+async fn me(State(state): State<AppState>, auth: MfaEnrollmentCaller) -> ApiResult<Json<User>> {
     Ok(Json(service::me(&state, &auth).await?))
 }
 

@@ -13,6 +13,7 @@ use super::tokens::{OpaqueToken, REFRESH_TOKEN_TTL, hash_hex, hash_secret, issue
 use crate::audit::{Audit, AuditActor};
 use crate::email::{OutgoingEmail, enqueue};
 use crate::error::{ApiError, ApiResult, OnConstraint, codes};
+use crate::mfa;
 use crate::state::AppState;
 use crate::users::store::{self as users, NewUser, UserRow};
 use crate::users::{DisplayName, Email, Role, Roles, User, UserStatus};
@@ -45,6 +46,8 @@ pub struct Session {
     pub refresh_token: String,
     pub csrf_token: Option<String>,
     pub user: User,
+    /// The session may only enroll in MFA.
+    pub mfa_enrollment_only: bool,
 }
 
 pub struct Registration {
@@ -88,9 +91,18 @@ pub async fn register(
         .from_ip(ip)
         .record(&mut tx)
         .await?;
-    let session = start_session(state, &mut tx, &row, mode).await?;
+    let enrollment_only = mfa::enrollment_required(&mut tx, &row).await?;
+    let session = start_session(state, &mut tx, &row, mode, enrollment_only).await?;
     tx.commit().await?;
     Ok(session)
+}
+
+/// What a correct password leads to.
+pub enum LoginOutcome {
+    /// Signed in (with `Session::mfa_enrollment_only` when the session may only enroll in MFA).
+    Session(Session),
+    /// The user has MFA: answer this challenge with a code at `POST /api/v1/auth/mfa/verify`.
+    MfaChallenge(mfa::Challenge),
 }
 
 pub async fn login(
@@ -100,7 +112,7 @@ pub async fn login(
     email: &str,
     password: Password,
     mode: SessionMode,
-) -> ApiResult<Session> {
+) -> ApiResult<LoginOutcome> {
     let typed = email.trim().to_lowercase();
     if let Some(wait) = state.backoff.wait(tenant.id, &typed, ip) {
         return Err(ApiError::TooManyRequests { retry_after: wait });
@@ -126,10 +138,18 @@ pub async fn login(
         }
     };
     state.backoff.record_success(tenant.id, &typed);
+    let enrollment_only = match mfa::second_step(&mut tx, &row).await? {
+        mfa::SecondStep::Challenge(challenge) => {
+            tx.commit().await?;
+            return Ok(LoginOutcome::MfaChallenge(challenge));
+        }
+        mfa::SecondStep::EnrollmentRequired => true,
+        mfa::SecondStep::None => false,
+    };
     users::record_login(&mut tx, row.id).await?;
-    let session = start_session(state, &mut tx, &row, mode).await?;
+    let session = start_session(state, &mut tx, &row, mode, enrollment_only).await?;
     tx.commit().await?;
-    Ok(session)
+    Ok(LoginOutcome::Session(session))
 }
 
 /// Rotates a refresh token. Presenting one that was already rotated means it leaked (or a client
@@ -182,6 +202,7 @@ pub async fn refresh(
         user.id,
         &next.hash(),
         stored.csrf_hash.as_deref(),
+        stored.mfa_enrollment_only,
     )
     .await?;
     let access = issue_access_token(
@@ -191,6 +212,7 @@ pub async fn refresh(
         stored.family_id,
         user.session_epoch,
         stored.csrf_hash.as_deref().map(hex::encode),
+        stored.mfa_enrollment_only,
     )?;
     tx.commit().await?;
     Ok(Session {
@@ -199,6 +221,7 @@ pub async fn refresh(
         refresh_token: next.as_str().to_owned(),
         csrf_token: None,
         user: user.to_user(),
+        mfa_enrollment_only: stored.mfa_enrollment_only,
     })
 }
 
@@ -437,17 +460,20 @@ pub async fn accept_invitation(
     .from_ip(ip)
     .record(&mut tx)
     .await?;
-    let session = start_session(state, &mut tx, &row, mode).await?;
+    let enrollment_only = mfa::enrollment_required(&mut tx, &row).await?;
+    let session = start_session(state, &mut tx, &row, mode, enrollment_only).await?;
     tx.commit().await?;
     Ok(session)
 }
 
-/// Starts a session family for a user who just proved who they are.
-async fn start_session(
+/// Starts a session family for a user who just proved who they are; `mfa_enrollment_only`
+/// restricts it to enrolling in MFA (the tenant requires a second factor the user lacks).
+pub(crate) async fn start_session(
     state: &AppState,
     tx: &mut TenantTx,
     row: &UserRow,
     mode: SessionMode,
+    mfa_enrollment_only: bool,
 ) -> ApiResult<Session> {
     let family = Uuid::now_v7();
     let refresh = OpaqueToken::generate();
@@ -458,6 +484,7 @@ async fn start_session(
         row.id,
         &refresh.hash(),
         csrf.as_ref().map(OpaqueToken::hash).as_deref(),
+        mfa_enrollment_only,
     )
     .await?;
     let access = issue_access_token(
@@ -467,6 +494,7 @@ async fn start_session(
         family,
         row.session_epoch,
         csrf.as_ref().map(|c| hash_hex(c.as_str())),
+        mfa_enrollment_only,
     )?;
     Ok(Session {
         access_token: access.token,
@@ -474,6 +502,7 @@ async fn start_session(
         refresh_token: refresh.as_str().to_owned(),
         csrf_token: csrf.map(|c| c.as_str().to_owned()),
         user: row.to_user(),
+        mfa_enrollment_only,
     })
 }
 

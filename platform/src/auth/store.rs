@@ -16,6 +16,8 @@ pub struct RefreshTokenRow {
     pub expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The session may only enroll in MFA.
+    pub mfa_enrollment_only: bool,
 }
 
 pub async fn insert_refresh_token(
@@ -24,11 +26,12 @@ pub async fn insert_refresh_token(
     user: UserId,
     token_hash: &[u8],
     csrf_hash: Option<&[u8]>,
+    mfa_enrollment_only: bool,
 ) -> Result<(), sqlx::Error> {
     let ttl = i64::try_from(REFRESH_TOKEN_TTL.as_secs()).unwrap_or(i64::MAX);
     sqlx::query(
-        "insert into refresh_tokens (tenant_id, id, family_id, user_id, token_hash, csrf_hash, expires_at)
-         values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))",
+        "insert into refresh_tokens (tenant_id, id, family_id, user_id, token_hash, csrf_hash, expires_at, mfa_enrollment_only)
+         values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)",
     )
     .bind(tx.tenant_id())
     .bind(Uuid::now_v7())
@@ -37,6 +40,7 @@ pub async fn insert_refresh_token(
     .bind(token_hash)
     .bind(csrf_hash)
     .bind(ttl as f64)
+    .bind(mfa_enrollment_only)
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -48,7 +52,7 @@ pub async fn refresh_token_for_update(
     token_hash: &[u8],
 ) -> Result<Option<RefreshTokenRow>, sqlx::Error> {
     sqlx::query_as(
-        "select id, family_id, user_id, csrf_hash, expires_at, rotated_at, revoked_at
+        "select id, family_id, user_id, csrf_hash, expires_at, rotated_at, revoked_at, mfa_enrollment_only
          from refresh_tokens where tenant_id = $1 and token_hash = $2 for update",
     )
     .bind(tx.tenant_id())

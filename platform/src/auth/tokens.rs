@@ -39,6 +39,10 @@ pub struct AccessClaims {
     /// SHA-256 (hex) of the CSRF token when the session lives in cookies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cht: Option<String>,
+    /// The session may only enroll in MFA: the user's role requires a second factor they do
+    /// not have yet. Every other endpoint answers 403 `mfa_enrollment_required`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mfa_enrollment_only: bool,
 }
 
 pub fn audience(tenant: TenantId) -> String {
@@ -57,6 +61,7 @@ pub fn issue_access_token(
     session: Uuid,
     epoch: i32,
     csrf_hash: Option<String>,
+    mfa_enrollment_only: bool,
 ) -> anyhow::Result<IssuedAccessToken> {
     let (kid, key) = keys.signing_key()?;
     let now = chrono::Utc::now().timestamp();
@@ -72,6 +77,7 @@ pub fn issue_access_token(
         sid: session,
         ep: epoch,
         cht: csrf_hash,
+        mfa_enrollment_only,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid);

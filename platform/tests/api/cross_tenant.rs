@@ -52,6 +52,9 @@ struct Fixture {
     /// A notification of each tenant's admin.
     a_notification: String,
     b_notification: String,
+    /// A live MFA login challenge of A's learner (enrolled), and that learner's authenticator.
+    a_mfa_challenge: String,
+    a_authenticator: crate::helpers::Authenticator,
 }
 
 /// A webhook endpoint and one of its deliveries.
@@ -1220,6 +1223,83 @@ fn suite() -> Vec<Endpoint> {
             Some(StatusCode::NOT_FOUND),
             StatusCode::UNAUTHORIZED,
         ),
+        // Multi-factor authentication: A's tokens are unknown on B, and so is A's challenge.
+        ep(
+            Method::GET,
+            "/api/v1/auth/mfa",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/mfa/enrollment",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/mfa/enrollment/confirm",
+            AdminBearer,
+            Some(|_| json!({ "code": "123456" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/mfa/recovery-codes",
+            AdminBearer,
+            Some(|_| json!({ "code": "123456" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/mfa/disable",
+            AdminBearer,
+            Some(|_| json!({ "code": "123456" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        // A's challenge with a right code of A's learner: unknown on B (the final checks prove
+        // it still works on A).
+        ep(
+            Method::POST,
+            "/api/v1/auth/mfa/verify",
+            Public,
+            Some(
+                |fx| json!({ "challenge": fx.a_mfa_challenge, "code": fx.a_authenticator.code(0) }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/mfa/policy",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/mfa/policy",
+            AdminBearer,
+            Some(|_| json!({ "required_roles": ["learner"] })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/users/{id}/mfa/reset",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -1492,7 +1572,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_webhook = seed_webhook(app, &b, &b_event).await;
     let a_notification = seed_notification(app, &a).await;
     let b_notification = seed_notification(app, &b).await;
+    let a_authenticator = app.enroll_mfa("a", &a.learner).await.authenticator;
+    let a_mfa_challenge = app.mfa_challenge("a", &a.learner.email).await;
     Fixture {
+        a_mfa_challenge,
+        a_authenticator,
         a_notification,
         b_notification,
         a_event,
@@ -2093,6 +2177,11 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 "user.password_changed",
                 "user.password_reset",
                 "user.password_reset_requested",
+                "user.mfa_enabled",
+                "user.mfa_disabled",
+                "user.mfa_reset",
+                "user.mfa_recovery_codes_regenerated",
+                "tenant.mfa_policy_changed",
             ]
             .contains(&action),
             "A's calls left {action} in B's trail: {event}"
@@ -2128,6 +2217,13 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         .send()
         .await
         .assert_status(StatusCode::OK);
+    app.verify_mfa(
+        "a",
+        &fx.a_mfa_challenge,
+        json!({ "code": fx.a_authenticator.code(1) }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
 }
 
 #[tokio::test]

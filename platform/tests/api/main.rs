@@ -19,6 +19,7 @@ mod gradebook;
 mod health;
 mod hostile_input;
 mod jobs;
+mod mfa;
 mod notifications;
 mod operator;
 mod outbound;

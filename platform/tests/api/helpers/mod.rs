@@ -7,6 +7,7 @@
 mod db;
 mod fixture;
 mod ids;
+mod mfa;
 pub mod paths;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 pub use db::TestDb;
 pub use fixture::*;
 pub use ids::*;
+pub use mfa::*;
 
 pub const OPERATOR_TOKEN: &str = "test-operator-credential-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -70,6 +72,8 @@ pub fn config_for(owner_url: &str, data_dir: std::path::PathBuf) -> Config {
         storage: lms_platform::config::StorageConfig::default(),
         jobs: lms_platform::config::JobsConfig::default(),
         outbound_allow: lms_platform::outbound::AllowList::default(),
+        // The development key, generated in the test's data folder.
+        secrets: lms_platform::secrets_at_rest::SecretsConfig::default(),
     }
 }
 

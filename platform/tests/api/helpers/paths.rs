@@ -58,6 +58,7 @@ paths! {
     user_roles(user) => "/api/v1/users/{user}/roles";
     user_deactivate(user) => "/api/v1/users/{user}/deactivate";
     user_reactivate(user) => "/api/v1/users/{user}/reactivate";
+    user_mfa_reset(user) => "/api/v1/users/{user}/mfa/reset";
     operator_tenant(tenant) => "/api/v1/operator/tenants/{tenant}";
     operator_domains(tenant) => "/api/v1/operator/tenants/{tenant}/domains";
     operator_suspend(tenant) => "/api/v1/operator/tenants/{tenant}/suspend";
