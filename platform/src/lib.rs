@@ -32,6 +32,7 @@ pub mod plugins;
 pub mod progress;
 pub mod question_banks;
 pub mod quizzes;
+pub mod reports;
 pub mod startup;
 pub mod state;
 pub mod storage;
