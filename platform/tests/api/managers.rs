@@ -429,7 +429,7 @@ async fn the_team_report_shows_team_members_with_progress_results_and_released_g
         .report(&teams.manager, "?status=completed")
         .await
         .json();
-    assert_eq!(user_ids(&completed), [ann.id.clone()]);
+    assert_eq!(user_ids(&completed), ids_of(&[ann]));
     let row = &completed["items"][0];
     assert_eq!(row["status"], "completed");
     assert_eq!(row["progress"]["percent"], 100);
@@ -443,12 +443,12 @@ async fn the_team_report_shows_team_members_with_progress_results_and_released_g
         .report(&teams.manager, "?status=in_progress")
         .await
         .json();
-    assert_eq!(user_ids(&in_progress), [amy.id.clone()]);
+    assert_eq!(user_ids(&in_progress), ids_of(&[amy]));
     let only_amy = teams
         .report(&teams.manager, &format!("?user_id={}", amy.id))
         .await
         .json();
-    assert_eq!(user_ids(&only_amy), [amy.id.clone()]);
+    assert_eq!(user_ids(&only_amy), ids_of(&[amy]));
     let of_bob = teams
         .report(&teams.manager, &format!("?user_id={}", bob.id))
         .await
@@ -462,7 +462,7 @@ async fn the_team_report_shows_team_members_with_progress_results_and_released_g
         .report(&teams.manager, &format!("?course_id={other}"))
         .await
         .json();
-    assert_eq!(user_ids(&in_other), [amy.id.clone()]);
+    assert_eq!(user_ids(&in_other), ids_of(&[amy]));
     assert_eq!(in_other["items"][0]["quizzes"], json!([]));
     let in_safety = teams
         .report(&teams.manager, &format!("?course_id={}", c.course))
@@ -514,7 +514,7 @@ async fn the_team_report_shows_team_members_with_progress_results_and_released_g
         .await
         .assert_status(StatusCode::OK);
     let now = teams.report(&teams.manager, "").await.json();
-    assert_eq!(user_ids(&now), [ann.id.clone()]);
+    assert_eq!(user_ids(&now), ids_of(&[ann]));
 
     // Tenant admins read the report over every cohort, or one of them.
     let everyone = teams.report(&s.t.admin, "").await.json();
@@ -523,7 +523,7 @@ async fn the_team_report_shows_team_members_with_progress_results_and_released_g
         .report(&s.t.admin, &format!("?cohort_id={}", teams.cohort_b))
         .await
         .json();
-    assert_eq!(user_ids(&of_b), [bob.id.clone()]);
+    assert_eq!(user_ids(&of_b), ids_of(&[bob]));
     assert_eq!(of_b["items"][0]["quizzes"][0]["passed"], true);
 }
 
