@@ -98,3 +98,58 @@ pub fn to_csv(rows: &[TeamReportRow]) -> Result<Vec<u8>, csv::Error> {
     }
     out.into_inner().map_err(|e| e.into_error().into())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::courses::{CourseId, ItemId};
+    use crate::enrollments::EnrollmentId;
+    use crate::progress::CourseProgress;
+    use crate::reports::model::{AssignmentResult, ReportStatus};
+    use crate::users::UserId;
+
+    fn row(title: &str) -> TeamReportRow {
+        TeamReportRow {
+            enrollment_id: EnrollmentId(Uuid::now_v7()),
+            user_id: UserId(Uuid::now_v7()),
+            display_name: "-1 Dee".into(),
+            email: "dee@example.com".into(),
+            course_id: CourseId(Uuid::now_v7()),
+            course_title: title.into(),
+            status: ReportStatus::InProgress,
+            enrolled_at: Utc::now(),
+            last_activity_at: None,
+            progress: CourseProgress::new(1, 2, None),
+            quizzes: Vec::new(),
+            assignments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_row_per_assessment_or_one_for_a_course_without_any() {
+        let mut graded = row("Essays, \"advanced\"");
+        graded.assignments.push(AssignmentResult {
+            item_id: ItemId(Uuid::now_v7()),
+            title: "=1+1".into(),
+            percent: Some(80.0),
+            passed: Some(true),
+            released_at: Some(Utc::now()),
+        });
+        let csv = to_csv(&[row("Plain"), graded]).expect("csv");
+        let mut reader = csv::Reader::from_reader(csv.as_slice());
+        let records: Vec<csv::StringRecord> =
+            reader.records().map(|r| r.expect("record")).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].len(), HEADER.len());
+        assert_eq!(&records[0][2], "'-1 Dee");
+        assert_eq!(&records[0][13], "");
+        assert_eq!(&records[1][5], "Essays, \"advanced\"");
+        assert_eq!(&records[1][13], "assignment");
+        assert_eq!(&records[1][15], "'=1+1");
+        assert_eq!(&records[1][19], "80");
+        assert_eq!(&records[1][20], "true");
+    }
+}
