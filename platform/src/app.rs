@@ -59,6 +59,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::quizzes::router(),
         crate::assignments::router(),
         crate::gradebook::router(),
+        crate::reports::router(),
         crate::plugins::router(),
         crate::tenant_profile::router(),
         crate::audit::router(),

@@ -33,6 +33,7 @@ pub mod plugins;
 pub mod progress;
 pub mod question_banks;
 pub mod quizzes;
+pub mod reports;
 pub mod secrets_at_rest;
 pub mod startup;
 pub mod state;

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::FieldError;
-use crate::users::UserId;
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiResult, FieldError, codes};
+use crate::users::{Role, UserId};
 
 /// A cohort's identifier (UUIDv7), unique within its tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -92,6 +93,50 @@ pub struct CohortMember {
     pub display_name: String,
     pub email: String,
     pub added_at: DateTime<Utc>,
+}
+
+/// A corporate manager of a cohort.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CohortManager {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub email: String,
+    pub assigned_by: UserId,
+    pub assigned_at: DateTime<Utc>,
+}
+
+/// The cohorts whose members are a caller's team: what the team report shows and whom the
+/// caller may enroll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Team {
+    /// A tenant admin's: every cohort.
+    EveryCohort,
+    /// A corporate manager's: the cohorts they manage.
+    ManagedBy(UserId),
+}
+
+impl Team {
+    /// Tenant admins and corporate managers have a team; anyone else gets 403.
+    pub fn of(actor: &Actor) -> ApiResult<Self> {
+        if actor.roles.contains(Role::TenantAdmin) {
+            Ok(Self::EveryCohort)
+        } else if actor.roles.contains(Role::CorporateManager) {
+            Ok(Self::ManagedBy(actor.user_id))
+        } else {
+            Err(ApiError::Forbidden {
+                code: codes::FORBIDDEN,
+                detail: "only tenant admins and corporate managers have a team",
+            })
+        }
+    }
+
+    /// The manager whose cohorts these are; `None` for every cohort.
+    pub fn manager(self) -> Option<UserId> {
+        match self {
+            Self::EveryCohort => None,
+            Self::ManagedBy(user) => Some(user),
+        }
+    }
 }
 
 /// What adding or removing one user did.

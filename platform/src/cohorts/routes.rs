@@ -1,4 +1,4 @@
-//! `/api/v1/cohorts`: cohorts and their members.
+//! `/api/v1/cohorts`: cohorts, their members and their managers.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{
-    Cohort, CohortDescription, CohortId, CohortMember, CohortName, MembershipChange,
+    Cohort, CohortDescription, CohortId, CohortManager, CohortMember, CohortName, MembershipChange,
 };
 use super::service;
 use crate::auth::Authenticated;
@@ -24,9 +24,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_cohorts, create_cohort))
         .routes(routes!(get_cohort, update_cohort, delete_cohort))
         .routes(routes!(list_members, add_members, remove_members))
+        .routes(routes!(list_managers, assign_manager))
+        .routes(routes!(unassign_manager))
 }
 
-/// Cohorts, newest first (tenant admins, corporate managers and instructors).
+/// Cohorts, newest first (tenant admins and instructors: every cohort; corporate managers: the
+/// cohorts they manage).
 #[utoipa::path(
     get, path = "/api/v1/cohorts", tag = "cohorts",
     params(PageParams),
@@ -63,7 +66,7 @@ struct CreateCohort {
     description: Option<String>,
 }
 
-/// Creates a cohort (tenant admins and corporate managers).
+/// Creates a cohort (tenant admins).
 #[utoipa::path(
     post, path = "/api/v1/cohorts", tag = "cohorts",
     request_body = CreateCohort,
@@ -95,7 +98,7 @@ async fn create_cohort(
     ))
 }
 
-/// A cohort with its member count.
+/// A cohort with its member count. A cohort a corporate manager does not manage is 404 to them.
 #[utoipa::path(
     get, path = "/api/v1/cohorts/{id}", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
@@ -130,7 +133,8 @@ struct UpdateCohort {
     description: Option<String>,
 }
 
-/// Renames a cohort or changes its description.
+/// Renames a cohort or changes its description (tenant admins, and corporate managers for the
+/// cohorts they manage).
 #[utoipa::path(
     patch, path = "/api/v1/cohorts/{id}", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
@@ -167,7 +171,8 @@ async fn update_cohort(
     ))
 }
 
-/// Deletes a cohort and its memberships; enrollments made through it stay.
+/// Deletes a cohort with its memberships and managers (tenant admins); enrollments made
+/// through it stay.
 #[utoipa::path(
     delete, path = "/api/v1/cohorts/{id}", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
@@ -215,7 +220,8 @@ struct Members {
     user_ids: Vec<UserId>,
 }
 
-/// Adds users to a cohort; each gets `added`, `already_member` or `unknown_user`.
+/// Adds users to a cohort; each gets `added`, `already_member` or `unknown_user`. A corporate
+/// manager adds only members of the other cohorts they manage: anyone else is `unknown_user`.
 #[utoipa::path(
     post, path = "/api/v1/cohorts/{id}/members", tag = "cohorts",
     params(("id" = String, Path, format = Uuid)),
@@ -259,4 +265,82 @@ async fn remove_members(
     Ok(Json(
         service::change_members(&state, &auth, ip, id, users, false).await?,
     ))
+}
+
+/// A cohort's managers (whoever may read the cohort).
+#[utoipa::path(
+    get, path = "/api/v1/cohorts/{id}/managers", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid), PageParams),
+    responses(
+        (status = 200, body = Page<CohortManager>),
+        (status = 403, response = crate::openapi::Forbidden),
+    )
+)]
+async fn list_managers(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<CohortId>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<CohortManager>>> {
+    let (limit, cursor) = page.parse()?;
+    Ok(Json(
+        service::managers(&state, &auth, id, cursor, limit).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AssignManager {
+    /// An active user of this organisation with the `corporate_manager` role.
+    user_id: UserId,
+}
+
+/// Makes a corporate manager a manager of the cohort (tenant admins): 201 when assigned now,
+/// 200 when they already were one. They then see and change this cohort, read its members'
+/// team report and enroll them into courses.
+#[utoipa::path(
+    post, path = "/api/v1/cohorts/{id}/managers", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = AssignManager,
+    responses(
+        (status = 201, body = CohortManager),
+        (status = 200, body = CohortManager, description = "Already a manager of the cohort"),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, description = "`validation_failed` with `not_corporate_manager` for `user_id`: no active user with the `corporate_manager` role has this id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn assign_manager(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<CohortId>,
+    ApiJson(body): ApiJson<AssignManager>,
+) -> ApiResult<(StatusCode, Json<CohortManager>)> {
+    let (manager, added) = service::assign_manager(&state, &auth, ip, id, body.user_id).await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(manager)))
+}
+
+/// Ends a user's management of the cohort (tenant admins).
+#[utoipa::path(
+    delete, path = "/api/v1/cohorts/{id}/managers/{user_id}", tag = "cohorts",
+    params(("id" = String, Path, format = Uuid), ("user_id" = String, Path, format = Uuid)),
+    responses(
+        (status = 204, description = "No longer a manager of the cohort"),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No such cohort, or the user is not its manager", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn unassign_manager(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath((id, user)): ApiPath<(CohortId, UserId)>,
+) -> ApiResult<StatusCode> {
+    service::unassign_manager(&state, &auth, ip, id, user).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_enrollments, enroll_users))
         .routes(routes!(unenroll))
         .routes(routes!(enroll_cohort))
+        .routes(routes!(enroll_team))
         .routes(routes!(my_enrollments))
 }
 
@@ -165,6 +166,34 @@ async fn enroll_cohort(
 ) -> ApiResult<Json<BulkEnrollment>> {
     Ok(Json(
         service::enroll_cohort(&state, &auth, ip, id, body.cohort_id).await?,
+    ))
+}
+
+/// Enrolls members of the caller's team into a published course (corporate managers: active
+/// members of the cohorts they manage; tenant admins: of any cohort), with the same per-user
+/// results as a bulk enrollment (capacity applies, prerequisites do not). A draft or archived
+/// course answers 404, and so does the whole call (nobody is enrolled) when any user id is not
+/// a member of the caller's team, exactly as for an id that names no one.
+#[utoipa::path(
+    post, path = "/api/v1/courses/{id}/team-enrollments", tag = "enrollments",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = EnrollUsers,
+    responses(
+        (status = 200, body = BulkEnrollment),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No such published course, or a user outside the caller's team", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn enroll_team(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<CourseId>,
+    ApiJson(body): ApiJson<EnrollUsers>,
+) -> ApiResult<Json<BulkEnrollment>> {
+    let users = bulk_ids(body.user_ids)?;
+    Ok(Json(
+        service::enroll_team(&state, &auth, ip, id, users).await?,
     ))
 }
 

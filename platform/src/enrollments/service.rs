@@ -19,8 +19,8 @@ use super::model::{
 use super::store::{self, EnrollmentRow, MyEnrollmentRow};
 use crate::audit::{Audit, AuditActor};
 use crate::auth::{Actor, Caller};
-use crate::cohorts::CohortId;
 use crate::cohorts::store as cohorts;
+use crate::cohorts::{CohortId, Team};
 use crate::courses::store::{self as courses, CourseRow};
 use crate::courses::{CourseId, CourseStatus};
 use crate::db::Cursor;
@@ -236,7 +236,60 @@ pub async fn enroll_cohort(
     Ok(BulkEnrollment { results })
 }
 
-/// The shared core of staff and cohort enrollment; the caller holds the course's row lock.
+/// Enrolls members of the caller's team (corporate managers: active members of the cohorts they
+/// manage; tenant admins: of any cohort) into a published course, with the per-user results of
+/// a bulk enrollment. A course the caller cannot see in the catalog (a draft or archived one)
+/// is 404, and so is the whole call when any user is outside the team (or names no one), so
+/// nothing tells a manager whether someone outside their teams exists; nobody is enrolled then.
+pub async fn enroll_team(
+    state: &AppState,
+    caller: &Caller,
+    ip: IpAddr,
+    id: CourseId,
+    users: Vec<UserId>,
+) -> ApiResult<BulkEnrollment> {
+    let (mut tx, actor) = caller.begin(state).await?;
+    let team = Team::of(&actor)?;
+    let course = courses::by_id_for_update(&mut tx, id)
+        .await?
+        .filter(|c| c.status == CourseStatus::Published)
+        .ok_or(ApiError::NotFound)?;
+    let members: HashSet<UserId> = cohorts::team_members(&mut tx, team, &users)
+        .await?
+        .into_iter()
+        .collect();
+    if users.iter().any(|user| !members.contains(user)) {
+        return Err(ApiError::NotFound);
+    }
+    let results = enroll_users(
+        &mut tx,
+        &course,
+        actor.user_id,
+        &users,
+        EnrollmentSource::Staff,
+    )
+    .await?;
+    let enrolled: Vec<UserId> = results
+        .iter()
+        .filter(|r| r.result == EnrollOutcome::Enrolled)
+        .map(|r| r.user_id)
+        .collect();
+    Audit::new(
+        AuditActor::User(actor.user_id),
+        "enrollment.team_enrolled",
+        "course",
+        id,
+    )
+    .from_ip(ip)
+    .details(json!({ "source": "staff", "user_ids": enrolled }))
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(BulkEnrollment { results })
+}
+
+/// The shared core of staff, cohort and team enrollment; the caller holds the course's row
+/// lock.
 async fn enroll_users(
     tx: &mut TenantTx,
     course: &CourseRow,

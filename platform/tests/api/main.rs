@@ -19,6 +19,7 @@ mod gradebook;
 mod health;
 mod hostile_input;
 mod jobs;
+mod managers;
 mod mfa;
 mod notifications;
 mod operator;

@@ -402,11 +402,22 @@ impl TestApp {
     /// Registers a user, makes them an instructor (as `admin`) and signs them in again (the role
     /// change ends their first session).
     pub async fn instructor(&self, slug: &str, email: &str, admin: &TestUser) -> TestUser {
+        self.with_roles(slug, email, &["instructor"], admin).await
+    }
+
+    /// Registers a user, gives them these roles (as `admin`) and signs them in again.
+    pub async fn with_roles(
+        &self,
+        slug: &str,
+        email: &str,
+        roles: &[&str],
+        admin: &TestUser,
+    ) -> TestUser {
         let user = self.register(slug, email).await;
         self.call(Method::PUT, &paths::user_roles(&user.id))
             .tenant(slug)
             .bearer(&admin.access_token)
-            .json(json!({ "roles": ["instructor"] }))
+            .json(json!({ "roles": roles }))
             .send()
             .await
             .assert_status(StatusCode::OK);

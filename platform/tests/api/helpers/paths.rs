@@ -54,6 +54,10 @@ paths! {
     attempt_submit(attempt) => "/api/v1/quiz-attempts/{attempt}/submit";
     cohort(cohort) => "/api/v1/cohorts/{cohort}";
     cohort_members(cohort) => "/api/v1/cohorts/{cohort}/members";
+    cohort_managers(cohort) => "/api/v1/cohorts/{cohort}/managers";
+    cohort_manager(cohort, user) => "/api/v1/cohorts/{cohort}/managers/{user}";
+    /// Enrollment of the caller's team members.
+    team_enrollments(course) => "/api/v1/courses/{course}/team-enrollments";
     user(user) => "/api/v1/users/{user}";
     user_roles(user) => "/api/v1/users/{user}/roles";
     user_deactivate(user) => "/api/v1/users/{user}/deactivate";
