@@ -437,6 +437,13 @@ pub async fn accept_invitation(
     .from_ip(ip)
     .record(&mut tx)
     .await?;
+    crate::notifications::invitation_accepted(
+        state,
+        &mut tx,
+        row.id,
+        (&row.display_name, &row.email),
+    )
+    .await?;
     let session = start_session(state, &mut tx, &row, mode).await?;
     tx.commit().await?;
     Ok(session)
