@@ -460,6 +460,13 @@ pub async fn accept_invitation(
     .from_ip(ip)
     .record(&mut tx)
     .await?;
+    crate::notifications::invitation_accepted(
+        state,
+        &mut tx,
+        row.id,
+        (&row.display_name, &row.email),
+    )
+    .await?;
     let enrollment_only = mfa::enrollment_required(&mut tx, &row).await?;
     let session = start_session(state, &mut tx, &row, mode, enrollment_only).await?;
     tx.commit().await?;

@@ -8,7 +8,7 @@ use utoipa::openapi::OpenApi;
 
 use super::Event;
 use crate::assignments::SubmissionId;
-use crate::courses::{CourseId, ItemId};
+use crate::courses::{CourseId, ItemId, ModuleId};
 use crate::enrollments::{EnrollmentId, EnrollmentSource};
 use crate::quizzes::AttemptId;
 use crate::users::{Role, UserId, UserStatus};
@@ -55,6 +55,19 @@ pub struct ItemCompleted {
     pub item_id: ItemId,
     pub user_id: UserId,
     pub completed_at: DateTime<Utc>,
+}
+
+/// `module.unlocked`: in a sequential course, a learner's completion of a required item opened a
+/// later module (one event per module opened; modules without items are not announced).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModuleUnlocked {
+    pub enrollment_id: EnrollmentId,
+    pub course_id: CourseId,
+    pub module_id: ModuleId,
+    pub user_id: UserId,
+    /// The module's first item, where the learner continues.
+    pub first_item_id: ItemId,
+    pub unlocked_at: DateTime<Utc>,
 }
 
 /// `course.completed`: a learner completed every counted item of a course.
@@ -152,6 +165,7 @@ catalog! {
     EnrollmentCreated: "enrollment.created", about enrollment_id, "A learner was enrolled in a course.";
     EnrollmentRemoved: "enrollment.removed", about enrollment_id, "A learner was unenrolled from a course.";
     ItemCompleted: "item.completed", about enrollment_id, "A learner completed a course item.";
+    ModuleUnlocked: "module.unlocked", about enrollment_id, "A module of a sequential course opened to a learner.";
     CourseCompleted: "course.completed", about enrollment_id, "A learner completed a course.";
     QuizAttemptSubmitted: "quiz.attempt.submitted", about attempt_id, "A quiz attempt was submitted.";
     QuizAttemptGraded: "quiz.attempt.graded", about attempt_id, "A quiz attempt was graded.";

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 
 pub use catalog::{
     AssignmentGraded, AssignmentSubmitted, CourseCompleted, EnrollmentCreated, EnrollmentRemoved,
-    ItemCompleted, QuizAttemptGraded, QuizAttemptSubmitted, TYPES, UserCreated, UserDeactivated,
-    describe_webhooks,
+    ItemCompleted, ModuleUnlocked, QuizAttemptGraded, QuizAttemptSubmitted, TYPES, UserCreated,
+    UserDeactivated, describe_webhooks,
 };
 pub use routes::router;
 pub use store::EventEnvelope;

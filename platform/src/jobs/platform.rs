@@ -18,6 +18,7 @@ pub fn registry() -> Registry {
         .handle(crate::webhooks::deliver)
         .handle(crate::notifications::from_event)
         .handle(crate::notifications::digest::send)
+        .handle(crate::notifications::due_soon::remind)
 }
 
 /// The platform's recurring work.
@@ -42,6 +43,11 @@ pub fn schedules() -> Vec<Schedule> {
             name: "notifications.daily_digest",
             cron: "0 7 * * *",
             task: crate::notifications::digest::enqueue_due,
+        },
+        Schedule {
+            name: "notifications.due_soon",
+            cron: "*/10 * * * *",
+            task: crate::notifications::due_soon::enqueue_due,
         },
         Schedule {
             name: "quizzes.deadline_sweep",

@@ -1,5 +1,6 @@
 //! What a notification says: one event's data, worded for the user it is about.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::NotificationKind;
@@ -21,8 +22,11 @@ pub struct Draft {
 pub struct EventData {
     pub user_id: UserId,
     pub course_id: uuid::Uuid,
-    #[serde(default)]
+    /// The item it is about; for `module.unlocked`, the module's first item.
+    #[serde(default, alias = "first_item_id")]
     pub item_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    pub module_id: Option<uuid::Uuid>,
     #[serde(default)]
     enrollment_id: Option<uuid::Uuid>,
     #[serde(default)]
@@ -50,14 +54,28 @@ impl EventData {
         match kind {
             NotificationKind::Enrolled => self.source.as_deref() != Some("self"),
             NotificationKind::AssignmentGraded => self.released == Some(true),
-            NotificationKind::QuizGraded | NotificationKind::CourseCompleted => true,
+            NotificationKind::QuizGraded
+            | NotificationKind::CourseCompleted
+            | NotificationKind::ModuleUnlocked => true,
+            // Not caused by events (see `NotificationKind::of_event`).
+            NotificationKind::AssignmentDueSoon | NotificationKind::InvitationAccepted => false,
         }
     }
 }
 
-/// The notification for `data`, given the course's title and the item's.
-pub fn draft(kind: NotificationKind, data: &EventData, course: &str, item: Option<&str>) -> Draft {
-    let item_title = item.unwrap_or(course);
+/// The titles a notification names.
+#[derive(Debug, Default, sqlx::FromRow)]
+pub struct Titles {
+    pub course: String,
+    pub item: Option<String>,
+    pub module: Option<String>,
+}
+
+/// The notification for an event's `data`, given the titles it names; `None` for the kinds no
+/// event causes.
+pub fn draft(kind: NotificationKind, data: &EventData, titles: &Titles) -> Option<Draft> {
+    let course = &titles.course;
+    let item_title = titles.item.as_deref().unwrap_or(course);
     let course_link = format!("/courses/{}", data.course_id);
     let item_link = data.item_id.map_or_else(
         || course_link.clone(),
@@ -76,6 +94,15 @@ pub fn draft(kind: NotificationKind, data: &EventData, course: &str, item: Optio
             course_link,
             data.enrollment_id,
         ),
+        NotificationKind::ModuleUnlocked => (
+            format!(
+                "{} is open",
+                titles.module.as_deref().unwrap_or("The next module")
+            ),
+            format!("Continue {course} with {item_title}."),
+            item_link,
+            data.enrollment_id,
+        ),
         NotificationKind::QuizGraded => (
             format!("{item_title} was graded"),
             grade_line(data),
@@ -88,15 +115,76 @@ pub fn draft(kind: NotificationKind, data: &EventData, course: &str, item: Optio
             item_link,
             data.submission_id,
         ),
+        NotificationKind::AssignmentDueSoon | NotificationKind::InvitationAccepted => return None,
     };
-    Draft {
-        user: data.user_id,
+    Some(Draft::new(
+        data.user_id,
         kind,
-        title: clip(title, 300),
-        body: clip(body, 2000),
-        link: Some(link),
+        title,
+        body,
+        Some(link),
         subject,
+    ))
+}
+
+impl Draft {
+    /// A notification with its title and body clipped to what the inbox stores.
+    pub fn new(
+        user: UserId,
+        kind: NotificationKind,
+        title: String,
+        body: String,
+        link: Option<String>,
+        subject: Option<uuid::Uuid>,
+    ) -> Self {
+        Self {
+            user,
+            kind,
+            title: clip(title, 300),
+            body: clip(body, 2000),
+            link,
+            subject,
+        }
     }
+}
+
+/// "Essay 1 is due in 5 hours": an assignment the user has not submitted, due at `due_at`.
+pub fn due_soon(
+    user: UserId,
+    course: (uuid::Uuid, &str),
+    item: (uuid::Uuid, &str),
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Draft {
+    let hours = ((due_at - now).num_minutes().max(0) + 59) / 60;
+    let when = match hours {
+        0 | 1 => "within the hour".to_owned(),
+        h => format!("in {h} hours"),
+    };
+    Draft::new(
+        user,
+        NotificationKind::AssignmentDueSoon,
+        format!("{} is due {when}", item.1),
+        format!(
+            "Due {} (UTC) in {}. You have not submitted it yet.",
+            due_at.format("%Y-%m-%d %H:%M"),
+            course.1
+        ),
+        Some(format!("/courses/{}/items/{}", course.0, item.0)),
+        Some(item.0),
+    )
+}
+
+/// "Ada Lovelace accepted your invitation", for the admin who invited them.
+pub fn invitation_accepted(inviter: UserId, invitee: UserId, name: &str, email: &str) -> Draft {
+    Draft::new(
+        inviter,
+        NotificationKind::InvitationAccepted,
+        format!("{name} accepted your invitation"),
+        format!("{email} has joined and can sign in now."),
+        Some(format!("/users/{invitee}")),
+        Some(invitee.0),
+    )
 }
 
 /// "Score 8 of 10 (80%): passed." with what the event knows.
@@ -157,12 +245,12 @@ mod tests {
             "user_id": uuid::Uuid::now_v7(), "score": 8.0, "max_score": 10.0,
             "percent": 80.0, "passed": true,
         }));
-        let d = draft(
-            NotificationKind::QuizGraded,
-            &quiz,
-            "Algebra",
-            Some("Quiz 1"),
-        );
+        let titles = Titles {
+            course: "Algebra".into(),
+            item: Some("Quiz 1".into()),
+            module: None,
+        };
+        let d = draft(NotificationKind::QuizGraded, &quiz, &titles).expect("a quiz notifies");
         assert_eq!(d.title, "Quiz 1 was graded");
         assert_eq!(d.body, "Score 8 of 10 (80%): passed.");
         assert_eq!(d.link, Some(format!("/courses/{course}/items/{item}")));
@@ -188,6 +276,54 @@ mod tests {
         assert!(with(json!({ "source": "cohort" })).notifies(NotificationKind::Enrolled));
         assert!(!with(json!({ "released": false })).notifies(NotificationKind::AssignmentGraded));
         assert!(with(json!({ "released": true })).notifies(NotificationKind::AssignmentGraded));
+    }
+
+    #[test]
+    fn an_opened_module_points_at_its_first_item() {
+        let course = uuid::Uuid::now_v7();
+        let first = uuid::Uuid::now_v7();
+        let event = data(json!({
+            "enrollment_id": uuid::Uuid::now_v7(), "course_id": course,
+            "module_id": uuid::Uuid::now_v7(), "user_id": uuid::Uuid::now_v7(),
+            "first_item_id": first, "unlocked_at": "2026-12-05T10:00:00Z",
+        }));
+        assert!(event.notifies(NotificationKind::ModuleUnlocked));
+        let titles = Titles {
+            course: "Algebra".into(),
+            item: Some("Fractions".into()),
+            module: Some("Week 2".into()),
+        };
+        let d = draft(NotificationKind::ModuleUnlocked, &event, &titles).expect("notifies");
+        assert_eq!(d.title, "Week 2 is open");
+        assert_eq!(d.body, "Continue Algebra with Fractions.");
+        assert_eq!(d.link, Some(format!("/courses/{course}/items/{first}")));
+        assert!(draft(NotificationKind::AssignmentDueSoon, &event, &titles).is_none());
+    }
+
+    #[test]
+    fn due_soon_says_how_long_is_left_in_whole_hours() {
+        let now = Utc::now();
+        let user = UserId(uuid::Uuid::now_v7());
+        let (course, item) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let at = |minutes| {
+            due_soon(
+                user,
+                (course, "Algebra"),
+                (item, "Essay"),
+                now + chrono::Duration::minutes(minutes),
+                now,
+            )
+        };
+        assert_eq!(at(59).title, "Essay is due within the hour");
+        assert_eq!(at(61).title, "Essay is due in 2 hours");
+        assert_eq!(at(24 * 60).title, "Essay is due in 24 hours");
+        assert_eq!(at(-5).title, "Essay is due within the hour");
+        assert!(
+            at(90)
+                .body
+                .ends_with("in Algebra. You have not submitted it yet.")
+        );
+        assert_eq!(at(90).subject, Some(item));
     }
 
     #[test]

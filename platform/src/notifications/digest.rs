@@ -102,6 +102,8 @@ pub async fn send(ctx: JobContext, job: SendDigest) -> Result<Finished, JobError
         more: usize::try_from(total)
             .unwrap_or(listed)
             .saturating_sub(listed),
+        action: "Open",
+        by_preference: true,
     }
     .render()
     .map_err(|err| JobError::Fatal(anyhow!("rendering the digest: {err}")))?;

@@ -110,6 +110,11 @@ pub struct Message<'a> {
     pub notifications: &'a [Draft],
     /// Notifications left out of the list.
     pub more: usize,
+    /// The label of each notification's link button.
+    pub action: &'a str,
+    /// Whether the user's preferences sent it (it then says where to change them); an
+    /// invitation is not such an email.
+    pub by_preference: bool,
 }
 
 impl Message<'_> {
@@ -133,7 +138,10 @@ impl Message<'_> {
             intro => &self.intro,
             notifications => items,
             more => self.more,
-            preferences_url => url(&format!("{}/settings/notifications", self.link_base)),
+            action => self.action,
+            preferences_url => self
+                .by_preference
+                .then(|| url(&format!("{}/settings/notifications", self.link_base))),
         };
         Ok(Mail {
             subject: self.subject.clone(),
@@ -158,6 +166,37 @@ pub fn single(
         intro: None,
         notifications: std::slice::from_ref(draft),
         more: 0,
+        action: "Open",
+        by_preference: true,
+    }
+    .render()
+}
+
+/// The invitation to join `tenant`: `accept_path` (on the tenant's host) chooses a password.
+pub fn invitation(
+    tenant: &Tenant,
+    link_base: &str,
+    recipient: &str,
+    accept_path: String,
+) -> Result<Mail, minijinja::Error> {
+    let invitation = Draft {
+        user: crate::users::UserId::default(),
+        kind: super::NotificationKind::InvitationAccepted,
+        title: format!("You are invited to {}", tenant.display_name),
+        body: "Choose your password to sign in. The link works once, for seven days.".to_owned(),
+        link: Some(accept_path),
+        subject: None,
+    };
+    Message {
+        tenant,
+        link_base,
+        recipient,
+        subject: invitation.title.clone(),
+        intro: None,
+        notifications: std::slice::from_ref(&invitation),
+        more: 0,
+        action: "Choose your password",
+        by_preference: false,
     }
     .render()
 }
@@ -233,10 +272,7 @@ mod tests {
             "plain text is not escaped: {}",
             mail.text
         );
-        assert!(
-            mail.text
-                .contains("Open it: https://acme.lms.test/courses/1")
-        );
+        assert!(mail.text.contains("Open: https://acme.lms.test/courses/1"));
         assert!(
             mail.text
                 .contains("https://acme.lms.test/settings/notifications")

@@ -1,13 +1,15 @@
 //! All SQL on notifications, their sequences and preferences.
 
 use chrono::{DateTime, Utc};
-use lms_tenants::TenantTx;
+use lms_tenants::{TenantId, TenantTx};
 use serde::Serialize;
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::compose::Draft;
+use super::compose::{Draft, Titles};
 use super::preferences::Digest;
 use super::{NotificationId, NotificationKind};
+use crate::courses::ItemId;
 use crate::db::Cursor;
 use crate::events::EventId;
 use crate::users::{UserId, UserStatus};
@@ -70,20 +72,24 @@ pub async fn recipient(tx: &mut TenantTx, user: UserId) -> Result<Option<Recipie
         .await
 }
 
-/// A course's title, and an item's when one is named.
+/// A course's title, and an item's and a module's when they are named.
 pub async fn titles(
     tx: &mut TenantTx,
     course: uuid::Uuid,
     item: Option<uuid::Uuid>,
-) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    module: Option<uuid::Uuid>,
+) -> Result<Option<Titles>, sqlx::Error> {
     sqlx::query_as(
-        "select c.title, i.title from courses c
+        "select c.title as course, i.title as item, m.title as module from courses c
          left join course_items i on i.tenant_id = c.tenant_id and i.course_id = c.id and i.id = $3
+         left join course_modules m on m.tenant_id = c.tenant_id and m.course_id = c.id
+             and m.id = $4
          where c.tenant_id = $1 and c.id = $2",
     )
     .bind(tx.tenant_id())
     .bind(course)
     .bind(item)
+    .bind(module)
     .fetch_optional(&mut **tx)
     .await
 }
@@ -92,7 +98,7 @@ pub async fn titles(
 /// commit). `None` when the event already notified the user.
 pub async fn insert(
     tx: &mut TenantTx,
-    event: EventId,
+    event: Option<EventId>,
     draft: &Draft,
 ) -> Result<Option<NotificationId>, sqlx::Error> {
     // The sequence row's lock is held to commit: a user's notifications commit in number order.
@@ -401,5 +407,90 @@ pub async fn digests_due(
     .bind(user)
     .bind(limit)
     .fetch_all(conn)
+    .await
+}
+
+/// An assignment due within the reminder window, as the schedule finds it across tenants.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DueRow {
+    pub tenant_id: TenantId,
+    pub item_id: ItemId,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Assignments (of every tenant) due after now and within `ahead`, in due order after `after`
+/// (operator role).
+pub async fn assignments_due_within(
+    conn: &mut PgConnection,
+    ahead: chrono::Duration,
+    after: Option<(DateTime<Utc>, TenantId, ItemId)>,
+    limit: i64,
+) -> Result<Vec<DueRow>, sqlx::Error> {
+    let (at, tenant, item) = match after {
+        Some((at, tenant, item)) => (Some(at), Some(tenant), Some(item)),
+        None => (None, None, None),
+    };
+    sqlx::query_as(
+        "select tenant_id, item_id, due_at from assignments
+         where due_at > now() and due_at <= now() + make_interval(secs => $1)
+           and ($2::timestamptz is null or (due_at, tenant_id, item_id) > ($2, $3, $4))
+         order by due_at, tenant_id, item_id
+         limit $5",
+    )
+    .bind(ahead.as_seconds_f64())
+    .bind(at)
+    .bind(tenant)
+    .bind(item)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// An assignment of a published course with its due date, and the titles a reminder names.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AssignmentDue {
+    pub course_id: uuid::Uuid,
+    pub course_title: String,
+    pub item_title: String,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+pub async fn assignment_due(
+    tx: &mut TenantTx,
+    item: ItemId,
+) -> Result<Option<AssignmentDue>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.course_id, c.title as course_title, i.title as item_title, a.due_at
+         from assignments a
+         join courses c on c.tenant_id = a.tenant_id and c.id = a.course_id
+             and c.status = 'published'
+         join course_items i on i.tenant_id = a.tenant_id and i.id = a.item_id
+         where a.tenant_id = $1 and a.item_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(item)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The learners actively enrolled in the assignment's course who have not submitted to it.
+pub async fn learners_yet_to_submit(
+    tx: &mut TenantTx,
+    item: ItemId,
+) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select e.user_id from assignments a
+         join enrollments e on e.tenant_id = a.tenant_id and e.course_id = a.course_id
+             and e.status = 'active'
+         where a.tenant_id = $1 and a.item_id = $2
+           and not exists (
+               select 1 from assignment_submissions s
+               where s.tenant_id = e.tenant_id and s.item_id = a.item_id
+                 and s.user_id = e.user_id)
+         order by e.user_id",
+    )
+    .bind(tx.tenant_id())
+    .bind(item)
+    .fetch_all(&mut **tx)
     .await
 }

@@ -217,6 +217,36 @@ pub async fn record(tx: &mut TenantTx, report: &Report) -> Result<RecordedRow, s
             from item, enrollment en where item.completed_at = now()
             returning id
         ),
+        -- A required item completed now in a sequential course opens every later module that
+        -- no other incomplete required item holds shut (see crate::events::ModuleUnlocked);
+        -- modules without items open unannounced.
+        unlock_events as (
+            insert into domain_events (tenant_id, id, kind, subject_id, payload)
+            select $1, lms_uuid_v7(), 'module.unlocked', $2, jsonb_build_object(
+                'enrollment_id', $2, 'course_id', $9, 'module_id', m.id, 'user_id', en.user_id,
+                'first_item_id', first_item.id, 'unlocked_at', item.completed_at)
+            from item, enrollment en
+            join courses c on c.tenant_id = $1 and c.id = $9 and c.sequential
+            join course_items done on done.tenant_id = $1 and done.id = $3 and done.required
+            join course_modules done_module on done_module.tenant_id = $1
+                and done_module.id = done.module_id
+            join course_modules m on m.tenant_id = $1 and m.course_id = $9
+                and m.position > done_module.position
+            cross join lateral (
+                select fi.id from course_items fi
+                where fi.tenant_id = $1 and fi.module_id = m.id
+                order by fi.position limit 1
+            ) first_item
+            where item.completed_at = now()
+              and not exists (
+                  select 1 from course_items ri
+                  join course_modules rm on rm.tenant_id = ri.tenant_id and rm.id = ri.module_id
+                  left join item_progress rp on rp.tenant_id = ri.tenant_id
+                      and rp.enrollment_id = $2 and rp.item_id = ri.id
+                  where ri.tenant_id = $1 and ri.course_id = $9 and ri.required and ri.id <> $3
+                    and rm.position < m.position and rp.completed_at is null)
+            returning id
+        ),
         event as (
             insert into domain_events (tenant_id, id, kind, subject_id, payload)
             select $1, $10, 'course.completed', $2, jsonb_build_object(

@@ -14,7 +14,6 @@ use crate::auth::service::INVITATION_TTL_SECONDS;
 use crate::auth::store::{self as sessions, Purpose};
 use crate::auth::tokens::OpaqueToken;
 use crate::db::Cursor;
-use crate::email::{OutgoingEmail, enqueue};
 use crate::error::{ApiError, ApiResult, OnConstraint, codes};
 use crate::http::Page;
 use crate::state::AppState;
@@ -118,24 +117,17 @@ pub async fn invite_in(
         INVITATION_TTL_SECONDS,
     )
     .await?;
-    let link = format!(
-        "{}/accept-invitation?token={}",
-        state.settings.link_base(tenant),
-        token.as_str()
-    );
-    enqueue(
+    crate::notifications::invitation_email(
+        state,
         tx,
-        OutgoingEmail {
-            to: &invitation.email,
-            subject: format!("You are invited to {}", tenant.display_name),
-            body: format!(
-                "Hello {},\n\nYou have been invited to {}. Choose your password here (the link works once, for seven days):\n{link}\n",
-                invitation.display_name.as_str(),
-                tenant.display_name
-            ),
-        },
+        tenant,
+        (&invitation.email, invitation.display_name.as_str()),
+        token.as_str(),
     )
     .await?;
+    if let AuditActor::User(admin) = &by {
+        store::set_inviter(tx, row.id, *admin).await?;
+    }
     let mut audit = Audit::new(by, "user.invited", "user", row.id)
         .details(json!({ "roles": invitation.roles }));
     if let Some(ip) = ip {

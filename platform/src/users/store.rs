@@ -170,6 +170,27 @@ pub async fn set_password(tx: &mut TenantTx, id: UserId, hash: &str) -> Result<(
 }
 
 /// Activates an invited user with their chosen password and name.
+/// Records the tenant admin who invited `id`.
+pub async fn set_inviter(tx: &mut TenantTx, id: UserId, by: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("update users set invited_by = $3 where tenant_id = $1 and id = $2")
+        .bind(tx.tenant_id())
+        .bind(id)
+        .bind(by)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Who invited `id`, when a tenant admin did (and still has an account).
+pub async fn inviter(tx: &mut TenantTx, id: UserId) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar("select invited_by from users where tenant_id = $1 and id = $2")
+        .bind(tx.tenant_id())
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map(Option::flatten)
+}
+
 pub async fn activate(
     tx: &mut TenantTx,
     id: UserId,
