@@ -293,7 +293,7 @@ async fn preferences_choose_the_app_the_email_or_neither_for_each_type() {
         .await;
     defaults.assert_status(StatusCode::OK);
     let types = defaults.json()["types"].as_array().cloned().expect("types");
-    assert_eq!(types.len(), 4, "{}", defaults.text);
+    assert_eq!(types.len(), 7, "{}", defaults.text);
     assert!(
         types
             .iter()
@@ -746,4 +746,132 @@ async fn a_daily_digest_lists_what_the_user_has_not_read_once_a_day() {
     }
     assert_eq!(digests(learner.email.clone()).await.len(), 1);
     assert_eq!(digests(neighbour.email.clone()).await.len(), 0);
+}
+
+#[tokio::test]
+async fn an_opened_module_and_an_accepted_invitation_notify_whom_they_concern() {
+    let s = School::new().await;
+    let app = &s.app;
+    let learner = &s.t.learner;
+    let c = s
+        .published_outline(
+            "steps",
+            json!({ "sequential": true }),
+            vec![
+                vec![item::text("Step 1")],
+                vec![item::text("Step 2")],
+                vec![item::text("Step 3")],
+            ],
+        )
+        .await;
+    s.enroll(&c.course, learner)
+        .await
+        .assert_status(StatusCode::CREATED);
+    s.report(
+        &c.course,
+        c.item(0, 0),
+        learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let items = await_inbox(app, "acme", learner, 1).await;
+    assert_eq!(items[0]["type"], "module.unlocked");
+    assert_eq!(items[0]["title"], "Module 1 is open"); // modules are numbered from 0
+    assert_eq!(
+        items[0]["link"],
+        format!("/courses/{}/items/{}", c.course, c.item(1, 0))
+    );
+    // Completing it again opens nothing new; module 3 waits for step 2.
+    s.report(
+        &c.course,
+        c.item(0, 0),
+        learner,
+        json!({ "complete": true }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    jobs_settled(app).await;
+    assert_eq!(inbox(app, "acme", learner, "").await.len(), 1);
+
+    // The admin who invites hears when the invitation is accepted; the invitee's email wears
+    // the tenant's brand and carries the link.
+    let admin = &s.t.admin;
+    app.post("/api/v1/users/invitations")
+        .tenant("acme")
+        .bearer(&admin.access_token)
+        .json(json!({ "email": "zoe@acme.example", "display_name": "Zoë", "roles": ["learner"] }))
+        .send()
+        .await
+        .assert_status(StatusCode::CREATED);
+    let mut su = app.db.superuser().await;
+    let html: String = sqlx::query_scalar(
+        "select payload->>'html' from jobs where kind = 'email.send' and payload->>'to' = $1",
+    )
+    .bind("zoe@acme.example")
+    .fetch_one(&mut su)
+    .await
+    .expect("the invitation email");
+    assert!(html.contains("Choose your password"), "{html}");
+    assert!(html.contains("/accept-invitation?token="), "{html}");
+    assert!(!html.contains("Choose which notifications"), "{html}");
+    let token = app.token_from_last_email("zoe@acme.example").await;
+    app.post("/api/v1/auth/invitations/accept")
+        .tenant("acme")
+        .json(json!({ "token": token, "password": "correct horse battery staple" }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    let told = inbox(app, "acme", admin, "").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["type"], "invitation.accepted");
+    assert_eq!(told[0]["title"], "Zoë accepted your invitation");
+    // The learner hears nothing of it.
+    assert_eq!(inbox(app, "acme", learner, "").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_assignment_due_soon_reminds_only_learners_who_have_not_submitted() {
+    let s = School::new().await;
+    let app = &s.app;
+    let c = s
+        .published_items("essays", &[("assignment", "Essay")])
+        .await;
+    let due_at = chrono::Utc::now() + chrono::Duration::hours(5);
+    s.assignment(
+        &c.course,
+        &c.items[0],
+        json!({ "points": 10, "due_at": due_at }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let waiting = s.enrolled("waiting", &c.course).await;
+    let done = s.enrolled("done", &c.course).await;
+    s.submit_assignment(
+        &c.course,
+        &c.items[0],
+        &done,
+        &[("text", None, b"My essay")],
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+    // The schedule's firing, as the job it queues (the schedule's query is the operator's).
+    let mut su = app.db.superuser().await;
+    for _ in 0..2 {
+        sqlx::query(
+            "insert into jobs (tenant_id, id, kind, payload, max_attempts, unique_key)
+             select tenant_id, gen_random_uuid(), 'notifications.due_soon',
+                    jsonb_build_object('item', item_id, 'due_at', due_at), 20,
+                    item_id || ':' || due_at
+             from assignments
+             on conflict (tenant_id, kind, unique_key) where unique_key is not null do nothing",
+        )
+        .execute(&mut su)
+        .await
+        .expect("queue the reminder");
+    }
+    let items = await_inbox(app, "acme", &waiting, 1).await;
+    assert_eq!(items[0]["type"], "assignment.due_soon");
+    assert_eq!(items[0]["title"], "Essay is due in 5 hours");
+    assert!(inbox(app, "acme", &done, "").await.is_empty());
 }
