@@ -15,7 +15,7 @@ use super::model::{
     Cohort, CohortDescription, CohortId, CohortManager, CohortMember, CohortName, MembershipChange,
     MembershipOutcome, MembershipResult, Team,
 };
-use super::store;
+use super::store::{self, Roster};
 use crate::audit::{Audit, AuditActor};
 use crate::auth::{Actor, Caller};
 use crate::db::Cursor;
@@ -211,13 +211,13 @@ pub async fn change_members(
         let result = if add {
             if !known.contains(&user) {
                 MembershipOutcome::UnknownUser
-            } else if store::add_member(&mut tx, id, user, actor.user_id).await? {
+            } else if store::add_to(&mut tx, Roster::Members, id, user, actor.user_id).await? {
                 changed.push(user);
                 MembershipOutcome::Added
             } else {
                 MembershipOutcome::AlreadyMember
             }
-        } else if store::remove_member(&mut tx, id, user).await? {
+        } else if store::remove_from(&mut tx, Roster::Members, id, user).await? {
             changed.push(user);
             MembershipOutcome::Removed
         } else {
@@ -284,7 +284,7 @@ pub async fn assign_manager(
     if !store::is_corporate_manager(&mut tx, user).await? {
         return Err(not_corporate_manager());
     }
-    let added = store::add_manager(&mut tx, id, user, actor.user_id).await?;
+    let added = store::add_to(&mut tx, Roster::Managers, id, user, actor.user_id).await?;
     if added {
         audit(&actor, ip, "cohort.manager_assigned", id)
             .details(json!({ "user_id": user }))
@@ -307,7 +307,9 @@ pub async fn unassign_manager(
     user: UserId,
 ) -> ApiResult<()> {
     let (mut tx, actor) = begin_admin(state, caller).await?;
-    if !store::lock(&mut tx, id).await? || !store::remove_manager(&mut tx, id, user).await? {
+    if !store::lock(&mut tx, id).await?
+        || !store::remove_from(&mut tx, Roster::Managers, id, user).await?
+    {
         return Err(ApiError::NotFound);
     }
     audit(&actor, ip, "cohort.manager_unassigned", id)

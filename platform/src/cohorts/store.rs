@@ -160,17 +160,36 @@ pub async fn list(
     .await
 }
 
-/// Adds the member; false when they already were one.
-pub async fn add_member(
+/// A cohort's list of people: its members, or its managers.
+#[derive(Debug, Clone, Copy)]
+pub enum Roster {
+    Members,
+    Managers,
+}
+
+impl Roster {
+    /// The table, and the column naming who added the person.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Members => ("cohort_members", "added_by"),
+            Self::Managers => ("cohort_managers", "assigned_by"),
+        }
+    }
+}
+
+/// Puts the user on the cohort's roster; false when they already were on it.
+pub async fn add_to(
     tx: &mut TenantTx,
+    roster: Roster,
     cohort: CohortId,
     user: UserId,
     by: UserId,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "insert into cohort_members (tenant_id, cohort_id, user_id, added_by)
-         values ($1, $2, $3, $4) on conflict (tenant_id, cohort_id, user_id) do nothing",
-    )
+    let (table, by_column) = roster.table();
+    let done = sqlx::query(&format!(
+        "insert into {table} (tenant_id, cohort_id, user_id, {by_column})
+         values ($1, $2, $3, $4) on conflict (tenant_id, cohort_id, user_id) do nothing"
+    ))
     .bind(tx.tenant_id())
     .bind(cohort)
     .bind(user)
@@ -180,14 +199,17 @@ pub async fn add_member(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn remove_member(
+/// Takes the user off the cohort's roster; false when they were not on it.
+pub async fn remove_from(
     tx: &mut TenantTx,
+    roster: Roster,
     cohort: CohortId,
     user: UserId,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "delete from cohort_members where tenant_id = $1 and cohort_id = $2 and user_id = $3",
-    )
+    let (table, _) = roster.table();
+    let done = sqlx::query(&format!(
+        "delete from {table} where tenant_id = $1 and cohort_id = $2 and user_id = $3"
+    ))
     .bind(tx.tenant_id())
     .bind(cohort)
     .bind(user)
@@ -272,43 +294,6 @@ pub async fn is_corporate_manager(tx: &mut TenantTx, user: UserId) -> Result<boo
     .bind(user)
     .fetch_one(&mut **tx)
     .await
-}
-
-/// Makes the user a manager of the cohort; false when they already were one.
-pub async fn add_manager(
-    tx: &mut TenantTx,
-    cohort: CohortId,
-    user: UserId,
-    by: UserId,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "insert into cohort_managers (tenant_id, cohort_id, user_id, assigned_by)
-         values ($1, $2, $3, $4) on conflict (tenant_id, cohort_id, user_id) do nothing",
-    )
-    .bind(tx.tenant_id())
-    .bind(cohort)
-    .bind(user)
-    .bind(by)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Ends the user's management of the cohort; false when they were not a manager of it.
-pub async fn remove_manager(
-    tx: &mut TenantTx,
-    cohort: CohortId,
-    user: UserId,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "delete from cohort_managers where tenant_id = $1 and cohort_id = $2 and user_id = $3",
-    )
-    .bind(tx.tenant_id())
-    .bind(cohort)
-    .bind(user)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 #[derive(sqlx::FromRow)]
