@@ -855,23 +855,36 @@ async fn an_assignment_due_soon_reminds_only_learners_who_have_not_submitted() {
     )
     .await
     .assert_status(StatusCode::CREATED);
-    // The schedule's firing, as the job it queues (the schedule's query is the operator's).
-    let mut su = app.db.superuser().await;
-    for _ in 0..2 {
-        sqlx::query(
-            "insert into jobs (tenant_id, id, kind, payload, max_attempts, unique_key)
-             select tenant_id, gen_random_uuid(), 'notifications.due_soon',
-                    jsonb_build_object('item', item_id, 'due_at', due_at), 20,
-                    item_id || ':' || due_at
-             from assignments
-             on conflict (tenant_id, kind, unique_key) where unique_key is not null do nothing",
-        )
-        .execute(&mut su)
+    // The schedule fires twice; its jobs are unique per assignment and due date. An
+    // assignment due in two days is not reminded of yet.
+    let later = s
+        .published_items("later", &[("assignment", "Thesis")])
+        .await;
+    s.assignment(
+        &later.course,
+        &later.items[0],
+        json!({ "points": 10, "due_at": chrono::Utc::now() + chrono::Duration::days(2) }),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    s.enroll(&later.course, &waiting)
         .await
-        .expect("queue the reminder");
+        .assert_status(StatusCode::CREATED);
+    for _ in 0..2 {
+        let mut tx = app.state.operator_db.begin().await.expect("operator");
+        lms_platform::notifications::due_soon::enqueue_due(&app.state, &mut tx)
+            .await
+            .expect("reminders queued");
+        tx.commit().await.expect("commit");
     }
     let items = await_inbox(app, "acme", &waiting, 1).await;
     assert_eq!(items[0]["type"], "assignment.due_soon");
     assert_eq!(items[0]["title"], "Essay is due in 5 hours");
+    let queued: i64 =
+        sqlx::query_scalar("select count(*) from jobs where kind = 'notifications.due_soon'")
+            .fetch_one(&mut app.db.superuser().await)
+            .await
+            .expect("jobs");
+    assert_eq!(queued, 1, "one job for the essay, none for the thesis");
     assert!(inbox(app, "acme", &done, "").await.is_empty());
 }
