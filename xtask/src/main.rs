@@ -46,7 +46,7 @@ commands:
   bench grader [--iterations N]
             hosted grader call latency (instantiation included) against native
             code and Extism, and how fast a runaway plugin is stopped
-  bench imports [--rows N]
+  bench imports [--rows N] [--debug]
             bulk CSV imports on the release server: a users file of N (10000)
             new users (dry run, real, again) and an enrollments file of N rows
             (dry run, real, again), each timed from upload to its last row

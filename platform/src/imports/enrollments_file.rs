@@ -12,7 +12,9 @@ use lms_tenants::TenantTx;
 use uuid::Uuid;
 
 use super::model::RowAction;
-use super::rows::{Batch, Carry, Cells, CohortLookup, CohortRef, RowError, add_to_cohorts, shorten};
+use super::rows::{
+    Batch, Carry, Cells, CohortLookup, CohortRef, RowError, add_to_cohorts, shorten,
+};
 use super::store::{Outcome, PendingRow};
 use crate::cohorts::CohortId;
 use crate::cohorts::store as cohorts;
@@ -184,10 +186,12 @@ async fn load(
 }
 
 fn plan(world: &World, carry: &mut Carry, line: Line) -> Result<Plan, RowError> {
-    let user = world
-        .users
-        .get(line.email.as_str())
-        .ok_or_else(|| RowError::new("unknown_user", "no user of this organisation has this email"))?;
+    let user = world.users.get(line.email.as_str()).ok_or_else(|| {
+        RowError::new(
+            "unknown_user",
+            "no user of this organisation has this email",
+        )
+    })?;
     if user.status == UserStatus::Deactivated {
         return Err(RowError::new(
             "user_deactivated",
@@ -223,10 +227,7 @@ fn plan(world: &World, carry: &mut Carry, line: Line) -> Result<Plan, RowError> 
         let taken = world.active.get(&course.id).copied().unwrap_or(0)
             + carry.seats_taken.get(&course.id).copied().unwrap_or(0);
         if taken >= i64::from(capacity) {
-            return Err(RowError::new(
-                "course_full",
-                "the course has no seats left",
-            ));
+            return Err(RowError::new("course_full", "the course has no seats left"));
         }
     }
     if enroll {
@@ -235,8 +236,7 @@ fn plan(world: &World, carry: &mut Carry, line: Line) -> Result<Plan, RowError> 
     let join = cohorts
         .into_iter()
         .filter(|c| {
-            !world.memberships.contains(&(*c, user.id))
-                && carry.members_added.insert((*c, user.id))
+            !world.memberships.contains(&(*c, user.id)) && carry.members_added.insert((*c, user.id))
         })
         .collect();
     Ok(Plan {

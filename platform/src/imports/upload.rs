@@ -307,7 +307,6 @@ fn check_header(kind: ImportKind, header: &csv::StringRecord) -> ApiResult<Vec<S
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,7 +323,10 @@ mod tests {
     #[test]
     fn header_problems_name_their_column() {
         assert_eq!(
-            problems(parse(ImportKind::Users, b"Email,nickname,email\na@b.co,x,y\n")),
+            problems(parse(
+                ImportKind::Users,
+                b"Email,nickname,email\na@b.co,x,y\n"
+            )),
             vec![
                 ("nickname".into(), "unknown_column".into()),
                 ("email".into(), "duplicate_column".into())

@@ -15,7 +15,9 @@ use std::str::FromStr;
 use lms_tenants::TenantTx;
 
 use super::model::RowAction;
-use super::rows::{Batch, Carry, Cells, CohortLookup, CohortRef, RowError, add_to_cohorts, shorten};
+use super::rows::{
+    Batch, Carry, Cells, CohortLookup, CohortRef, RowError, add_to_cohorts, shorten,
+};
 use super::store::{Outcome, PendingRow};
 use crate::audit::AuditActor;
 use crate::cohorts::CohortId;
@@ -178,11 +180,7 @@ async fn load(
     batch: &Batch<'_>,
     lines: &[Result<Line, RowError>],
 ) -> ApiResult<World> {
-    let emails: Vec<&str> = lines
-        .iter()
-        .flatten()
-        .map(|l| l.email.as_str())
-        .collect();
+    let emails: Vec<&str> = lines.iter().flatten().map(|l| l.email.as_str()).collect();
     let rows = user_store::by_emails(tx, &emails, !batch.dry_run).await?;
     let ids: Vec<UserId> = rows.iter().map(|u| u.id).collect();
     let refs: Vec<CohortRef> = lines
@@ -240,7 +238,10 @@ fn plan(batch: &Batch<'_>, world: &World, carry: &mut Carry, line: Line) -> Resu
     let is_active_admin =
         current.status == UserStatus::Active && current.roles().contains(Role::TenantAdmin);
     let loses_admin = is_active_admin
-        && (deactivate || roles.as_ref().is_some_and(|r| !r.contains(Role::TenantAdmin)));
+        && (deactivate
+            || roles
+                .as_ref()
+                .is_some_and(|r| !r.contains(Role::TenantAdmin)));
     if loses_admin {
         if world.active_admins - carry.admins_lost <= 1 {
             return Err(RowError::new(

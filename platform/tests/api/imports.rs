@@ -26,10 +26,7 @@ async fn import(app: &TestApp, admin: &TestUser, kind: &str, dry_run: bool, csv:
     reply.assert_status(StatusCode::ACCEPTED);
     let id = reply.json()["id"].as_str().expect("id").to_owned();
     assert_eq!(
-        reply
-            .headers
-            .get("location")
-            .and_then(|v| v.to_str().ok()),
+        reply.headers.get("location").and_then(|v| v.to_str().ok()),
         Some(format!("/api/v1/imports/{id}").as_str())
     );
     finished(app, admin, &id).await
@@ -321,7 +318,11 @@ async fn rows_page_in_file_order_and_failed_rows_download_as_inert_csv() {
 
     let reply = app
         .actor(SCHOOL, admin)
-        .send(Method::GET, &format!("/api/v1/imports/{id}/errors.csv"), None)
+        .send(
+            Method::GET,
+            &format!("/api/v1/imports/{id}/errors.csv"),
+            None,
+        )
         .await;
     reply.assert_status(StatusCode::OK);
     assert!(
@@ -355,7 +356,14 @@ async fn rows_page_in_file_order_and_failed_rows_download_as_inert_csv() {
 async fn wrong_files_are_refused_at_once_naming_the_problem() {
     let s = School::new().await;
     let (app, admin) = (&s.app, &s.t.admin);
-    let reply = upload(app, admin, "users", false, "Email,nickname,email\na@b.co,x,y\n").await;
+    let reply = upload(
+        app,
+        admin,
+        "users",
+        false,
+        "Email,nickname,email\na@b.co,x,y\n",
+    )
+    .await;
     reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let errors = reply.json()["errors"].clone();
     assert_eq!(errors[0]["field"], "nickname");
@@ -572,7 +580,10 @@ async fn an_enrollments_file_enrolls_and_reports_every_row() {
         expected(false)
     );
     let roster = format!("/api/v1/courses/{}/enrollments", open.as_str());
-    let before = app.actor(SCHOOL, admin).ok(Method::GET, &roster, None).await;
+    let before = app
+        .actor(SCHOOL, admin)
+        .ok(Method::GET, &roster, None)
+        .await;
     assert_eq!(before["items"], json!([]));
 
     let real = import(app, admin, "enrollments", false, &csv).await;
@@ -581,7 +592,10 @@ async fn an_enrollments_file_enrolls_and_reports_every_row() {
         expected(false)
     );
     assert_eq!(real["counts"]["created"], 3);
-    let after = app.actor(SCHOOL, admin).ok(Method::GET, &roster, None).await;
+    let after = app
+        .actor(SCHOOL, admin)
+        .ok(Method::GET, &roster, None)
+        .await;
     assert_eq!(after["items"].as_array().map(Vec::len), Some(3));
     assert_eq!(after["items"][0]["source"], "staff");
     let members = app

@@ -1,6 +1,6 @@
 //! `cargo xtask bench imports`: how long bulk CSV imports take on the release server.
 //!
-//! Builds the release binary, starts `lms serve --demo` on a free loopback port (a fresh
+//! Builds the release binary (`--debug`: the debug one), starts `lms serve --demo` on a free loopback port (a fresh
 //! private PostgreSQL cluster under `target/bench/`, so the demo tenant is created anew), signs
 //! in its tenant admin and uploads a users CSV of N (10,000) new users with a cohort, as a dry
 //! run, for real, and again (every row unchanged); then an enrollments CSV of N rows enrolling
@@ -8,12 +8,13 @@
 //! upload to its end is printed with its counts.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use super::server::{self, Launch, Server, http};
-use crate::root;
+use crate::{cargo, root, run as run_cargo};
 
 const PASSWORD: &str = "bench-password-0123";
 const COURSES: [&str; 3] = [
@@ -24,13 +25,22 @@ const COURSES: [&str; 3] = [
 
 pub struct Options {
     pub rows: u32,
+    /// Run the debug build instead of the release one (quicker to build, slower to run).
+    pub debug: bool,
 }
 
 impl Options {
     pub fn parse(args: &[&str]) -> Result<Self> {
-        let mut options = Self { rows: 10_000 };
+        let mut options = Self {
+            rows: 10_000,
+            debug: false,
+        };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
+            if *arg == "--debug" {
+                options.debug = true;
+                continue;
+            }
             let value = it.next().with_context(|| format!("{arg} needs a value"))?;
             match *arg {
                 "--rows" => options.rows = value.parse().context("--rows")?,
@@ -74,7 +84,13 @@ impl Client {
         ]
     }
 
-    fn send(&self, method: &str, path: &str, extra: &[(&str, &str)], body: &str) -> Result<(u16, String)> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> Result<(u16, String)> {
         let owned = self.headers();
         let mut headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         headers.extend_from_slice(extra);
@@ -123,17 +139,32 @@ fn report(label: &str, rows: u32, took: Duration, body: &str) {
     );
 }
 
+/// Where cargo puts what it builds (`CARGO_TARGET_DIR`, else `target/`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
 pub fn run(options: &Options) -> Result<()> {
-    server::build_release()?;
+    let binary = if options.debug {
+        run_cargo(cargo().args(["build", "--locked", "-p", "lms-platform", "--bin", "lms"]))?;
+        target_dir().join("debug/lms")
+    } else {
+        server::build_release()?;
+        target_dir().join("release/lms")
+    };
     let data_dir = server::fresh_data_dir("imports")?;
     let log = root().join("target/bench/imports-server.log");
     let _ = std::fs::remove_file(&log);
-    let server = Server::start(&Launch {
-        data_dir: &data_dir,
-        demo_password: PASSWORD,
-        pool_size: None,
-        log: &log,
-    })?;
+    let server = Server::start_binary(
+        &Launch {
+            data_dir: &data_dir,
+            demo_password: PASSWORD,
+            pool_size: None,
+            log: &log,
+        },
+        &binary,
+        |_| {},
+    )?;
     let (status, body) = http(
         server.port,
         "POST",
@@ -171,7 +202,8 @@ pub fn run(options: &Options) -> Result<()> {
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "== bulk import benchmark ({cores} cores, {} rows per file, {} KiB users file)",
+        "== bulk import benchmark ({cores} cores, {} build, {} rows per file, {} KiB users file)",
+        if options.debug { "debug" } else { "release" },
         options.rows,
         users.len() / 1024
     );
