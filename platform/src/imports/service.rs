@@ -32,17 +32,15 @@ pub async fn upload(
     let (mut tx, actor) = caller.begin_as(state, Role::TenantAdmin).await?;
     let parsed = upload::parse(kind, &file.bytes)?;
     let id = ImportId::default();
-    store::insert(
-        &mut tx,
+    let new = store::NewImport {
         id,
         kind,
         dry_run,
-        file.file_name.as_deref(),
-        &parsed,
-        actor.user_id,
+        file_name: file.file_name.as_deref(),
+        by: actor.user_id,
         ip,
-    )
-    .await?;
+    };
+    store::insert(&mut tx, &new, &parsed).await?;
     jobs::enqueue(&mut tx, &RunImport { import_id: id }, Options::default()).await?;
     Audit::new(
         AuditActor::User(actor.user_id),

@@ -77,17 +77,23 @@ impl ImportRecord {
     }
 }
 
+/// An import about to be stored.
+pub struct NewImport<'a> {
+    pub id: ImportId,
+    pub kind: ImportKind,
+    pub dry_run: bool,
+    pub file_name: Option<&'a str>,
+    pub by: UserId,
+    pub ip: IpAddr,
+}
+
 /// Stores the import and its rows (one statement for all rows).
 pub async fn insert(
     tx: &mut TenantTx,
-    id: ImportId,
-    kind: ImportKind,
-    dry_run: bool,
-    file_name: Option<&str>,
+    new: &NewImport<'_>,
     file: &ParsedFile,
-    by: UserId,
-    ip: IpAddr,
 ) -> Result<(), sqlx::Error> {
+    let id = new.id;
     sqlx::query(
         "insert into imports (tenant_id, id, kind, dry_run, file_name, columns, total, created_by,
                               created_from)
@@ -95,13 +101,13 @@ pub async fn insert(
     )
     .bind(tx.tenant_id())
     .bind(id)
-    .bind(kind.as_str())
-    .bind(dry_run)
-    .bind(file_name.filter(|n| !n.is_empty()))
+    .bind(new.kind.as_str())
+    .bind(new.dry_run)
+    .bind(new.file_name.filter(|n| !n.is_empty()))
     .bind(&file.columns)
     .bind(i32::try_from(file.rows.len()).unwrap_or(i32::MAX))
-    .bind(by)
-    .bind(ip.to_string())
+    .bind(new.by)
+    .bind(new.ip.to_string())
     .execute(&mut **tx)
     .await?;
     let numbers: Vec<i32> = file.rows.iter().map(|r| r.row_number).collect();
