@@ -49,6 +49,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         credentials,
         crate::auth::session_router(),
         crate::users::router(),
+        crate::imports::router(),
         crate::mfa::router(),
         crate::courses::router(),
         crate::catalog::router(),

@@ -91,6 +91,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
+    /// A body of another media type than the endpoint takes (which is not JSON).
+    #[error("the request body must be {expected}")]
+    WrongMediaType { expected: &'static str },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the tenant is suspended")]
@@ -191,7 +194,9 @@ impl ApiError {
             Self::Plugin(err) => plugin_status(err),
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::WrongMediaType { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -211,7 +216,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::WrongMediaType { .. } => "unsupported_media_type",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TenantSuspended => "tenant_suspended",
             Self::Timeout => "timeout",

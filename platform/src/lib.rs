@@ -22,6 +22,7 @@ pub mod events;
 pub mod gradebook;
 pub mod health;
 pub mod http;
+pub mod imports;
 pub mod jobs;
 pub mod mfa;
 pub mod notifications;

@@ -25,6 +25,7 @@ use crate::error::Problem;
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "User management (tenant admins)"),
+        (name = "imports", description = "Bulk CSV imports of users and enrollments with dry runs, progress and per-row outcomes (tenant admins)"),
         (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, the login challenge, the tenant's policy and admin resets"),
         (name = "courses", description = "Course authoring: settings, workflow, instructors, prerequisites, modules and items"),
         (name = "catalog", description = "Published courses for learners: filters, search and public outlines"),

@@ -46,6 +46,10 @@ commands:
   bench grader [--iterations N]
             hosted grader call latency (instantiation included) against native
             code and Extism, and how fast a runaway plugin is stopped
+  bench imports [--rows N] [--debug]
+            bulk CSV imports on the release server: a users file of N (10000)
+            new users (dry run, real, again) and an enrollments file of N rows
+            (dry run, real, again), each timed from upload to its last row
   bench jobs [--jobs N] [--tenants T] [--concurrency C] [--samples S]
             the job queue: enqueue rates, N (100000) no-op jobs over T (10)
             tenants completed by 2 workers of C (64) jobs, and enqueue-to-start
@@ -74,6 +78,9 @@ fn main() -> ExitCode {
         }
         ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
         ["bench", "jobs", rest @ ..] => bench::jobs(rest),
+        ["bench", "imports", rest @ ..] => {
+            bench::imports::Options::parse(rest).and_then(|o| bench::imports::run(&o))
+        }
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -359,3 +359,35 @@ pub async fn managers(
     .await?;
     Ok(rows.into_iter().map(ManagerRow::into_manager).collect())
 }
+
+/// The cohorts with these ids or (lower-cased) names, as (id, lower-cased name).
+pub async fn by_ids_or_names(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+    lower_names: &[String],
+) -> Result<Vec<(CohortId, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, lower(name) from cohorts
+         where tenant_id = $1 and (id = any($2) or lower(name) = any($3))",
+    )
+    .bind(tx.tenant_id())
+    .bind(ids)
+    .bind(lower_names)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The cohort memberships of these users, as (cohort, user).
+pub async fn memberships_of(
+    tx: &mut TenantTx,
+    users: &[UserId],
+) -> Result<Vec<(CohortId, UserId)>, sqlx::Error> {
+    let users: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+    sqlx::query_as(
+        "select cohort_id, user_id from cohort_members where tenant_id = $1 and user_id = any($2)",
+    )
+    .bind(tx.tenant_id())
+    .bind(users)
+    .fetch_all(&mut **tx)
+    .await
+}

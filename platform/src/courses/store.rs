@@ -11,7 +11,7 @@ use crate::users::UserId;
 
 pub const SLUG_TAKEN: &str = "courses_slug_key";
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct CourseRow {
     pub id: CourseId,
     pub slug: String,
@@ -446,4 +446,24 @@ pub async fn replace_prerequisites(
     .execute(&mut **tx)
     .await
     .map(|_| ())
+}
+
+/// The courses with these ids or slugs, locked in id order when `lock` (a bulk enrollment
+/// taking their seats).
+pub async fn by_ids_or_slugs(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+    slugs: &[String],
+    lock: bool,
+) -> Result<Vec<CourseRow>, sqlx::Error> {
+    let lock = if lock { " order by id for update" } else { "" };
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from courses
+         where tenant_id = $1 and (id = any($2) or slug = any($3)){lock}"
+    ))
+    .bind(tx.tenant_id())
+    .bind(ids)
+    .bind(slugs)
+    .fetch_all(&mut **tx)
+    .await
 }

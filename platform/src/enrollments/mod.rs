@@ -9,5 +9,5 @@ mod store;
 
 pub use model::{EnrollmentId, EnrollmentSource, EnrollmentStatus};
 pub use routes::{bulk_ids, router};
-pub(crate) use service::Staff;
-pub use store::{active_users, lock, of_user_in, status_of};
+pub(crate) use service::{Staff, audit_imported, enroll_imported};
+pub use store::{active_counts, active_users, lock, of_user_in, status_of, statuses};

@@ -328,6 +328,40 @@ async fn enroll_users(
     Ok(results)
 }
 
+/// Enrolls `user` for a bulk import of the tenant admin `by` (source `staff`, with the
+/// `enrollment.created` event); the caller holds the course's row lock and has checked that it is
+/// published and has a seat. `None` when the user already is active or completed in it.
+pub(crate) async fn enroll_imported(
+    tx: &mut TenantTx,
+    course: CourseId,
+    user: UserId,
+    by: UserId,
+) -> ApiResult<Option<crate::enrollments::EnrollmentId>> {
+    Ok(store::enroll(tx, course, user, EnrollmentSource::Staff, by).await?)
+}
+
+/// Records a bulk import's enrollments into one course (`enrollment.bulk_created`, as a bulk
+/// call does).
+pub(crate) async fn audit_imported(
+    tx: &mut TenantTx,
+    by: UserId,
+    ip: Option<IpAddr>,
+    course: CourseId,
+    users: &[UserId],
+) -> ApiResult<()> {
+    Audit::new(
+        AuditActor::User(by),
+        "enrollment.bulk_created",
+        "course",
+        course,
+    )
+    .from_optional_ip(ip)
+    .details(json!({ "source": "import", "user_ids": users }))
+    .record(tx)
+    .await?;
+    Ok(())
+}
+
 /// Unenrolls a learner: the enrollment stays, as `dropped`.
 pub async fn unenroll(
     state: &AppState,

@@ -330,3 +330,39 @@ pub async fn status_of(
             .await?;
     Ok(status)
 }
+
+/// The enrollments of these users in these courses, as (user, course, status).
+pub async fn statuses(
+    tx: &mut TenantTx,
+    users: &[UserId],
+    courses: &[CourseId],
+) -> Result<Vec<(UserId, CourseId, EnrollmentStatus)>, sqlx::Error> {
+    let users: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+    let courses: Vec<Uuid> = courses.iter().map(|c| c.0).collect();
+    sqlx::query_as(
+        "select user_id, course_id, status from enrollments
+         where tenant_id = $1 and user_id = any($2) and course_id = any($3)",
+    )
+    .bind(tx.tenant_id())
+    .bind(users)
+    .bind(courses)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Active enrollments per course, for these courses.
+pub async fn active_counts(
+    tx: &mut TenantTx,
+    courses: &[CourseId],
+) -> Result<Vec<(CourseId, i64)>, sqlx::Error> {
+    let courses: Vec<Uuid> = courses.iter().map(|c| c.0).collect();
+    sqlx::query_as(
+        "select course_id, count(*) from enrollments
+         where tenant_id = $1 and course_id = any($2) and status = 'active'
+         group by course_id",
+    )
+    .bind(tx.tenant_id())
+    .bind(courses)
+    .fetch_all(&mut **tx)
+    .await
+}

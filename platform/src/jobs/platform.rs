@@ -19,6 +19,7 @@ pub fn registry() -> Registry {
         .handle(crate::notifications::from_event)
         .handle(crate::notifications::digest::send)
         .handle(crate::notifications::due_soon::remind)
+        .handle(crate::imports::run)
 }
 
 /// The platform's recurring work.

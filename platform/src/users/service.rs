@@ -7,7 +7,7 @@ use lms_tenants::{Tenant, TenantTx};
 use serde_json::json;
 
 use super::model::{DisplayName, Email, Role, Roles, User, UserId, UserStatus};
-use super::store::{self, ListFilter, NewUser};
+use super::store::{self, ListFilter, NewUser, UserRow};
 use crate::audit::{Audit, AuditActor};
 use crate::auth::Caller;
 use crate::auth::service::INVITATION_TTL_SECONDS;
@@ -149,27 +149,55 @@ pub async fn set_roles(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    // The same roles again change nothing: the user's sessions stay valid.
-    if current.roles() == roles {
-        tx.commit().await?;
-        return Ok(current.to_user());
-    }
-    if current.roles().contains(Role::TenantAdmin) && !roles.contains(Role::TenantAdmin) {
-        ensure_another_admin(&mut tx, id).await?;
-    }
-    let row = store::set_roles(&mut tx, id, &roles).await?;
-    Audit::new(
-        AuditActor::User(actor.user_id),
-        "user.roles_changed",
-        "user",
-        id,
-    )
-    .from_ip(ip)
-    .details(json!({ "from": current.roles(), "to": roles }))
-    .record(&mut tx)
-    .await?;
+    let row = set_roles_in(&mut tx, actor.user_id, Some(ip), current, roles).await?;
     tx.commit().await?;
     Ok(row.to_user())
+}
+
+/// Replaces the roles of `current` (locked by the caller) on behalf of the admin `by`. The same
+/// roles again change nothing: the user's sessions stay valid.
+pub async fn set_roles_in(
+    tx: &mut TenantTx,
+    by: UserId,
+    ip: Option<IpAddr>,
+    current: UserRow,
+    roles: Roles,
+) -> ApiResult<UserRow> {
+    if current.roles() == roles {
+        return Ok(current);
+    }
+    let id = current.id;
+    if current.roles().contains(Role::TenantAdmin) && !roles.contains(Role::TenantAdmin) {
+        ensure_another_admin(tx, id).await?;
+    }
+    let row = store::set_roles(tx, id, &roles).await?;
+    Audit::new(AuditActor::User(by), "user.roles_changed", "user", id)
+        .from_optional_ip(ip)
+        .details(json!({ "from": current.roles(), "to": roles }))
+        .record(tx)
+        .await?;
+    Ok(row)
+}
+
+/// Renames `current` on behalf of the admin `by` (a bulk import); the same name changes nothing.
+pub async fn rename_in(
+    tx: &mut TenantTx,
+    by: UserId,
+    ip: Option<IpAddr>,
+    current: UserRow,
+    name: &DisplayName,
+) -> ApiResult<UserRow> {
+    if current.display_name == name.as_str() {
+        return Ok(current);
+    }
+    let id = current.id;
+    let row = store::set_display_name(tx, id, name).await?;
+    Audit::new(AuditActor::User(by), "user.renamed", "user", id)
+        .from_optional_ip(ip)
+        .details(json!({ "from": current.display_name, "to": name.as_str() }))
+        .record(tx)
+        .await?;
+    Ok(row)
 }
 
 /// Deactivates an account: it cannot sign in, and its tokens stop working at once. An account
@@ -182,36 +210,43 @@ pub async fn deactivate(
 ) -> ApiResult<User> {
     let (mut tx, actor) = caller.begin(state).await?;
     actor.require(Role::TenantAdmin)?;
-    if actor.user_id == id {
+    let current = store::by_id_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let row = deactivate_in(&mut tx, actor.user_id, Some(ip), current).await?;
+    tx.commit().await?;
+    Ok(row.to_user())
+}
+
+/// Deactivates `current` (locked by the caller) on behalf of the admin `by`: its sessions end
+/// and `user.deactivated` is recorded. One already deactivated is returned as it is.
+pub async fn deactivate_in(
+    tx: &mut TenantTx,
+    by: UserId,
+    ip: Option<IpAddr>,
+    current: UserRow,
+) -> ApiResult<UserRow> {
+    let id = current.id;
+    if by == id {
         return Err(ApiError::Conflict {
             code: "cannot_deactivate_self",
             detail: "you cannot deactivate your own account".into(),
         });
     }
-    let current = store::by_id_for_update(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
     if current.status == UserStatus::Deactivated {
-        tx.commit().await?;
-        return Ok(current.to_user());
+        return Ok(current);
     }
     if current.roles().contains(Role::TenantAdmin) {
-        ensure_another_admin(&mut tx, id).await?;
+        ensure_another_admin(tx, id).await?;
     }
-    let row = store::set_status(&mut tx, id, UserStatus::Deactivated).await?;
-    sessions::revoke_all_for_user(&mut tx, id).await?;
-    crate::events::emit(&mut tx, &crate::events::UserDeactivated { user_id: id }).await?;
-    Audit::new(
-        AuditActor::User(actor.user_id),
-        "user.deactivated",
-        "user",
-        id,
-    )
-    .from_ip(ip)
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row.to_user())
+    let row = store::set_status(tx, id, UserStatus::Deactivated).await?;
+    sessions::revoke_all_for_user(tx, id).await?;
+    crate::events::emit(tx, &crate::events::UserDeactivated { user_id: id }).await?;
+    Audit::new(AuditActor::User(by), "user.deactivated", "user", id)
+        .from_optional_ip(ip)
+        .record(tx)
+        .await?;
+    Ok(row)
 }
 
 /// Reactivates a deactivated account; one that is not deactivated is answered as it is, and
@@ -227,6 +262,18 @@ pub async fn reactivate(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let row = reactivate_in(&mut tx, actor.user_id, Some(ip), current).await?;
+    tx.commit().await?;
+    Ok(row.to_user())
+}
+
+/// Reactivates `current` (locked by the caller) on behalf of the admin `by`.
+pub async fn reactivate_in(
+    tx: &mut TenantTx,
+    by: UserId,
+    ip: Option<IpAddr>,
+    current: UserRow,
+) -> ApiResult<UserRow> {
     // An account that never chose a password goes back to waiting for its invitation.
     let status = if current.password_hash.is_some() {
         UserStatus::Active
@@ -235,21 +282,15 @@ pub async fn reactivate(
     };
     // Already there (e.g. an active user): nothing to do, and their sessions must keep working.
     if current.status == status {
-        tx.commit().await?;
-        return Ok(current.to_user());
+        return Ok(current);
     }
-    let row = store::set_status(&mut tx, id, status).await?;
-    Audit::new(
-        AuditActor::User(actor.user_id),
-        "user.reactivated",
-        "user",
-        id,
-    )
-    .from_ip(ip)
-    .record(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row.to_user())
+    let id = current.id;
+    let row = store::set_status(tx, id, status).await?;
+    Audit::new(AuditActor::User(by), "user.reactivated", "user", id)
+        .from_optional_ip(ip)
+        .record(tx)
+        .await?;
+    Ok(row)
 }
 
 async fn ensure_another_admin(tx: &mut TenantTx, except: UserId) -> ApiResult<()> {

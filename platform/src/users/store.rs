@@ -8,7 +8,7 @@ use super::model::{DisplayName, Email, Roles, User, UserId, UserStatus};
 use crate::db::Cursor;
 
 /// A `users` row including what only the service may see.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub tenant_id: TenantId,
     pub id: UserId,
@@ -222,6 +222,49 @@ pub async fn set_roles(
     .bind(tx.tenant_id())
     .bind(id)
     .bind(roles.as_db())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn set_display_name(
+    tx: &mut TenantTx,
+    id: UserId,
+    name: &DisplayName,
+) -> Result<UserRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update users set display_name = $3 where tenant_id = $1 and id = $2 returning {COLUMNS}"
+    ))
+    .bind(tx.tenant_id())
+    .bind(id)
+    .bind(name.as_str())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The users with these (normalised) emails, locked for the rest of the transaction when
+/// `lock` (a bulk import applying changes to them).
+pub async fn by_emails(
+    tx: &mut TenantTx,
+    emails: &[&str],
+    lock: bool,
+) -> Result<Vec<UserRow>, sqlx::Error> {
+    let lock = if lock { " order by id for update" } else { "" };
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from users where tenant_id = $1 and email = any($2){lock}"
+    ))
+    .bind(tx.tenant_id())
+    .bind(emails)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// How many active tenant admins the tenant has.
+pub async fn active_admins(tx: &mut TenantTx) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from users
+         where tenant_id = $1 and status = 'active' and 'tenant_admin' = any(roles)",
+    )
+    .bind(tx.tenant_id())
     .fetch_one(&mut **tx)
     .await
 }

@@ -52,6 +52,9 @@ struct Fixture {
     /// A notification of each tenant's admin.
     a_notification: String,
     b_notification: String,
+    /// A CSV import of each tenant (a dry run naming the tenant's learner).
+    a_import: String,
+    b_import: String,
     /// A live MFA login challenge of A's learner (enrolled), and that learner's authenticator.
     a_mfa_challenge: String,
     a_authenticator: crate::helpers::Authenticator,
@@ -338,6 +341,55 @@ fn suite() -> Vec<Endpoint> {
         ep(
             Method::POST,
             "/api/v1/webhooks/deliveries/{id}/redeliver",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Bulk CSV imports (bodies are CSV: without one, the credentials are refused first).
+        ep(
+            Method::GET,
+            "/api/v1/imports",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/imports/users",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/imports/enrollments",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/imports/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/imports/{id}/rows",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/imports/{id}/errors.csv",
             AdminBearer,
             None,
             Some(StatusCode::NOT_FOUND),
@@ -1621,9 +1673,13 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_webhook = seed_webhook(app, &b, &b_event).await;
     let a_notification = seed_notification(app, &a).await;
     let b_notification = seed_notification(app, &b).await;
+    let a_import = seed_import(app, &a).await;
+    let b_import = seed_import(app, &b).await;
     let a_authenticator = app.enroll_mfa("a", &a.learner).await.authenticator;
     let a_mfa_challenge = app.mfa_challenge("a", &a.learner.email).await;
     Fixture {
+        a_import,
+        b_import,
         a_mfa_challenge,
         a_authenticator,
         a_notification,
@@ -1650,6 +1706,20 @@ async fn fixture(app: &TestApp) -> Fixture {
         b_plugin,
         a_plugin_upload,
     }
+}
+
+/// A dry-run users import of the tenant naming its learner; returns its id.
+async fn seed_import(app: &TestApp, t: &TestTenant) -> String {
+    let csv = format!("email,name\n{},Renamed\n", t.learner.email);
+    let reply = app
+        .post("/api/v1/imports/users?dry_run=true")
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .raw(Some("text/csv"), csv.into_bytes())
+        .send()
+        .await;
+    reply.assert_status(StatusCode::ACCEPTED);
+    reply.json()["id"].as_str().expect("import id").to_owned()
 }
 
 /// One of the tenant's domain events (its users' creation, at least).
@@ -1846,6 +1916,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_cohort));
             } else if ep.path.starts_with("/api/v1/jobs/") {
                 foreign.push(PathIds::only(&fx.b_job));
+            } else if ep.path.starts_with("/api/v1/imports/") {
+                foreign.push(PathIds::only(&fx.b_import));
             } else if ep.path.starts_with("/api/v1/events/") {
                 foreign.push(PathIds::only(&fx.b_event));
             } else if ep.path.starts_with("/api/v1/webhooks/endpoints/") {
@@ -1927,6 +1999,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             vec![PathIds::only(&fx.a_cohort), PathIds::only(&fx.b_cohort)]
         } else if ep.path.starts_with("/api/v1/jobs/") {
             vec![PathIds::only(&fx.a_job), PathIds::only(&fx.b_job)]
+        } else if ep.path.starts_with("/api/v1/imports/") {
+            vec![PathIds::only(&fx.a_import), PathIds::only(&fx.b_import)]
         } else if ep.path.starts_with("/api/v1/events/") {
             vec![PathIds::only(&fx.a_event), PathIds::only(&fx.b_event)]
         } else if ep.path.starts_with("/api/v1/webhooks/endpoints/") {
@@ -2400,6 +2474,19 @@ async fn lists_show_only_the_callers_tenant() {
         "{}",
         jobs.text
     );
+
+    // B's imports (naming B's learner) never show in A's list.
+    let b_import = seed_import(&app, &b).await;
+    let imports = app
+        .get("/api/v1/imports")
+        .tenant("a")
+        .bearer(&a.admin.access_token)
+        .send()
+        .await;
+    imports.assert_status(StatusCode::OK);
+    assert_no_identifiers(&imports, &forbidden, "A's imports");
+    assert!(!imports.text.contains(&b_import), "{}", imports.text);
+    assert_eq!(imports.json()["items"], json!([]));
 
     // B's admin sees B's own trail, not A's.
     let b_events = app

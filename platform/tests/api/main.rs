@@ -18,6 +18,7 @@ mod events;
 mod gradebook;
 mod health;
 mod hostile_input;
+mod imports;
 mod jobs;
 mod managers;
 mod mfa;

@@ -5,6 +5,8 @@
 //!   tenant, next to what PostgreSQL alone achieves for the same catalog work (pgbench);
 //! - [`quiz_storm`]: learners starting, answering and submitting the same quiz at once, driven
 //!   by a load generator of its own (`xtask/quiz-storm`), with a check of every attempt;
+//! - [`imports`]: bulk CSV imports of 10,000 users and 10,000 enrollments, from upload to the
+//!   last row's outcome;
 //! - [`jobs`]: the job queue's enqueue rates, throughput and latency, measured in process by
 //!   `platform/examples/jobs_bench.rs` against its own private cluster.
 //!
@@ -14,6 +16,7 @@
 
 mod cluster;
 pub mod courses;
+pub mod imports;
 pub mod login;
 mod pgbench;
 pub mod quiz_storm;
