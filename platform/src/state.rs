@@ -32,6 +32,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// Seals and opens secrets kept in the database (TOTP seeds).
     pub sealing: crate::secrets_at_rest::SealingKeys,
+    /// SSO providers and the DNS resolver of domain verification.
+    pub sso: crate::sso::Sso,
     /// Wakes this process's notification streams.
     pub notifications: crate::notifications::Notifier,
 }
