@@ -417,3 +417,199 @@ impl<'c> AsyncHttpClient<'c> for IdpHttp {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::traits::PublicKeyParts;
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    const ISSUER: &str = "https://idp.example.com";
+    const CLIENT: &str = "lms-client";
+    const NONCE: &str = "the-nonce-of-this-login";
+
+    struct Key {
+        kid: &'static str,
+        pem: String,
+        jwk: Value,
+    }
+
+    fn key(kid: &'static str) -> Key {
+        let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("rsa key");
+        let pem = private
+            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .expect("pem")
+            .to_string();
+        let jwk = json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(private.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()),
+        });
+        Key { kid, pem, jwk }
+    }
+
+    fn keys(of: &[&Key]) -> CoreJsonWebKeySet {
+        serde_json::from_value(json!({ "keys": of.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() }))
+            .expect("jwks")
+    }
+
+    fn claims(now: DateTime<Utc>) -> Value {
+        json!({
+            "iss": ISSUER, "aud": CLIENT, "sub": "user-1", "nonce": NONCE,
+            "iat": now.timestamp(), "exp": now.timestamp() + 300,
+            "email": "ada@example.com", "groups": ["teachers"], "amr": ["pwd", "mfa"],
+        })
+    }
+
+    fn sign(key: &Key, kid: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(key.pem.as_bytes()).expect("key");
+        jsonwebtoken::encode(&header, claims, &encoding).expect("signed")
+    }
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            issuer: ISSUER,
+            client_id: CLIENT,
+            nonce: NONCE,
+        }
+    }
+
+    fn with(mut claims: Value, field: &str, value: Value) -> Value {
+        claims[field] = value;
+        claims
+    }
+
+    #[test]
+    fn id_tokens_are_checked_for_issuer_audience_expiry_nonce_algorithm_and_key() {
+        let now = Utc::now();
+        let k1 = key("k1");
+        let jwks = keys(&[&k1]);
+        let verify = |token: &str| verify_id_token(token, &expected(), &jwks, now);
+
+        let good = verify(&sign(&k1, k1.kid, &claims(now))).expect("a good token verifies");
+        assert_eq!(good.subject, "user-1");
+        assert_eq!(good.string("email"), Some("ada@example.com"));
+        assert_eq!(good.strings("amr"), vec!["pwd", "mfa"]);
+
+        let refused = |claims: Value| verify(&sign(&k1, "k1", &claims)).err();
+        assert_eq!(
+            refused(with(claims(now), "aud", json!("another-client"))),
+            Some(IdTokenRefusal::WrongAudience)
+        );
+        assert_eq!(
+            refused(with(claims(now), "iss", json!("https://idp.example.com/"))),
+            Some(IdTokenRefusal::WrongIssuer),
+            "the issuer must match exactly"
+        );
+        assert_eq!(
+            refused(with(claims(now), "iss", json!("https://evil.example.com"))),
+            Some(IdTokenRefusal::WrongIssuer)
+        );
+        assert_eq!(
+            refused(with(claims(now), "exp", json!(now.timestamp() - 10))),
+            Some(IdTokenRefusal::Expired)
+        );
+        assert_eq!(
+            refused(with(claims(now), "nonce", json!("a-replayed-nonce"))),
+            Some(IdTokenRefusal::WrongNonce)
+        );
+        let mut no_nonce = claims(now);
+        no_nonce.as_object_mut().map(|c| c.remove("nonce"));
+        assert_eq!(refused(no_nonce), Some(IdTokenRefusal::WrongNonce));
+    }
+
+    #[test]
+    fn unsigned_and_symmetric_tokens_are_refused() {
+        let now = Utc::now();
+        let k1 = key("k1");
+        let jwks = keys(&[&k1]);
+        let payload = URL_SAFE_NO_PAD.encode(claims(now).to_string());
+        let none = format!(
+            "{}.{payload}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
+        );
+        assert_eq!(
+            verify_id_token(&none, &expected(), &jwks, now).err(),
+            Some(IdTokenRefusal::DisallowedAlgorithm)
+        );
+        // HMAC keyed with something the client knows (its secret) proves nothing about the IdP.
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims(now),
+            &jsonwebtoken::EncodingKey::from_secret(b"the-client-secret"),
+        )
+        .expect("hs256");
+        assert_eq!(
+            verify_id_token(&hs, &expected(), &jwks, now).err(),
+            Some(IdTokenRefusal::DisallowedAlgorithm)
+        );
+        assert_eq!(
+            verify_id_token("not.a.jwt", &expected(), &jwks, now).err(),
+            Some(IdTokenRefusal::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_rotated_key_is_unknown_until_the_keys_are_fetched_again() {
+        let now = Utc::now();
+        let (k1, k2) = (key("k1"), key("k2"));
+        let token = sign(&k2, k2.kid, &claims(now));
+        assert_eq!(
+            verify_id_token(&token, &expected(), &keys(&[&k1]), now).err(),
+            Some(IdTokenRefusal::UnknownKey)
+        );
+        assert!(verify_id_token(&token, &expected(), &keys(&[&k1, &k2]), now).is_ok());
+        // Another key's signature under a known key id does not verify.
+        let forged = sign(&k2, k1.kid, &claims(now));
+        assert_eq!(
+            verify_id_token(&forged, &expected(), &keys(&[&k1]), now).err(),
+            Some(IdTokenRefusal::BadSignature)
+        );
+    }
+
+    fn metadata() -> CoreProviderMetadata {
+        serde_json::from_value(json!({
+            "issuer": ISSUER,
+            "authorization_endpoint": format!("{ISSUER}/authorize"),
+            "token_endpoint": format!("{ISSUER}/token"),
+            "jwks_uri": format!("{ISSUER}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }))
+        .expect("metadata")
+    }
+
+    #[test]
+    fn the_authorization_request_carries_state_nonce_and_an_s256_pkce_challenge() {
+        let scopes = vec!["openid".to_owned(), "email".to_owned()];
+        let request = authorization_request(
+            &metadata(),
+            CLIENT,
+            "https://acme.lms.test/api/v1/auth/sso/callback",
+            &scopes,
+        )
+        .expect("request");
+        let query: std::collections::HashMap<String, String> =
+            request.url.query_pairs().into_owned().collect();
+        assert_eq!(query["response_type"], "code");
+        assert_eq!(query["client_id"], CLIENT);
+        assert_eq!(query["state"], request.state);
+        assert_eq!(query["nonce"], request.nonce);
+        assert_eq!(query["code_challenge_method"], "S256");
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(request.pkce_verifier.as_bytes()));
+        assert_eq!(query["code_challenge"], challenge);
+        assert!(request.pkce_verifier.len() >= 43, "RFC 7636: 43 to 128 characters");
+        assert_eq!(query["scope"], "openid email");
+        let again = authorization_request(&metadata(), CLIENT, "https://a.test/cb", &scopes)
+            .expect("request");
+        assert_ne!(again.state, request.state);
+        assert_ne!(again.nonce, request.nonce);
+        assert_ne!(again.pkce_verifier, request.pkce_verifier);
+    }
+}
