@@ -64,7 +64,7 @@ fn default_role() -> Role {
 /// An SSO connection's settings.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ConnectionRequest {
+struct SsoConnectionRequest {
     #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// The provider's issuer, exactly as its discovery document
@@ -106,8 +106,8 @@ struct ConnectionRequest {
     break_glass_user_id: Option<UserId>,
 }
 
-impl From<ConnectionRequest> for ConnectionInput {
-    fn from(r: ConnectionRequest) -> Self {
+impl From<SsoConnectionRequest> for ConnectionInput {
+    fn from(r: SsoConnectionRequest) -> Self {
         Self {
             name: r.name,
             issuer: r.issuer,
@@ -128,7 +128,7 @@ impl From<ConnectionRequest> for ConnectionInput {
 
 /// An SSO connection (the client secret is never shown).
 #[derive(Debug, Serialize, ToSchema)]
-struct Connection {
+struct SsoConnection {
     id: ConnectionId,
     name: String,
     issuer: String,
@@ -150,8 +150,8 @@ struct Connection {
     updated_at: DateTime<Utc>,
 }
 
-fn connection_dto(state: &AppState, tenant: &lms_tenants::Tenant, row: ConnectionRow) -> Connection {
-    Connection {
+fn connection_dto(state: &AppState, tenant: &lms_tenants::Tenant, row: ConnectionRow) -> SsoConnection {
+    SsoConnection {
         id: row.id,
         name: row.name,
         issuer: row.issuer,
@@ -176,14 +176,14 @@ fn connection_dto(state: &AppState, tenant: &lms_tenants::Tenant, row: Connectio
 #[utoipa::path(
     get, path = "/api/v1/sso/connections", tag = "sso",
     responses(
-        (status = 200, body = Vec<Connection>),
+        (status = 200, body = Vec<SsoConnection>),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_connections(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<Connection>>> {
+) -> ApiResult<Json<Vec<SsoConnection>>> {
     let rows = service::connections(&state, &auth).await?;
     Ok(Json(
         rows.into_iter()
@@ -196,9 +196,9 @@ async fn list_connections(
 /// outside the database and never returned.
 #[utoipa::path(
     post, path = "/api/v1/sso/connections", tag = "sso",
-    request_body = ConnectionRequest,
+    request_body = SsoConnectionRequest,
     responses(
-        (status = 201, body = Connection),
+        (status = 201, body = SsoConnection),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`too_many_connections`", body = Problem, content_type = "application/problem+json"),
     )
@@ -207,8 +207,8 @@ async fn create_connection(
     State(state): State<AppState>,
     auth: Authenticated,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<ConnectionRequest>,
-) -> ApiResult<(StatusCode, Json<Connection>)> {
+    ApiJson(body): ApiJson<SsoConnectionRequest>,
+) -> ApiResult<(StatusCode, Json<SsoConnection>)> {
     let row = service::create_connection(&state, &auth, ip, body.into()).await?;
     Ok((
         StatusCode::CREATED,
@@ -221,7 +221,7 @@ async fn create_connection(
     get, path = "/api/v1/sso/connections/{id}", tag = "sso",
     params(("id" = String, Path, format = Uuid)),
     responses(
-        (status = 200, body = Connection),
+        (status = 200, body = SsoConnection),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
@@ -229,7 +229,7 @@ async fn get_connection(
     State(state): State<AppState>,
     auth: Authenticated,
     ApiPath(id): ApiPath<ConnectionId>,
-) -> ApiResult<Json<Connection>> {
+) -> ApiResult<Json<SsoConnection>> {
     let row = service::connection(&state, &auth, id).await?;
     Ok(Json(connection_dto(&state, &auth.tenant, row)))
 }
@@ -239,9 +239,9 @@ async fn get_connection(
 #[utoipa::path(
     put, path = "/api/v1/sso/connections/{id}", tag = "sso",
     params(("id" = String, Path, format = Uuid)),
-    request_body = ConnectionRequest,
+    request_body = SsoConnectionRequest,
     responses(
-        (status = 200, body = Connection),
+        (status = 200, body = SsoConnection),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
@@ -250,8 +250,8 @@ async fn update_connection(
     auth: Authenticated,
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<ConnectionId>,
-    ApiJson(body): ApiJson<ConnectionRequest>,
-) -> ApiResult<Json<Connection>> {
+    ApiJson(body): ApiJson<SsoConnectionRequest>,
+) -> ApiResult<Json<SsoConnection>> {
     let row = service::update_connection(&state, &auth, ip, id, body.into()).await?;
     Ok(Json(connection_dto(&state, &auth.tenant, row)))
 }
@@ -279,7 +279,7 @@ async fn delete_connection(
 /// The state of a domain's proof of ownership.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-enum DomainStatus {
+enum SsoDomainStatus {
     /// Waiting for the TXT record to be checked.
     Pending,
     /// Proven: home-realm discovery and SSO sign-ins accept its addresses.
@@ -290,10 +290,10 @@ enum DomainStatus {
 
 /// An email domain the tenant claims.
 #[derive(Debug, Serialize, ToSchema)]
-struct Domain {
+struct SsoDomain {
     id: DomainId,
     domain: String,
-    status: DomainStatus,
+    status: SsoDomainStatus,
     /// Publish a TXT record with this name ...
     txt_record_name: String,
     /// ... and this value, then call `POST /api/v1/sso/domains/{id}/verify`.
@@ -305,16 +305,16 @@ struct Domain {
     created_at: DateTime<Utc>,
 }
 
-impl From<DomainRow> for Domain {
+impl From<DomainRow> for SsoDomain {
     fn from(row: DomainRow) -> Self {
         Self {
             id: row.id,
             txt_record_name: format!("{}.{}", dns::RECORD_PREFIX, row.domain),
             txt_record_value: format!("{}{}", dns::VALUE_PREFIX, row.verification_token),
             status: match row.status.as_str() {
-                "verified" => DomainStatus::Verified,
-                "failed" => DomainStatus::Failed,
-                _ => DomainStatus::Pending,
+                "verified" => SsoDomainStatus::Verified,
+                "failed" => SsoDomainStatus::Failed,
+                _ => SsoDomainStatus::Pending,
             },
             domain: row.domain,
             connection_id: row.connection_id,
@@ -329,21 +329,21 @@ impl From<DomainRow> for Domain {
 #[utoipa::path(
     get, path = "/api/v1/sso/domains", tag = "sso",
     responses(
-        (status = 200, body = Vec<Domain>),
+        (status = 200, body = Vec<SsoDomain>),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
 async fn list_domains(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> ApiResult<Json<Vec<Domain>>> {
+) -> ApiResult<Json<Vec<SsoDomain>>> {
     let rows = service::domains(&state, &auth).await?;
-    Ok(Json(rows.into_iter().map(Domain::from).collect()))
+    Ok(Json(rows.into_iter().map(SsoDomain::from).collect()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DomainRequest {
+struct SsoDomainRequest {
     /// e.g. `example.com`; public mailbox providers (gmail.com, outlook.com …) are refused.
     #[schema(max_length = 253)]
     domain: String,
@@ -354,9 +354,9 @@ struct DomainRequest {
 /// Claims an email domain (tenant admins): the answer names the TXT record that proves it.
 #[utoipa::path(
     post, path = "/api/v1/sso/domains", tag = "sso",
-    request_body = DomainRequest,
+    request_body = SsoDomainRequest,
     responses(
-        (status = 201, body = Domain),
+        (status = 201, body = SsoDomain),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`domain_already_added`", body = Problem, content_type = "application/problem+json"),
     )
@@ -365,8 +365,8 @@ async fn add_domain(
     State(state): State<AppState>,
     auth: Authenticated,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<DomainRequest>,
-) -> ApiResult<(StatusCode, Json<Domain>)> {
+    ApiJson(body): ApiJson<SsoDomainRequest>,
+) -> ApiResult<(StatusCode, Json<SsoDomain>)> {
     let domain = ClaimedDomain::parse(&body.domain)?;
     let row = service::add_domain(&state, &auth, ip, domain, body.connection_id).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
@@ -374,7 +374,7 @@ async fn add_domain(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DomainRouting {
+struct SsoDomainRouting {
     /// The connection this domain's users sign in with; null for none.
     connection_id: Option<ConnectionId>,
 }
@@ -383,9 +383,9 @@ struct DomainRouting {
 #[utoipa::path(
     put, path = "/api/v1/sso/domains/{id}", tag = "sso",
     params(("id" = String, Path, format = Uuid)),
-    request_body = DomainRouting,
+    request_body = SsoDomainRouting,
     responses(
-        (status = 200, body = Domain),
+        (status = 200, body = SsoDomain),
         (status = 403, response = crate::openapi::Forbidden),
     )
 )]
@@ -393,8 +393,8 @@ async fn route_domain(
     State(state): State<AppState>,
     auth: Authenticated,
     ApiPath(id): ApiPath<DomainId>,
-    ApiJson(body): ApiJson<DomainRouting>,
-) -> ApiResult<Json<Domain>> {
+    ApiJson(body): ApiJson<SsoDomainRouting>,
+) -> ApiResult<Json<SsoDomain>> {
     let row = service::set_domain_connection(&state, &auth, id, body.connection_id).await?;
     Ok(Json(row.into()))
 }
@@ -425,7 +425,7 @@ async fn delete_domain(
     post, path = "/api/v1/sso/domains/{id}/verify", tag = "sso",
     params(("id" = String, Path, format = Uuid)),
     responses(
-        (status = 200, body = Domain),
+        (status = 200, body = SsoDomain),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 409, description = "`domain_owned_elsewhere`: another organisation verified it first", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`dns_lookup_failed`", body = Problem, content_type = "application/problem+json"),
@@ -436,7 +436,7 @@ async fn verify_domain(
     auth: Authenticated,
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<DomainId>,
-) -> ApiResult<Json<Domain>> {
+) -> ApiResult<Json<SsoDomain>> {
     let row = service::verify_domain(&state, &auth, ip, id).await?;
     Ok(Json(row.into()))
 }
@@ -596,7 +596,7 @@ async fn callback(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ExchangeRequest {
+struct SsoExchangeRequest {
     /// The `sso_code` the callback appended to the return path.
     #[schema(max_length = 200)]
     code: String,
@@ -607,7 +607,7 @@ struct ExchangeRequest {
 /// Exchanges the one-time code of an SSO sign-in for a session (once, within a minute).
 #[utoipa::path(
     post, path = "/api/v1/auth/sso/exchange", tag = "sso",
-    request_body = ExchangeRequest,
+    request_body = SsoExchangeRequest,
     security(()),
     responses(
         (status = 200, body = SessionResponse),
@@ -618,7 +618,7 @@ async fn exchange(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
     jar: CookieJar,
-    ApiJson(body): ApiJson<ExchangeRequest>,
+    ApiJson(body): ApiJson<SsoExchangeRequest>,
 ) -> ApiResult<Response> {
     let mode = body.session.into();
     let session = login::exchange_code(&state, &tenant, &body.code, mode).await?;
