@@ -56,7 +56,11 @@ impl TxtResolver {
         let expected = format!("{VALUE_PREFIX}{token}");
         Ok(found.iter().take(MAX_RECORDS).any(|txt| {
             // A long value may be split into several strings of one record.
-            let joined: Vec<u8> = txt.txt_data().iter().flat_map(|s| s.iter().copied()).collect();
+            let joined: Vec<u8> = txt
+                .txt_data()
+                .iter()
+                .flat_map(|s| s.iter().copied())
+                .collect();
             joined == expected.as_bytes()
         }))
     }

@@ -206,7 +206,11 @@ pub async fn callback(
         });
     }
     // RFC 9207: when the provider names itself, it must be this connection's provider.
-    if params.iss.as_deref().is_some_and(|iss| iss != connection.issuer) {
+    if params
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != connection.issuer)
+    {
         return Err(ApiError::Unauthenticated {
             code: "sso_issuer_mismatch",
             detail: "the answer comes from another identity provider than the one this sign-in started with",
@@ -249,7 +253,7 @@ pub async fn callback(
             }
             OidcError::Provider(_) => provider_failed(&err),
         })?;
-    let user = sign_in(state, &mut tx, &connection, &claims, ip).await?;
+    let user = sign_in(&mut tx, &connection, &claims, ip).await?;
     let return_to = ReturnTo::from_db(login.return_to);
     let finished = if login.session_mode == "code" {
         let code = OpaqueToken::generate();
@@ -278,7 +282,9 @@ fn id_token_refused(refusal: &IdTokenRefusal) -> ApiError {
             IdTokenRefusal::WrongAudience => "the ID token was issued to another application",
             IdTokenRefusal::Expired => "the ID token has expired",
             IdTokenRefusal::WrongNonce => "the ID token does not belong to this sign-in (nonce)",
-            IdTokenRefusal::DisallowedAlgorithm => "the ID token's signature algorithm is not accepted",
+            IdTokenRefusal::DisallowedAlgorithm => {
+                "the ID token's signature algorithm is not accepted"
+            }
             IdTokenRefusal::UnknownKey | IdTokenRefusal::BadSignature => {
                 "the ID token's signature does not verify"
             }
@@ -290,7 +296,6 @@ fn id_token_refused(refusal: &IdTokenRefusal) -> ApiError {
 /// Finds (or links, or provisions) the user of a verified identity and brings their roles in
 /// line with their groups.
 async fn sign_in(
-    state: &AppState,
     tx: &mut TenantTx,
     connection: &ConnectionRow,
     claims: &super::oidc::VerifiedClaims,
@@ -388,7 +393,6 @@ async fn sign_in(
         .details(json!({ "connection_id": connection.id, "amr": amr }))
         .record(tx)
         .await?;
-    let _ = state;
     Ok(user)
 }
 

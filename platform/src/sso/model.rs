@@ -73,9 +73,7 @@ impl ClaimedDomain {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
         let tld_alpha = domain
             .rsplit('.')
@@ -121,7 +119,7 @@ pub struct GroupRole {
 pub fn roles_for_groups(map: &[GroupRole], groups: &[String], default: Role) -> Roles {
     let mapped: Vec<Role> = map
         .iter()
-        .filter(|m| groups.iter().any(|g| *g == m.group))
+        .filter(|m| groups.contains(&m.group))
         .map(|m| m.role)
         .collect();
     Roles::try_from(mapped).unwrap_or_else(|_| Roles::one(default))

@@ -17,10 +17,9 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, HttpRequest, HttpResponse, IssuerUrl, JsonWebKeySet, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
-    TokenResponse,
+    AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    HttpRequest, HttpResponse, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde_json::Value;
 
@@ -268,11 +267,7 @@ impl Providers {
 
     /// The connection's provider, discovered from `issuer` (whose discovery document must name
     /// exactly that issuer) unless already known.
-    pub async fn get(
-        &self,
-        key: ProviderKey,
-        issuer: &str,
-    ) -> Result<Arc<Provider>, OidcError> {
+    pub async fn get(&self, key: ProviderKey, issuer: &str) -> Result<Arc<Provider>, OidcError> {
         if let Some(found) = self.cache.get(&key).await
             && found.issuer() == issuer
         {
@@ -452,8 +447,10 @@ mod tests {
     }
 
     fn keys(of: &[&Key]) -> CoreJsonWebKeySet {
-        serde_json::from_value(json!({ "keys": of.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() }))
-            .expect("jwks")
+        serde_json::from_value(
+            json!({ "keys": of.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() }),
+        )
+        .expect("jwks")
     }
 
     fn claims(now: DateTime<Utc>) -> Value {
@@ -604,7 +601,10 @@ mod tests {
         assert_eq!(query["code_challenge_method"], "S256");
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(request.pkce_verifier.as_bytes()));
         assert_eq!(query["code_challenge"], challenge);
-        assert!(request.pkce_verifier.len() >= 43, "RFC 7636: 43 to 128 characters");
+        assert!(
+            request.pkce_verifier.len() >= 43,
+            "RFC 7636: 43 to 128 characters"
+        );
         assert_eq!(query["scope"], "openid email");
         let again = authorization_request(&metadata(), CLIENT, "https://a.test/cb", &scopes)
             .expect("request");

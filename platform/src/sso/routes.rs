@@ -31,7 +31,11 @@ use crate::users::{Role, UserId};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_connections, create_connection))
-        .routes(routes!(get_connection, update_connection, delete_connection))
+        .routes(routes!(
+            get_connection,
+            update_connection,
+            delete_connection
+        ))
         .routes(routes!(list_domains, add_domain))
         .routes(routes!(route_domain, delete_domain))
         .routes(routes!(verify_domain))
@@ -150,7 +154,11 @@ struct SsoConnection {
     updated_at: DateTime<Utc>,
 }
 
-fn connection_dto(state: &AppState, tenant: &lms_tenants::Tenant, row: ConnectionRow) -> SsoConnection {
+fn connection_dto(
+    state: &AppState,
+    tenant: &lms_tenants::Tenant,
+    row: ConnectionRow,
+) -> SsoConnection {
     SsoConnection {
         id: row.id,
         name: row.name,
@@ -507,7 +515,12 @@ async fn start(
     let started = login::start(&state, &tenant, from, return_to, delivery).await?;
     let ttl = u64::try_from(login::LOGIN_TTL_SECONDS).unwrap_or(600);
     // Lax: the provider brings the browser back with a cross-site top-level GET.
-    let jar = jar.add(cookies::session_cookie(FLOW_COOKIE, &started.state, ttl, false));
+    let jar = jar.add(cookies::session_cookie(
+        FLOW_COOKIE,
+        &started.state,
+        ttl,
+        false,
+    ));
     Ok(redirect(jar, &started.location))
 }
 
@@ -589,7 +602,10 @@ async fn callback(
         }
         Finished::Code { code, return_to } => {
             let separator = if return_to.contains('?') { '&' } else { '?' };
-            Ok(redirect(jar, &format!("{return_to}{separator}sso_code={code}")))
+            Ok(redirect(
+                jar,
+                &format!("{return_to}{separator}sso_code={code}"),
+            ))
         }
     }
 }

@@ -52,7 +52,9 @@ pub fn open_client_secret(
     let bytes = state
         .sealing
         .open(&row.sealed_client_secret, &seal_context(tenant, row.id))
-        .map_err(|err| anyhow::anyhow!("opening the client secret of connection {}: {err}", row.id))?;
+        .map_err(|err| {
+            anyhow::anyhow!("opening the client secret of connection {}: {err}", row.id)
+        })?;
     String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("the client secret of {} is not UTF-8", row.id).into())
 }
@@ -76,10 +78,18 @@ fn claim_name(field: &str, value: &str) -> ApiResult<()> {
 /// Checks what a single field cannot say about itself.
 async fn validate(state: &AppState, tx: &mut TenantTx, input: &ConnectionInput) -> ApiResult<()> {
     if input.name.trim().is_empty() || input.name.len() > 200 {
-        return Err(ApiError::validation("name", "invalid_name", "1 to 200 characters"));
+        return Err(ApiError::validation(
+            "name",
+            "invalid_name",
+            "1 to 200 characters",
+        ));
     }
     if input.issuer.len() > 500 {
-        return Err(ApiError::validation("issuer", "invalid_issuer", "at most 500 characters"));
+        return Err(ApiError::validation(
+            "issuer",
+            "invalid_issuer",
+            "at most 500 characters",
+        ));
     }
     state.outbound.check_url(&input.issuer).map_err(|err| {
         ApiError::validation(
@@ -89,7 +99,11 @@ async fn validate(state: &AppState, tx: &mut TenantTx, input: &ConnectionInput) 
         )
     })?;
     if input.client_id.is_empty() || input.client_id.len() > 500 {
-        return Err(ApiError::validation("client_id", "invalid_client_id", "1 to 500 characters"));
+        return Err(ApiError::validation(
+            "client_id",
+            "invalid_client_id",
+            "1 to 500 characters",
+        ));
     }
     if let Some(secret) = &input.client_secret {
         use secrecy::ExposeSecret;
@@ -105,7 +119,11 @@ async fn validate(state: &AppState, tx: &mut TenantTx, input: &ConnectionInput) 
     if !input.scopes.iter().any(|s| s == "openid")
         || input.scopes.len() > MAX_SCOPES
         || input.scopes.iter().any(|s| {
-            s.is_empty() || s.len() > 100 || !s.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+            s.is_empty()
+                || s.len() > 100
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
         })
     {
         return Err(ApiError::validation(

@@ -1412,7 +1412,9 @@ fn suite() -> Vec<Endpoint> {
             Method::POST,
             "/api/v1/sso/domains",
             AdminBearer,
-            Some(|fx| json!({ "domain": "intruder.example", "connection_id": fx.a_sso.connection })),
+            Some(
+                |fx| json!({ "domain": "intruder.example", "connection_id": fx.a_sso.connection }),
+            ),
             None,
             StatusCode::UNAUTHORIZED,
         ),
@@ -2129,7 +2131,10 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 PathIds::only(&fx.b_sso.connection),
             ]
         } else if ep.path.starts_with("/api/v1/sso/domains/") {
-            vec![PathIds::only(&fx.a_sso.domain), PathIds::only(&fx.b_sso.domain)]
+            vec![
+                PathIds::only(&fx.a_sso.domain),
+                PathIds::only(&fx.b_sso.domain),
+            ]
         } else if ep.path.contains("{id}") {
             vec![
                 PathIds::only(&fx.a.learner.id),

@@ -18,7 +18,9 @@ use crate::helpers::{PASSWORD, Reply, TestApp, TestTenant, TestUser};
 
 fn python() -> String {
     std::env::var("LMS_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!("LMS_TEST_PYTHON is not set (the python of the test-peers venv): run `cargo xtask test`")
+        panic!(
+            "LMS_TEST_PYTHON is not set (the python of the test-peers venv): run `cargo xtask test`"
+        )
     })
 }
 
@@ -324,7 +326,9 @@ impl World {
         );
         let back = idp.authorize(&authorize, sub).await;
         assert!(
-            back.starts_with(&format!("https://{slug}.lms.test/api/v1/auth/sso/callback?")),
+            back.starts_with(&format!(
+                "https://{slug}.lms.test/api/v1/auth/sso/callback?"
+            )),
             "the provider sent the browser to {back}"
         );
         (path_and_query(&back), flow)
@@ -379,7 +383,12 @@ async fn a_verified_domain_user_signs_in_by_sso_with_jit_provisioning_and_mapped
 
     // Web app: a cookie session and a redirect to the return path.
     let (path, flow) = w
-        .through_idp(&a.tenant.slug, &a.idp, &format!("email={email}&return_to=/courses"), "grace")
+        .through_idp(
+            &a.tenant.slug,
+            &a.idp,
+            &format!("email={email}&return_to=/courses"),
+            "grace",
+        )
         .await;
     let back = w.callback(&a.tenant.slug, &path, &flow).await;
     back.assert_status(StatusCode::FOUND);
@@ -406,7 +415,10 @@ async fn a_verified_domain_user_signs_in_by_sso_with_jit_provisioning_and_mapped
 
     // Roles follow the groups at every sign-in; the identity stays the same user.
     a.idp
-        .user("grace", json!({ "email": email, "name": "Grace Hopper", "groups": [] }))
+        .user(
+            "grace",
+            json!({ "email": email, "name": "Grace Hopper", "groups": [] }),
+        )
         .await;
     let again = signed_in(&w.sign_in(&a, &email, "grace").await, &email);
     assert_eq!(again.id, me.json()["id"].as_str().expect("id"));
@@ -435,13 +447,18 @@ async fn the_one_time_code_works_once_and_sso_sessions_skip_the_totp_policy() {
         .await
         .assert_status(StatusCode::OK);
     let email = format!("ada@{}", a.domain);
-    a.idp.user("ada", json!({ "email": email, "amr": ["mfa"] })).await;
+    a.idp
+        .user("ada", json!({ "email": email, "amr": ["mfa"] }))
+        .await;
     let query = format!("email={email}&delivery=code&return_to=/home?tab=1");
     let (path, flow) = w.through_idp(&a.tenant.slug, &a.idp, &query, "ada").await;
     let back = w.callback(&a.tenant.slug, &path, &flow).await;
     back.assert_status(StatusCode::FOUND);
     let landing = location(&back.headers);
-    assert!(cookie(&back, "__Host-lms_access").is_none(), "code delivery set a session cookie");
+    assert!(
+        cookie(&back, "__Host-lms_access").is_none(),
+        "code delivery set a session cookie"
+    );
     let code = landing
         .strip_prefix("/home?tab=1&sso_code=")
         .unwrap_or_else(|| panic!("landing {landing}"));
@@ -519,10 +536,17 @@ async fn a_user_of_one_tenants_idp_cannot_sign_in_to_another_tenant() {
     let started = w.start(&b.tenant.slug, &format!("email={b_email}")).await;
     let flow = cookie(&started, "__Host-lms_sso").expect("flow cookie");
     let b_authorize = location(&started.headers);
-    let b_query = url::Url::parse(&b_authorize).expect("url").query().unwrap_or_default().to_owned();
+    let b_query = url::Url::parse(&b_authorize)
+        .expect("url")
+        .query()
+        .unwrap_or_default()
+        .to_owned();
     let mixed = a
         .idp
-        .authorize(&format!("{}/oauth2/authorize?{b_query}", a.idp.issuer), "eve")
+        .authorize(
+            &format!("{}/oauth2/authorize?{b_query}", a.idp.issuer),
+            "eve",
+        )
         .await;
     let mixed_path = format!("{}&iss={}", path_and_query(&mixed), a.idp.issuer);
     w.callback(&b.tenant.slug, &mixed_path, &flow)
@@ -538,7 +562,10 @@ async fn a_user_of_one_tenants_idp_cannot_sign_in_to_another_tenant() {
         .to_owned();
     let mixed = a
         .idp
-        .authorize(&format!("{}/oauth2/authorize?{b_query}", a.idp.issuer), "eve")
+        .authorize(
+            &format!("{}/oauth2/authorize?{b_query}", a.idp.issuer),
+            "eve",
+        )
         .await;
     w.callback(&b.tenant.slug, &path_and_query(&mixed), &flow)
         .await
@@ -572,14 +599,20 @@ async fn forged_replayed_and_misdirected_callbacks_are_refused() {
         .send()
         .await
         .assert_problem(StatusCode::BAD_REQUEST, "sso_login_not_started");
-    w.callback(&slug, "/api/v1/auth/sso/callback?code=abc&state=made-up", "made-up")
-        .await
-        .assert_problem(StatusCode::UNAUTHORIZED, "sso_state_invalid");
+    w.callback(
+        &slug,
+        "/api/v1/auth/sso/callback?code=abc&state=made-up",
+        "made-up",
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "sso_state_invalid");
     // A real state brought back by another browser (no or another flow cookie): refused, and
     // spent.
     let email = format!("bob@{}", a.domain);
     a.idp.user("bob", json!({ "email": email })).await;
-    let (path, flow) = w.through_idp(&slug, &a.idp, &format!("email={email}"), "bob").await;
+    let (path, flow) = w
+        .through_idp(&slug, &a.idp, &format!("email={email}"), "bob")
+        .await;
     w.callback(&slug, &path, "another-browser")
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "sso_state_invalid");
@@ -603,7 +636,12 @@ async fn forged_replayed_and_misdirected_callbacks_are_refused() {
     .await
     .assert_problem(StatusCode::UNAUTHORIZED, "sso_provider_error");
     // Open redirects through return_to.
-    for bad in ["https://evil.example/", "//evil.example/x", "/\\evil.example", "evil"] {
+    for bad in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "evil",
+    ] {
         let query = format!(
             "email={email}&return_to={}",
             url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
@@ -623,18 +661,27 @@ async fn only_emails_of_verified_domains_routed_to_the_connection_sign_in() {
     let w = World::new().await;
     let a = w.sso_tenant("sso-dom", json!({})).await;
     // The provider asserts an address outside the tenant's verified domains.
-    a.idp.user("mallory", json!({ "email": "mallory@elsewhere.example" })).await;
+    a.idp
+        .user("mallory", json!({ "email": "mallory@elsewhere.example" }))
+        .await;
     let query = format!("connection={}", a.connection);
-    let (path, flow) = w.through_idp(&a.tenant.slug, &a.idp, &query, "mallory").await;
+    let (path, flow) = w
+        .through_idp(&a.tenant.slug, &a.idp, &query, "mallory")
+        .await;
     w.callback(&a.tenant.slug, &path, &flow)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "sso_email_domain_not_verified");
     // An address the provider says it has not verified.
     let email = format!("unverified@{}", a.domain);
     a.idp
-        .user("unverified", json!({ "email": email, "email_verified": false }))
+        .user(
+            "unverified",
+            json!({ "email": email, "email_verified": false }),
+        )
         .await;
-    let (path, flow) = w.through_idp(&a.tenant.slug, &a.idp, &query, "unverified").await;
+    let (path, flow) = w
+        .through_idp(&a.tenant.slug, &a.idp, &query, "unverified")
+        .await;
     w.callback(&a.tenant.slug, &path, &flow)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "sso_email_unverified");
@@ -648,17 +695,27 @@ async fn only_emails_of_verified_domains_routed_to_the_connection_sign_in() {
     w.start(&a.tenant.slug, "email=x@pending.example")
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    a.idp.user("p", json!({ "email": "p@pending.example" })).await;
+    a.idp
+        .user("p", json!({ "email": "p@pending.example" }))
+        .await;
     let (path, flow) = w.through_idp(&a.tenant.slug, &a.idp, &query, "p").await;
     w.callback(&a.tenant.slug, &path, &flow)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "sso_email_domain_not_verified");
     // Without a published record the check fails, and can be repeated once it is published.
-    let failed = w.verify(&a.tenant, pending.json()["id"].as_str().expect("id")).await;
+    let failed = w
+        .verify(&a.tenant, pending.json()["id"].as_str().expect("id"))
+        .await;
     failed.assert_status(StatusCode::OK);
     assert_eq!(failed.json()["status"], "failed");
     // Consumer mailbox domains cannot be claimed.
-    for consumer in ["gmail.com", "Outlook.com", "yahoo.com", "hotmail.com", "icloud.com"] {
+    for consumer in [
+        "gmail.com",
+        "Outlook.com",
+        "yahoo.com",
+        "hotmail.com",
+        "icloud.com",
+    ] {
         w.admin(&a.tenant, Method::POST, "/api/v1/sso/domains")
             .json(json!({ "domain": consumer }))
             .send()
@@ -681,8 +738,13 @@ async fn without_jit_only_existing_accounts_sign_in_and_are_linked_by_identity_n
         .assert_problem(StatusCode::FORBIDDEN, "sso_user_not_provisioned");
     // The existing local learner of the verified domain is linked.
     let learner = a.tenant.learner.clone();
-    a.idp.user("learner-sub", json!({ "email": learner.email })).await;
-    let linked = signed_in(&w.sign_in(&a, &learner.email, "learner-sub").await, &learner.email);
+    a.idp
+        .user("learner-sub", json!({ "email": learner.email }))
+        .await;
+    let linked = signed_in(
+        &w.sign_in(&a, &learner.email, "learner-sub").await,
+        &learner.email,
+    );
     assert_eq!(linked.id, learner.id);
     // The identity, not the email, decides who signs in next time: the provider changing the
     // subject's address to the admin's does not make it the admin.
@@ -693,7 +755,10 @@ async fn without_jit_only_existing_accounts_sign_in_and_are_linked_by_identity_n
         &w.sign_in(&a, &a.tenant.admin.email, "learner-sub").await,
         &learner.email,
     );
-    assert_eq!(again.id, learner.id, "an email change moved the identity to another account");
+    assert_eq!(
+        again.id, learner.id,
+        "an email change moved the identity to another account"
+    );
 }
 
 #[tokio::test]
@@ -772,8 +837,13 @@ async fn sso_required_refuses_passwords_except_for_the_break_glass_admin() {
         .await
         .assert_status(StatusCode::CREATED);
     // The learner signs in by SSO, and that session refreshes.
-    a.idp.user("learner-sub", json!({ "email": learner.email })).await;
-    let sso = signed_in(&w.sign_in(&a, &learner.email, "learner-sub").await, &learner.email);
+    a.idp
+        .user("learner-sub", json!({ "email": learner.email }))
+        .await;
+    let sso = signed_in(
+        &w.sign_in(&a, &learner.email, "learner-sub").await,
+        &learner.email,
+    );
     w.app
         .refresh(&slug, &sso.refresh_token)
         .await
@@ -803,7 +873,10 @@ async fn connections_are_for_tenant_admins_and_never_show_the_secret() {
     assert!(!sealed.windows(10).any(|w| w == b"secret-of-"));
     for (method, path) in [
         (Method::GET, "/api/v1/sso/connections".to_owned()),
-        (Method::GET, format!("/api/v1/sso/connections/{}", a.connection)),
+        (
+            Method::GET,
+            format!("/api/v1/sso/connections/{}", a.connection),
+        ),
         (Method::GET, "/api/v1/sso/domains".to_owned()),
     ] {
         w.app
