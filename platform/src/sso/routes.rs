@@ -488,6 +488,7 @@ struct StartParams {
     responses(
         (status = 302, description = "To the identity provider's authorization endpoint"),
         (status = 404, description = "`not_found`: no SSO for this address or connection", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a malformed `email` (field `email`) or a `return_to` that is not a path on this site (field `return_to`, `invalid_return_to`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`sso_provider_unavailable`", body = Problem, content_type = "application/problem+json"),
     )
 )]
