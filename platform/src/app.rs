@@ -40,7 +40,9 @@ pub fn routes_with(auth_limit: Option<rate_limit::Layer>) -> OpenApiRouter<AppSt
 /// Each feature's router on its own, before they are merged: merging keeps only one schema per
 /// component name, so the document's uniqueness check looks at them apart.
 pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppState>> {
-    let credentials = crate::auth::credential_router().merge(crate::mfa::credential_router());
+    let credentials = crate::auth::credential_router()
+        .merge(crate::mfa::credential_router())
+        .merge(crate::sso::credential_router());
     let credentials = match auth_limit {
         Some(limit) => credentials.layer(limit),
         None => credentials,
@@ -51,6 +53,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::users::router(),
         crate::imports::router(),
         crate::mfa::router(),
+        crate::sso::router(),
         crate::courses::router(),
         crate::catalog::router(),
         crate::enrollments::router(),

@@ -32,6 +32,9 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Internal hosts and networks outbound calls may reach (`LMS_OUTBOUND_ALLOW`).
     pub outbound_allow: crate::outbound::AllowList,
+    /// The DNS server that domain verification asks (`LMS_DNS_RESOLVER`, `ip:port`); `None`: the
+    /// system's resolvers.
+    pub dns_resolver: Option<SocketAddr>,
     /// The keys that seal secrets at rest (`LMS_SECRETS_KEY`, `LMS_SECRETS_RETIRED_KEYS`).
     pub secrets: crate::secrets_at_rest::SecretsConfig,
 }
@@ -171,6 +174,7 @@ impl Config {
             outbound_allow: crate::outbound::AllowList::parse(
                 &var::<String>("LMS_OUTBOUND_ALLOW")?.unwrap_or_default(),
             )?,
+            dns_resolver: var("LMS_DNS_RESOLVER")?,
             secrets: crate::secrets_at_rest::SecretsConfig {
                 key: secret("LMS_SECRETS_KEY"),
                 retired_keys: secret("LMS_SECRETS_RETIRED_KEYS"),

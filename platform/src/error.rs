@@ -102,6 +102,9 @@ pub enum ApiError {
     Timeout,
     #[error("the service is busy")]
     Unavailable { retry_after: Duration },
+    /// An upstream service the request depends on (an identity provider) failed.
+    #[error("{detail}")]
+    BadGateway { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -200,6 +203,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -211,7 +215,8 @@ impl ApiError {
             | Self::Unauthenticated { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::BadGateway { code, .. } => code,
             Self::Plugin(err) => err.code(),
             Self::NotFound => "not_found",
             Self::TooManyRequests { .. } => "rate_limited",

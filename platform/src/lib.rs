@@ -36,6 +36,7 @@ pub mod question_banks;
 pub mod quizzes;
 pub mod reports;
 pub mod secrets_at_rest;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod storage;

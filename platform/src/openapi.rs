@@ -27,6 +27,7 @@ use crate::error::Problem;
         (name = "users", description = "User management (tenant admins)"),
         (name = "imports", description = "Bulk CSV imports of users and enrollments with dry runs, progress and per-row outcomes (tenant admins)"),
         (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, the login challenge, the tenant's policy and admin resets"),
+        (name = "sso", description = "Single sign-on: OpenID Connect connections, email domains verified by DNS (tenant admins), and the SSO sign-in"),
         (name = "courses", description = "Course authoring: settings, workflow, instructors, prerequisites, modules and items"),
         (name = "catalog", description = "Published courses for learners: filters, search and public outlines"),
         (name = "enrollments", description = "Enrolling into courses: self-enrollment, bulk and cohort enrollment, rosters, my learning"),

@@ -1,4 +1,4 @@
-//! Secrets the platform must read back (TOTP seeds; next, SSO client secrets and webhook signing
+//! Secrets the platform must read back (TOTP seeds and SSO client secrets; next, webhook signing
 //! secrets), sealed with XChaCha20-Poly1305 under a key that lives outside the database.
 //!
 //! A sealed value is `[format 1][key id, 8 bytes][nonce, 24 bytes][ciphertext and tag]`. The key

@@ -219,6 +219,10 @@ async fn build_state(
             crate::outbound::Limits::default(),
         )?,
         sealing,
+        sso: crate::sso::Sso {
+            providers: crate::sso::oidc::Providers::new(config.outbound_allow.clone())?,
+            dns: crate::sso::dns::TxtResolver::new(config.dns_resolver)?,
+        },
         notifications: crate::notifications::Notifier::default(),
     };
     Ok((state, generated_operator_token))

@@ -30,8 +30,10 @@ pub struct AppState {
     pub storage: crate::storage::Storage,
     /// The guarded client for calls to addresses users give (webhooks, integrations).
     pub outbound: crate::outbound::Outbound,
-    /// Seals and opens secrets kept in the database (TOTP seeds).
+    /// Seals and opens secrets kept in the database (TOTP seeds, SSO client secrets).
     pub sealing: crate::secrets_at_rest::SealingKeys,
+    /// SSO providers and the DNS resolver of domain verification.
+    pub sso: crate::sso::Sso,
     /// Wakes this process's notification streams.
     pub notifications: crate::notifications::Notifier,
 }

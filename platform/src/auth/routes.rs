@@ -193,7 +193,7 @@ struct RegisterRequest {
     security(()),
     responses(
         (status = 201, body = SessionResponse),
-        (status = 403, description = "Self-registration is off (`registration_disabled`) or the tenant is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Self-registration is off (`registration_disabled`), the email's domain signs in by SSO only (`sso_required`) or the tenant is suspended", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
@@ -236,7 +236,7 @@ struct LoginRequest {
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`sso_required` (the user's domain signs in by SSO only) or tenant suspended", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Backoff after repeated failures; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -286,7 +286,7 @@ struct RefreshRequest {
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_failed` or tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_failed`, `sso_required` (a password session of a user whose domain now signs in by SSO only; the session ends) or tenant suspended", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -413,7 +413,7 @@ struct Accepted {
     security(()),
     responses(
         (status = 202, body = Accepted),
-        (status = 403, description = "Tenant suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`sso_required` (the email's domain signs in by SSO only) or tenant suspended", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -423,7 +423,7 @@ async fn request_password_reset(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    service::request_password_reset(&state, &tenant, ip, &body.email);
+    service::request_password_reset(&state, &tenant, ip, &body.email).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
 }
 
@@ -444,6 +444,7 @@ struct ConfirmResetRequest {
     responses(
         (status = 204, description = "Password set"),
         (status = 400, description = "`invalid_reset_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`sso_required`: the user's domain signs in by SSO only", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn confirm_password_reset(

@@ -14,6 +14,7 @@ use crate::audit::{Audit, AuditActor};
 use crate::email::{OutgoingEmail, enqueue};
 use crate::error::{ApiError, ApiResult, OnConstraint, codes};
 use crate::mfa;
+use crate::sso::login as sso;
 use crate::state::AppState;
 use crate::users::store::{self as users, NewUser, UserRow};
 use crate::users::{DisplayName, Email, Role, Roles, User, UserStatus};
@@ -69,8 +70,9 @@ pub async fn register(
             detail: "this organisation creates accounts by invitation only",
         });
     }
-    let hash = state.passwords.hash(&input.password).await?;
     let mut tx = state.db.begin(tenant.id).await?;
+    sso::refuse_password_if_sso_required(&mut tx, input.email.as_str(), None).await?;
+    let hash = state.passwords.hash(&input.password).await?;
     let roles = Roles::one(Role::Learner);
     let row = users::insert(
         &mut tx,
@@ -138,6 +140,8 @@ pub async fn login(
         }
     };
     state.backoff.record_success(tenant.id, &typed);
+    // Told only once the password is proven, so it says nothing about who has an account.
+    sso::refuse_password_if_sso_required(&mut tx, &row.email, Some(row.id)).await?;
     let enrollment_only = match mfa::second_step(&mut tx, &row).await? {
         mfa::SecondStep::Challenge(challenge) => {
             tx.commit().await?;
@@ -194,6 +198,15 @@ pub async fn refresh(
         tx.commit().await?;
         return Err(INVALID_REFRESH);
     };
+    if !stored.via_sso
+        && let Err(refusal) =
+            sso::refuse_password_if_sso_required(&mut tx, &user.email, Some(user.id)).await
+    {
+        // A password session of a user whose organisation now requires SSO ends here.
+        store::revoke_family(&mut tx, stored.family_id).await?;
+        tx.commit().await?;
+        return Err(refusal);
+    }
     store::mark_rotated(&mut tx, stored.id).await?;
     let next = OpaqueToken::generate();
     store::insert_refresh_token(
@@ -205,6 +218,9 @@ pub async fn refresh(
         stored.mfa_enrollment_only,
     )
     .await?;
+    if stored.via_sso {
+        store::mark_family_sso(&mut tx, &next.hash()).await?;
+    }
     let access = issue_access_token(
         &state.keys,
         tenant.id,
@@ -335,16 +351,28 @@ pub async fn change_password(
 /// Emails a reset link if the account exists and is active. The caller answers before the
 /// lookup happens (it runs in the background), so neither the answer nor its timing says whether
 /// the account exists.
-pub fn request_password_reset(state: &AppState, tenant: &Tenant, ip: IpAddr, email: &str) {
+pub async fn request_password_reset(
+    state: &AppState,
+    tenant: &Tenant,
+    ip: IpAddr,
+    email: &str,
+) -> ApiResult<()> {
     let Ok(email) = Email::parse(email) else {
-        return;
+        return Ok(());
     };
+    // Decided by the domain (and the break-glass admin's address) alone, never by whether the
+    // account exists.
+    let mut tx = state.db.begin(tenant.id).await?;
+    let break_glass = sso::break_glass_for(&mut tx, email.as_str()).await?;
+    sso::refuse_password_if_sso_required(&mut tx, email.as_str(), break_glass).await?;
+    tx.commit().await?;
     let (state, tenant) = (state.clone(), tenant.clone());
     tokio::spawn(async move {
         if let Err(err) = queue_password_reset(&state, &tenant, ip, email).await {
             tracing::error!(tenant = %tenant.id, error = ?err, "queueing a password reset");
         }
     });
+    Ok(())
 }
 
 async fn queue_password_reset(
@@ -414,6 +442,10 @@ pub async fn confirm_password_reset(
             code: "invalid_reset_token",
             detail: "the reset link is invalid, used or expired".into(),
         })?;
+    let row = users::by_id(&mut tx, user)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    sso::refuse_password_if_sso_required(&mut tx, &row.email, Some(user)).await?;
     users::set_password(&mut tx, user, &hash).await?;
     store::revoke_all_for_user(&mut tx, user).await?;
     Audit::new(AuditActor::Anonymous, "user.password_reset", "user", user)

@@ -18,6 +18,8 @@ pub struct RefreshTokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
     /// The session may only enroll in MFA.
     pub mfa_enrollment_only: bool,
+    /// The session was started by single sign-on.
+    pub via_sso: bool,
 }
 
 pub async fn insert_refresh_token(
@@ -52,13 +54,23 @@ pub async fn refresh_token_for_update(
     token_hash: &[u8],
 ) -> Result<Option<RefreshTokenRow>, sqlx::Error> {
     sqlx::query_as(
-        "select id, family_id, user_id, csrf_hash, expires_at, rotated_at, revoked_at, mfa_enrollment_only
+        "select id, family_id, user_id, csrf_hash, expires_at, rotated_at, revoked_at, mfa_enrollment_only, via_sso
          from refresh_tokens where tenant_id = $1 and token_hash = $2 for update",
     )
     .bind(tx.tenant_id())
     .bind(token_hash)
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// Marks the session of this refresh token as started by single sign-on.
+pub async fn mark_family_sso(tx: &mut TenantTx, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("update refresh_tokens set via_sso = true where tenant_id = $1 and token_hash = $2")
+        .bind(tx.tenant_id())
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
 }
 
 pub async fn mark_rotated(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {

@@ -58,6 +58,16 @@ struct Fixture {
     /// A live MFA login challenge of A's learner (enrolled), and that learner's authenticator.
     a_mfa_challenge: String,
     a_authenticator: crate::helpers::Authenticator,
+    /// An SSO connection and a claimed email domain of each tenant.
+    a_sso: SsoIds,
+    b_sso: SsoIds,
+}
+
+/// An SSO connection and an email domain routed to it.
+#[derive(Clone)]
+struct SsoIds {
+    connection: String,
+    domain: String,
 }
 
 /// A webhook endpoint and one of its deliveries.
@@ -1401,6 +1411,115 @@ fn suite() -> Vec<Endpoint> {
             Some(StatusCode::NOT_FOUND),
             StatusCode::UNAUTHORIZED,
         ),
+        // Single sign-on administration: A's tokens are unknown on B, B's ids unknown on A.
+        ep(
+            Method::GET,
+            "/api/v1/sso/connections",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/sso/connections",
+            AdminBearer,
+            Some(|_| sso_connection_body("intruder")),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/sso/connections/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/sso/connections/{id}",
+            AdminBearer,
+            Some(|_| sso_connection_body("intruder")),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/sso/connections/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/sso/domains",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/sso/domains",
+            AdminBearer,
+            Some(
+                |fx| json!({ "domain": "intruder.example", "connection_id": fx.a_sso.connection }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/sso/domains/{id}",
+            AdminBearer,
+            Some(|fx| json!({ "connection_id": fx.a_sso.connection })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/sso/domains/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/sso/domains/{id}/verify",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // The SSO sign-in: B started no login of A's, and has no code of A's (a real state and
+        // code of A's presented to B are in `sso::a_user_of_one_tenants_idp_cannot_sign_in_to_another_tenant`).
+        ep(
+            Method::GET,
+            "/api/v1/auth/sso/start",
+            Public,
+            None,
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/auth/sso/callback",
+            Public,
+            None,
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/auth/sso/exchange",
+            Public,
+            Some(|_| json!({ "code": "not-a-code-of-this-tenant" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -1677,9 +1796,13 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b_import = seed_import(app, &b).await;
     let a_authenticator = app.enroll_mfa("a", &a.learner).await.authenticator;
     let a_mfa_challenge = app.mfa_challenge("a", &a.learner.email).await;
+    let a_sso = seed_sso(app, &a).await;
+    let b_sso = seed_sso(app, &b).await;
     Fixture {
         a_import,
         b_import,
+        a_sso,
+        b_sso,
         a_mfa_challenge,
         a_authenticator,
         a_notification,
@@ -1720,6 +1843,38 @@ async fn seed_import(app: &TestApp, t: &TestTenant) -> String {
         .await;
     reply.assert_status(StatusCode::ACCEPTED);
     reply.json()["id"].as_str().expect("import id").to_owned()
+}
+
+/// An SSO connection's settings (an https issuer the suite never calls).
+fn sso_connection_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "issuer": format!("https://{name}.idp.example"),
+        "client_id": format!("{name}-client"),
+        "client_secret": "a-client-secret-of-the-suite",
+    })
+}
+
+/// A connection of the tenant and a claimed (unverified) domain routed to it.
+async fn seed_sso(app: &TestApp, t: &TestTenant) -> SsoIds {
+    let admin = |method: Method, path: &str| {
+        app.call(method, path)
+            .tenant(&t.slug)
+            .bearer(&t.admin.access_token)
+    };
+    let connection = admin(Method::POST, "/api/v1/sso/connections")
+        .json(sso_connection_body(&format!("{}-corp", t.slug)))
+        .send()
+        .await;
+    connection.assert_status(StatusCode::CREATED);
+    let connection = connection.json()["id"].as_str().expect("id").to_owned();
+    let domain = admin(Method::POST, "/api/v1/sso/domains")
+        .json(json!({ "domain": format!("{}-corp.example", t.slug), "connection_id": connection }))
+        .send()
+        .await;
+    domain.assert_status(StatusCode::CREATED);
+    let domain = domain.json()["id"].as_str().expect("id").to_owned();
+    SsoIds { connection, domain }
 }
 
 /// One of the tenant's domain events (its users' creation, at least).
@@ -1968,6 +2123,10 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                         || ep.path.contains("{item_id}")
                         || ep.path.contains("{user_id}")
                 });
+            } else if ep.path.starts_with("/api/v1/sso/connections/") {
+                foreign.push(PathIds::only(&fx.b_sso.connection));
+            } else if ep.path.starts_with("/api/v1/sso/domains/") {
+                foreign.push(PathIds::only(&fx.b_sso.domain));
             } else if ep.path.starts_with("/api/v1/plugin") {
                 // B's plugin and key; and A's plugin with B's version where the path has one.
                 foreign.push(PathIds::plugin(&fx.b_plugin));
@@ -2040,6 +2199,16 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
             vec![PathIds::course(&fx.a_course), PathIds::course(&fx.b_course)]
         } else if ep.path.starts_with("/api/v1/plugin") {
             vec![PathIds::plugin(&fx.a_plugin), PathIds::plugin(&fx.b_plugin)]
+        } else if ep.path.starts_with("/api/v1/sso/connections/") {
+            vec![
+                PathIds::only(&fx.a_sso.connection),
+                PathIds::only(&fx.b_sso.connection),
+            ]
+        } else if ep.path.starts_with("/api/v1/sso/domains/") {
+            vec![
+                PathIds::only(&fx.a_sso.domain),
+                PathIds::only(&fx.b_sso.domain),
+            ]
         } else if ep.path.contains("{id}") {
             vec![
                 PathIds::only(&fx.a.learner.id),

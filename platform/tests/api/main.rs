@@ -33,6 +33,7 @@ mod rate_limits;
 mod rls;
 mod s3_peer;
 mod smtp;
+mod sso;
 mod storage;
 mod tenant_profile;
 mod tokens;

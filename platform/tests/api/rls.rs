@@ -14,7 +14,11 @@ use crate::helpers::{TestApp, TestTenant, paths};
 
 /// Tables with a `tenant_id` column that are platform reference tables (routing data every node
 /// and every request may read), not tenant-owned data.
-const REFERENCE_TABLES: &[&str] = &["tenant_domains"];
+const REFERENCE_TABLES: &[&str] = &[
+    "tenant_domains",
+    // One verified owner per SSO email domain across tenants: keyed by the domain alone.
+    "sso_verified_domains",
+];
 
 /// Tables without a `tenant_id` column: platform-global, never tenant data. A new table must either
 /// carry `tenant_id` (and then follows every tenant-owned rule) or be declared here.

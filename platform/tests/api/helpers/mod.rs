@@ -72,6 +72,7 @@ pub fn config_for(owner_url: &str, data_dir: std::path::PathBuf) -> Config {
         storage: lms_platform::config::StorageConfig::default(),
         jobs: lms_platform::config::JobsConfig::default(),
         outbound_allow: lms_platform::outbound::AllowList::default(),
+        dns_resolver: None,
         // The development key, generated in the test's data folder.
         secrets: lms_platform::secrets_at_rest::SecretsConfig::default(),
     }
