@@ -34,6 +34,7 @@ pub mod progress;
 pub mod question_banks;
 pub mod quizzes;
 pub mod reports;
+pub mod scim;
 pub mod secrets_at_rest;
 pub mod startup;
 pub mod state;

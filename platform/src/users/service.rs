@@ -104,10 +104,7 @@ pub async fn invite_in(
         },
     )
     .await
-    .on_constraint(store::EMAIL_TAKEN, || ApiError::Conflict {
-        code: codes::EMAIL_TAKEN,
-        detail: "a user with this email already exists in this organisation".into(),
-    })?;
+    .on_constraint(store::EMAIL_TAKEN, email_taken)?;
     let token = OpaqueToken::generate();
     sessions::insert_user_token(
         tx,
@@ -195,23 +192,32 @@ pub async fn deactivate(
         tx.commit().await?;
         return Ok(current.to_user());
     }
-    if current.roles().contains(Role::TenantAdmin) {
-        ensure_another_admin(&mut tx, id).await?;
-    }
-    let row = store::set_status(&mut tx, id, UserStatus::Deactivated).await?;
-    sessions::revoke_all_for_user(&mut tx, id).await?;
-    crate::events::emit(&mut tx, &crate::events::UserDeactivated { user_id: id }).await?;
-    Audit::new(
-        AuditActor::User(actor.user_id),
-        "user.deactivated",
-        "user",
-        id,
-    )
-    .from_ip(ip)
-    .record(&mut tx)
-    .await?;
+    let row = deactivate_in(&mut tx, AuditActor::User(actor.user_id), Some(ip), &current).await?;
     tx.commit().await?;
     Ok(row.to_user())
+}
+
+/// Deactivates `current` (locked, not yet deactivated) in the caller's transaction: its refresh
+/// tokens are revoked and its session epoch moves on, so every session ends at once; the
+/// `user.deactivated` event and the audit record go with it. The last active tenant admin stays.
+pub async fn deactivate_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    ip: Option<IpAddr>,
+    current: &store::UserRow,
+) -> ApiResult<store::UserRow> {
+    let id = current.id;
+    if current.roles().contains(Role::TenantAdmin) {
+        ensure_another_admin(tx, id).await?;
+    }
+    let row = store::set_status(tx, id, UserStatus::Deactivated).await?;
+    sessions::revoke_all_for_user(tx, id).await?;
+    crate::events::emit(tx, &crate::events::UserDeactivated { user_id: id }).await?;
+    Audit::new(by, "user.deactivated", "user", id)
+        .from_optional_ip(ip)
+        .record(tx)
+        .await?;
+    Ok(row)
 }
 
 /// Reactivates a deactivated account; one that is not deactivated is answered as it is, and
@@ -238,18 +244,91 @@ pub async fn reactivate(
         tx.commit().await?;
         return Ok(current.to_user());
     }
-    let row = store::set_status(&mut tx, id, status).await?;
-    Audit::new(
+    let row = reactivate_in(
+        &mut tx,
         AuditActor::User(actor.user_id),
-        "user.reactivated",
-        "user",
+        Some(ip),
         id,
+        status,
     )
-    .from_ip(ip)
-    .record(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(row.to_user())
+}
+
+/// Gives a deactivated account `status` again (`active`, or `invited` for one without a
+/// password whose user signs in with one), with its audit record.
+pub async fn reactivate_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    ip: Option<IpAddr>,
+    id: UserId,
+    status: UserStatus,
+) -> ApiResult<store::UserRow> {
+    let row = store::set_status(tx, id, status).await?;
+    Audit::new(by, "user.reactivated", "user", id)
+        .from_optional_ip(ip)
+        .record(tx)
+        .await?;
+    Ok(row)
+}
+
+fn email_taken() -> ApiError {
+    ApiError::Conflict {
+        code: codes::EMAIL_TAKEN,
+        detail: "a user with this email already exists in this organisation".into(),
+    }
+}
+
+/// Creates an account an identity provider provisions (SCIM): a learner without a password,
+/// who signs in through the organisation's SSO; deactivated from the start when the provider
+/// says so. `user.created` is emitted as for every account.
+pub async fn provision_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    email: &Email,
+    display_name: &DisplayName,
+    active: bool,
+) -> ApiResult<store::UserRow> {
+    let status = if active {
+        UserStatus::Active
+    } else {
+        UserStatus::Deactivated
+    };
+    let row = store::insert(
+        tx,
+        &NewUser {
+            email,
+            display_name,
+            password_hash: None,
+            roles: &Roles::from_stored(&[Role::Learner]),
+            status,
+        },
+    )
+    .await
+    .on_constraint(store::EMAIL_TAKEN, email_taken)?;
+    Audit::new(by, "user.provisioned", "user", row.id)
+        .details(json!({ "status": status.as_str() }))
+        .record(tx)
+        .await?;
+    Ok(row)
+}
+
+/// Changes an account's email (its login identity) and name, as its identity provider says.
+pub async fn update_profile_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    id: UserId,
+    email: &Email,
+    display_name: &DisplayName,
+) -> ApiResult<store::UserRow> {
+    let row = store::set_profile(tx, id, email, display_name)
+        .await
+        .on_constraint(store::EMAIL_TAKEN, email_taken)?;
+    Audit::new(by, "user.profile_changed", "user", id)
+        .record(tx)
+        .await?;
+    Ok(row)
 }
 
 async fn ensure_another_admin(tx: &mut TenantTx, except: UserId) -> ApiResult<()> {
