@@ -31,6 +31,7 @@ mod quizzes;
 mod rate_limits;
 mod rls;
 mod s3_peer;
+mod scim;
 mod smtp;
 mod storage;
 mod tenant_profile;
