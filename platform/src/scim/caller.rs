@@ -19,6 +19,8 @@ use crate::users::UserId;
 pub struct Provisioner {
     pub tenant: Tenant,
     secret: ScimSecret,
+    /// The host the request was sent to, when it is a plain host name or address.
+    host: Option<String>,
 }
 
 /// The token a request was confirmed with, inside its transaction.
@@ -45,9 +47,20 @@ impl Provisioner {
         Ok((tx, Token { id, owner }))
     }
 
-    /// Where this tenant's SCIM resources live, for `meta.location`.
+    /// Where this tenant's SCIM resources live, for `meta.location`: the host the identity
+    /// provider called (with the public URL's scheme), else the tenant's own address.
     pub fn base_url(&self, state: &AppState) -> String {
-        format!("{}/scim/v2", state.settings.link_base(&self.tenant))
+        match &self.host {
+            Some(host) => {
+                let scheme = if state.settings.public_url.starts_with("http://") {
+                    "http"
+                } else {
+                    "https"
+                };
+                format!("{scheme}://{host}/scim/v2")
+            }
+            None => format!("{}/scim/v2", state.settings.link_base(&self.tenant)),
+        }
     }
 }
 
@@ -89,6 +102,19 @@ impl FromRequestParts<AppState> for Provisioner {
             }
             _ => {}
         }
-        Ok(Self { tenant, secret })
+        let host = host
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() <= 255
+                    && h.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                    })
+            })
+            .map(str::to_owned);
+        Ok(Self {
+            tenant,
+            secret,
+            host,
+        })
     }
 }

@@ -274,6 +274,26 @@ pub fn apply(
     operations: &[Operation],
 ) -> ScimResult<()> {
     for operation in operations {
+        // The extension's URN alone names all of its attributes.
+        if let (Some(path), Some((urn, _))) = (&operation.path, shape.extension)
+            && path.eq_ignore_ascii_case(urn)
+        {
+            match (operation.op, &operation.value) {
+                (Op::Remove, _) => {
+                    document.remove(urn);
+                }
+                (_, Some(value)) => {
+                    let keyed = Operation {
+                        op: operation.op,
+                        path: None,
+                        value: Some(serde_json::json!({ urn: value })),
+                    };
+                    apply(shape, document, std::slice::from_ref(&keyed))?;
+                }
+                (_, None) => {}
+            }
+            continue;
+        }
         match &operation.path {
             Some(path) => {
                 if let Some(path) = parse_path(shape, path)? {
@@ -315,6 +335,13 @@ pub fn apply(
                 }
             }
         }
+    }
+    if let Some((urn, _)) = shape.extension
+        && document
+            .get(urn)
+            .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+    {
+        document.remove(urn);
     }
     Ok(())
 }

@@ -105,16 +105,27 @@ pub const USER: &[Attribute] = &[
     ),
     string("locale", "The locale (e.g. en-US)."),
     string("timezone", "The time zone (IANA name)."),
+    // Required: an account's login is an email address. A userName that is one is enough on
+    // creation (identity providers send the UPN), and the last address is kept when none is left.
     Attribute {
         kind: Kind::Complex,
         multi: true,
+        required: true,
         sub: EMAIL,
-        ..string("emails", "Email addresses.")
+        ..string(
+            "emails",
+            "Email addresses; the primary one is the account's email unless userName is an address. \
+             May be left out on creation when userName is an email address.",
+        )
     },
-    boolean(
-        "active",
-        "Whether the account may sign in; false ends its sessions.",
-    ),
+    // Required: an account is always either active or not; true when left out on creation.
+    Attribute {
+        required: true,
+        ..boolean(
+            "active",
+            "Whether the account may sign in (true when left out on creation); false ends its sessions.",
+        )
+    },
 ];
 
 /// The Enterprise User extension attributes kept (RFC 7643 §4.3).

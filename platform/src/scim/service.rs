@@ -84,10 +84,20 @@ pub async fn create_user(
 ) -> ScimResult<UserView> {
     let document = resource::read_user(body)?;
     let account = Account::of(&document)?;
+    let (mut tx, token) = who.begin(state).await?;
+    let (taken, _) = store::users(
+        &mut tx,
+        &[filter::Condition::UserName(account.user_name.clone())],
+        0,
+        0,
+    )
+    .await?;
+    if taken > 0 {
+        return Err(user_name_taken());
+    }
     let email = account.email.clone().ok_or_else(|| {
         ScimError::invalid_value("userName or the primary email must be an email address")
     })?;
-    let (mut tx, token) = who.begin(state).await?;
     let id = match accounts::by_email(&mut tx, &email).await? {
         // An account the provider deleted earlier comes back (the same login, the same records).
         Some(existing) if store::is_deleted(&mut tx, existing.id).await? => {

@@ -174,8 +174,8 @@ pub async fn users(
     let rows = rows.bind(offset).bind(limit).fetch_all(&mut **tx).await?;
     let total = match rows.first() {
         Some(first) => first.total,
-        // An empty page: past the end, or nothing matches.
-        None if offset == 0 => 0,
+        // An empty first page: nothing matches.
+        None if offset == 0 && limit > 0 => 0,
         None => {
             let mut count = sqlx::query_scalar::<_, i64>(&total_query).bind(tx.tenant_id());
             for bind in &binds {
@@ -321,7 +321,7 @@ pub async fn groups(
     let rows = rows.bind(offset).bind(limit).fetch_all(&mut **tx).await?;
     let total = match rows.first() {
         Some(first) => first.total,
-        None if offset == 0 => 0,
+        None if offset == 0 && limit > 0 => 0,
         None => {
             let total_query = format!("select count(*) from ({GROUP_VIEW}{sql}) v");
             let mut count = sqlx::query_scalar::<_, i64>(&total_query).bind(tx.tenant_id());
