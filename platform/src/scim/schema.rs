@@ -73,7 +73,11 @@ const NAME: &[Attribute] = &[
 ];
 
 const EMAIL: &[Attribute] = &[
-    string("value", "The email address."),
+    // Required: an email without its address says nothing.
+    Attribute {
+        required: true,
+        ..string("value", "The email address.")
+    },
     string("type", "work, home or other."),
     boolean("primary", "The primary address."),
 ];

@@ -5,6 +5,7 @@
 //!   tenant, next to what PostgreSQL alone achieves for the same catalog work (pgbench);
 //! - [`quiz_storm`]: learners starting, answering and submitting the same quiz at once, driven
 //!   by a load generator of its own (`xtask/quiz-storm`), with a check of every attempt;
+//! - [`scim`]: SCIM user creations per second (`POST /scim/v2/Users`, wrk);
 //! - [`jobs`]: the job queue's enqueue rates, throughput and latency, measured in process by
 //!   `platform/examples/jobs_bench.rs` against its own private cluster.
 //!
@@ -18,6 +19,7 @@ pub mod login;
 mod pgbench;
 pub mod quiz_storm;
 mod scenarios;
+pub mod scim;
 mod seed;
 pub(crate) mod server;
 mod wrk;
