@@ -1309,7 +1309,7 @@ async fn entra_provisioning_sequence() {
     )
     .await
     .assert_status(StatusCode::OK);
-    let with = scim.get(&format!("{group_path}")).await.json();
+    let with = scim.get(&group_path).await.json();
     assert_eq!(with["members"][0]["value"], id.as_str());
     scim.patch(
         &group_path,
