@@ -58,6 +58,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::catalog::router(),
         crate::enrollments::router(),
         crate::cohorts::router(),
+        crate::scim::router(),
         crate::progress::router(),
         crate::question_banks::router(),
         crate::quizzes::router(),

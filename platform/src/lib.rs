@@ -35,6 +35,7 @@ pub mod progress;
 pub mod question_banks;
 pub mod quizzes;
 pub mod reports;
+pub mod scim;
 pub mod secrets_at_rest;
 pub mod sso;
 pub mod startup;

@@ -26,6 +26,7 @@ use crate::error::Problem;
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "User management (tenant admins)"),
         (name = "imports", description = "Bulk CSV imports of users and enrollments with dry runs, progress and per-row outcomes (tenant admins)"),
+        (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643/7644) under /scim/v2 with the organisation's SCIM token, which also selects the organisation; errors there are SCIM Error messages (application/scim+json). Tenant admins manage the tokens under /api/v1/scim/tokens"),
         (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, the login challenge, the tenant's policy and admin resets"),
         (name = "sso", description = "Single sign-on: OpenID Connect connections, email domains verified by DNS (tenant admins), and the SSO sign-in"),
         (name = "courses", description = "Course authoring: settings, workflow, instructors, prerequisites, modules and items"),
@@ -71,6 +72,17 @@ impl Modify for SecuritySchemes {
                 crate::auth::cookies::ACCESS_COOKIE,
                 "Session cookie; unsafe methods also need the X-CSRF-Token header",
             ))),
+        );
+        components.add_security_scheme(
+            "scim",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The organisation's SCIM token (POST /api/v1/scim/tokens); it names the organisation",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "operator",
@@ -150,6 +162,8 @@ fn problem_response(description: &str) -> RefOr<Response> {
 
 /// Where tenant calls live: every operation below it names its tenant by host or `X-Tenant`.
 const TENANT_API: &str = "/api/v1/";
+/// SCIM provisioning: its operations declare their own errors, in the SCIM error format.
+const SCIM_API: &str = "/scim/v2/";
 /// The platform operator's calls: below [`TENANT_API`] but for no tenant.
 const OPERATOR_API: &str = "/api/v1/operator/";
 
@@ -178,6 +192,9 @@ pub fn add_shared_responses(openapi: &mut utoipa::openapi::OpenApi) {
         let tenant_call = path.starts_with(TENANT_API) && !path.starts_with(OPERATOR_API);
         for operation in operations_mut(item) {
             declare_security(path, operation);
+            if path.starts_with(SCIM_API) {
+                continue;
+            }
             let has_body = operation.request_body.is_some();
             let parameters = operation.parameters.as_deref().unwrap_or_default();
             let has_path_parameter = parameters

@@ -23,6 +23,7 @@ pub enum Resolution {
 enum Key {
     Domain(String),
     Slug(String),
+    Id(String),
 }
 
 /// Resolves and caches tenants by host or slug.
@@ -79,6 +80,14 @@ impl TenantResolver {
         }
     }
 
+    /// The tenant with this id (a credential that names its tenant, such as a SCIM token).
+    pub async fn by_id(&self, id: crate::TenantId) -> Result<Resolution, sqlx::Error> {
+        Ok(self
+            .lookup(Key::Id(id.as_uuid().to_string()))
+            .await?
+            .map_or(Resolution::Unknown, classify))
+    }
+
     /// Forgets cached lookups (after the operator changes a tenant or its domains).
     pub fn invalidate_all(&self) {
         self.cache.invalidate_all();
@@ -107,6 +116,7 @@ impl TenantResolver {
                 d,
             ),
             Key::Slug(s) => ("t.slug = $1", s),
+            Key::Id(id) => ("t.id = $1::uuid", id),
         };
         let sql = format!(
             "select {} from tenants t where {filter}",

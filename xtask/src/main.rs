@@ -43,6 +43,9 @@ commands:
             (10), answer (pausing about T ms, 3000, before each) and submit it;
             start, answer and submit p50/p99, errors, throughput and a check of
             every attempt in the database
+  bench scim [--connections N] [--seconds S]
+            SCIM user creations per second (POST /scim/v2/Users with a new
+            userName each request) and p50/p99 latency of the release server (wrk)
   bench grader [--iterations N]
             hosted grader call latency (instantiation included) against native
             code and Extism, and how fast a runaway plugin is stopped
@@ -75,6 +78,9 @@ fn main() -> ExitCode {
         }
         ["bench", "quiz-storm", rest @ ..] => {
             bench::quiz_storm::Options::parse(rest).and_then(|o| bench::quiz_storm::run(&o))
+        }
+        ["bench", "scim", rest @ ..] => {
+            bench::scim::Options::parse(rest).and_then(|o| bench::scim::run(&o))
         }
         ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
         ["bench", "jobs", rest @ ..] => bench::jobs(rest),

@@ -22,6 +22,9 @@ pub enum AuditActor {
     Operator,
     /// Not signed in (registration, password reset).
     Anonymous,
+    /// An identity provider provisioning through SCIM, with the tenant's SCIM token of this id
+    /// (recorded as a `system` actor).
+    ScimToken(uuid::Uuid),
 }
 
 /// One audited action, recorded in the same transaction as the change it describes.

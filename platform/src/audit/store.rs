@@ -40,6 +40,7 @@ pub async fn insert_on(
         AuditActor::User(id) => ("user", Some(id.0)),
         AuditActor::Operator => ("operator", None),
         AuditActor::Anonymous => ("anonymous", None),
+        AuditActor::ScimToken(id) => ("system", Some(id)),
     };
     sqlx::query(
         "insert into audit_events (tenant_id, id, actor_kind, actor_id, action, target_type, target_id, ip, details)

@@ -6,5 +6,5 @@ mod routes;
 mod service;
 pub(crate) mod store;
 
-pub use model::{CohortId, Team};
+pub use model::{CohortId, CohortName, Team};
 pub use routes::router;

@@ -67,12 +67,28 @@ pub async fn run_to_completion(req: Request, next: Next) -> Response {
     }
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// Below `/scim/` the answer is a SCIM error, as SCIM clients expect.
+pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/scim/") {
+        return crate::scim::unknown(&method, uri.path()).into_response();
+    }
+    ApiError::NotFound.into_response()
 }
 
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/scim/") {
+        let error = crate::scim::unknown(&method, uri.path());
+        if error.status == StatusCode::NOT_IMPLEMENTED {
+            return error.into_response();
+        }
+        return crate::scim::error::ScimError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            format!("{method} is not supported here"),
+        )
+        .into_response();
+    }
+    ApiError::MethodNotAllowed.into_response()
 }
 
 /// A panic in a handler is a bug; the client gets a plain 500 problem, the log gets the message.
@@ -91,7 +107,10 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     let is_problem = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"application/scim+json")
+        });
     if is_problem || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }

@@ -303,6 +303,7 @@ async fn apply(
         }
         Plan::Change { current, change } => {
             let id = current.id;
+            let by = AuditActor::User(batch.by);
             let mut row = *current;
             if let Some(name) = &change.rename {
                 row = users::rename_in(tx, batch.by, batch.ip, row, name).await?;
@@ -311,10 +312,11 @@ async fn apply(
                 row = users::set_roles_in(tx, batch.by, batch.ip, row, roles).await?;
             }
             if change.reactivate {
-                row = users::reactivate_in(tx, batch.by, batch.ip, row).await?;
+                let status = users::reactivated_status(&row);
+                row = users::reactivate_in(tx, by, batch.ip, &row, status).await?;
             }
             if change.deactivate {
-                users::deactivate_in(tx, batch.by, batch.ip, row).await?;
+                users::deactivate_in(tx, by, batch.ip, &row).await?;
             }
             add_to_cohorts(tx, batch, id, &change.join).await?;
         }

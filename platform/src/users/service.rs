@@ -104,10 +104,7 @@ pub async fn invite_in(
         },
     )
     .await
-    .on_constraint(store::EMAIL_TAKEN, || ApiError::Conflict {
-        code: codes::EMAIL_TAKEN,
-        detail: "a user with this email already exists in this organisation".into(),
-    })?;
+    .on_constraint(store::EMAIL_TAKEN, email_taken)?;
     let token = OpaqueToken::generate();
     sessions::insert_user_token(
         tx,
@@ -213,28 +210,31 @@ pub async fn deactivate(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let row = deactivate_in(&mut tx, actor.user_id, Some(ip), current).await?;
+    let row = deactivate_in(&mut tx, AuditActor::User(actor.user_id), Some(ip), &current).await?;
     tx.commit().await?;
     Ok(row.to_user())
 }
 
-/// Deactivates `current` (locked by the caller) on behalf of the admin `by`: its sessions end
-/// and `user.deactivated` is recorded. One already deactivated is returned as it is.
+/// Deactivates `current` (locked by the caller) in the caller's transaction, on behalf of `by`
+/// (an admin, a bulk import, an identity provider): its refresh tokens are revoked and its
+/// session epoch moves on, so every session ends at once; the `user.deactivated` event and the
+/// audit record go with it. Nobody deactivates themselves, the last active tenant admin stays,
+/// and an account already deactivated is returned as it is.
 pub async fn deactivate_in(
     tx: &mut TenantTx,
-    by: UserId,
+    by: AuditActor,
     ip: Option<IpAddr>,
-    current: UserRow,
+    current: &UserRow,
 ) -> ApiResult<UserRow> {
     let id = current.id;
-    if by == id {
+    if matches!(by, AuditActor::User(actor) if actor == id) {
         return Err(ApiError::Conflict {
             code: "cannot_deactivate_self",
             detail: "you cannot deactivate your own account".into(),
         });
     }
     if current.status == UserStatus::Deactivated {
-        return Ok(current);
+        return Ok(current.clone());
     }
     if current.roles().contains(Role::TenantAdmin) {
         ensure_another_admin(tx, id).await?;
@@ -242,7 +242,7 @@ pub async fn deactivate_in(
     let row = store::set_status(tx, id, UserStatus::Deactivated).await?;
     sessions::revoke_all_for_user(tx, id).await?;
     crate::events::emit(tx, &crate::events::UserDeactivated { user_id: id }).await?;
-    Audit::new(AuditActor::User(by), "user.deactivated", "user", id)
+    Audit::new(by, "user.deactivated", "user", id)
         .from_optional_ip(ip)
         .record(tx)
         .await?;
@@ -262,32 +262,104 @@ pub async fn reactivate(
     let current = store::by_id_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let row = reactivate_in(&mut tx, actor.user_id, Some(ip), current).await?;
+    let status = reactivated_status(&current);
+    let row = reactivate_in(
+        &mut tx,
+        AuditActor::User(actor.user_id),
+        Some(ip),
+        &current,
+        status,
+    )
+    .await?;
     tx.commit().await?;
     Ok(row.to_user())
 }
 
-/// Reactivates `current` (locked by the caller) on behalf of the admin `by`.
-pub async fn reactivate_in(
-    tx: &mut TenantTx,
-    by: UserId,
-    ip: Option<IpAddr>,
-    current: UserRow,
-) -> ApiResult<UserRow> {
-    // An account that never chose a password goes back to waiting for its invitation.
-    let status = if current.password_hash.is_some() {
+/// The status an account an admin reactivates goes back to: active, or waiting for its
+/// invitation when it never chose a password.
+pub fn reactivated_status(current: &UserRow) -> UserStatus {
+    if current.password_hash.is_some() {
         UserStatus::Active
     } else {
         UserStatus::Invited
-    };
-    // Already there (e.g. an active user): nothing to do, and their sessions must keep working.
+    }
+}
+
+/// Gives `current` (locked by the caller) `status` again, with its audit record, on behalf of
+/// `by`. An account already in that status (e.g. an active user) is returned as it is, and its
+/// sessions keep working.
+pub async fn reactivate_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    ip: Option<IpAddr>,
+    current: &UserRow,
+    status: UserStatus,
+) -> ApiResult<UserRow> {
     if current.status == status {
-        return Ok(current);
+        return Ok(current.clone());
     }
     let id = current.id;
     let row = store::set_status(tx, id, status).await?;
-    Audit::new(AuditActor::User(by), "user.reactivated", "user", id)
+    Audit::new(by, "user.reactivated", "user", id)
         .from_optional_ip(ip)
+        .record(tx)
+        .await?;
+    Ok(row)
+}
+
+fn email_taken() -> ApiError {
+    ApiError::Conflict {
+        code: codes::EMAIL_TAKEN,
+        detail: "a user with this email already exists in this organisation".into(),
+    }
+}
+
+/// Creates an account an identity provider provisions (SCIM): a learner without a password,
+/// who signs in through the organisation's SSO; deactivated from the start when the provider
+/// says so. `user.created` is emitted as for every account.
+pub async fn provision_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    email: &Email,
+    display_name: &DisplayName,
+    active: bool,
+) -> ApiResult<store::UserRow> {
+    let status = if active {
+        UserStatus::Active
+    } else {
+        UserStatus::Deactivated
+    };
+    let row = store::insert(
+        tx,
+        &NewUser {
+            email,
+            display_name,
+            password_hash: None,
+            roles: &Roles::from_stored(&[Role::Learner]),
+            status,
+        },
+    )
+    .await
+    .on_constraint(store::EMAIL_TAKEN, email_taken)?;
+    Audit::new(by, "user.provisioned", "user", row.id)
+        .details(json!({ "status": status.as_str() }))
+        .record(tx)
+        .await?;
+    Ok(row)
+}
+
+/// Changes an account's email (its login identity) and name, as its identity provider says.
+pub async fn update_profile_in(
+    tx: &mut TenantTx,
+    by: AuditActor,
+    id: UserId,
+    email: &Email,
+    display_name: &DisplayName,
+) -> ApiResult<store::UserRow> {
+    let row = store::set_profile(tx, id, email, display_name)
+        .await
+        .on_constraint(store::EMAIL_TAKEN, email_taken)?;
+    Audit::new(by, "user.profile_changed", "user", id)
         .record(tx)
         .await?;
     Ok(row)

@@ -285,6 +285,25 @@ pub async fn set_status(
     .await
 }
 
+/// Sets the account's email and display name (an identity provider's update).
+pub async fn set_profile(
+    tx: &mut TenantTx,
+    id: UserId,
+    email: &Email,
+    display_name: &DisplayName,
+) -> Result<UserRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update users set email = $3, display_name = $4
+         where tenant_id = $1 and id = $2 returning {COLUMNS}"
+    ))
+    .bind(tx.tenant_id())
+    .bind(id)
+    .bind(email.as_str())
+    .bind(display_name.as_str())
+    .fetch_one(&mut **tx)
+    .await
+}
+
 pub async fn record_login(tx: &mut TenantTx, id: UserId) -> Result<(), sqlx::Error> {
     sqlx::query("update users set last_login_at = now() where tenant_id = $1 and id = $2")
         .bind(tx.tenant_id())

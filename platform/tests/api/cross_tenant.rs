@@ -61,6 +61,8 @@ struct Fixture {
     /// An SSO connection and a claimed email domain of each tenant.
     a_sso: SsoIds,
     b_sso: SsoIds,
+    /// A live SCIM token of A's.
+    a_scim_token: String,
 }
 
 /// An SSO connection and an email domain routed to it.
@@ -169,6 +171,8 @@ enum Credential {
     AdminBearer,
     /// None in headers (the endpoint is public or its secret travels in the body).
     None,
+    /// A's SCIM token as `Authorization: Bearer` (it names tenant A).
+    ScimBearer,
 }
 
 /// One tenant-scoped endpoint and what it must answer when used across tenants.
@@ -188,7 +192,7 @@ struct Endpoint {
 }
 
 fn suite() -> Vec<Endpoint> {
-    use Credential::{AdminBearer, None as Public};
+    use Credential::{AdminBearer, None as Public, ScimBearer};
     let ep = |method: Method,
               path: &'static str,
               credential: Credential,
@@ -204,6 +208,186 @@ fn suite() -> Vec<Endpoint> {
         public_profile: false,
     };
     vec![
+        // SCIM tokens (tenant admins) and the SCIM endpoints (A's SCIM token): B's ids are unknown
+        // on A; A's token addressed to B by host or header is refused.
+        ep(
+            Method::GET,
+            "/api/v1/scim/tokens",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/scim/tokens",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/scim/tokens/{id}/rotate",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/scim/tokens/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/ServiceProviderConfig",
+            ScimBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/ResourceTypes",
+            ScimBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/ResourceTypes/{id}",
+            ScimBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/Schemas",
+            ScimBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/Schemas/{id}",
+            ScimBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/Users",
+            ScimBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/scim/v2/Users",
+            ScimBearer,
+            Some(|_| json!({ "userName": "intruder@a.example", "active": true })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/Users/{id}",
+            ScimBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/scim/v2/Users/{id}",
+            ScimBearer,
+            Some(|_| json!({ "userName": "intruder@a.example", "active": false })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/scim/v2/Users/{id}",
+            ScimBearer,
+            Some(|_| {
+                json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{ "op": "replace", "path": "active", "value": false }] })
+            }),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/scim/v2/Users/{id}",
+            ScimBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/Groups",
+            ScimBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/scim/v2/Groups",
+            ScimBearer,
+            Some(
+                |fx| json!({ "displayName": "Intruders", "members": [{ "value": fx.b.learner.id }] }),
+            ),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/scim/v2/Groups/{id}",
+            ScimBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/scim/v2/Groups/{id}",
+            ScimBearer,
+            Some(
+                |fx| json!({ "displayName": "Taken over", "members": [{ "value": fx.a.learner.id }] }),
+            ),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PATCH,
+            "/scim/v2/Groups/{id}",
+            ScimBearer,
+            Some(|fx| {
+                json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{ "op": "add", "path": "members", "value": [{ "value": fx.a.learner.id }] }] })
+            }),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/scim/v2/Groups/{id}",
+            ScimBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
         // Notifications: the caller's own; B's notification ids are unknown on A.
         ep(
             Method::GET,
@@ -1729,8 +1913,10 @@ async fn call(
             request.host(&format!("{host}.lms.test")).tenant(header)
         }
     };
-    if let Credential::AdminBearer = ep.credential {
-        request = request.bearer(&fx.a.admin.access_token);
+    match ep.credential {
+        Credential::AdminBearer => request = request.bearer(&fx.a.admin.access_token),
+        Credential::ScimBearer => request = request.bearer(&fx.a_scim_token),
+        Credential::None => {}
     }
     if let Some(body) = ep.body {
         request = request.json(body(fx));
@@ -1798,7 +1984,18 @@ async fn fixture(app: &TestApp) -> Fixture {
     let a_mfa_challenge = app.mfa_challenge("a", &a.learner.email).await;
     let a_sso = seed_sso(app, &a).await;
     let b_sso = seed_sso(app, &b).await;
+    let a_scim_token = app
+        .post("/api/v1/scim/tokens")
+        .tenant("a")
+        .bearer(&a.admin.access_token)
+        .send()
+        .await
+        .json()["secret"]
+        .as_str()
+        .expect("SCIM secret")
+        .to_owned();
     Fixture {
+        a_scim_token,
         a_import,
         b_import,
         a_sso,
@@ -2067,7 +2264,7 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         // (a) A's own host, B's ids in the path: as if they did not exist.
         if let Some(expected) = ep.foreign_id {
             let mut foreign = Vec::new();
-            if ep.path.starts_with("/api/v1/cohorts/") {
+            if ep.path.starts_with("/api/v1/cohorts/") || ep.path.starts_with("/scim/v2/Groups/") {
                 foreign.push(PathIds::only(&fx.b_cohort));
             } else if ep.path.starts_with("/api/v1/jobs/") {
                 foreign.push(PathIds::only(&fx.b_job));
@@ -2154,7 +2351,9 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
         }
 
         // (b) B's host with A's credentials (and with A's or B's ids where the path has one).
-        let ids = if ep.path.starts_with("/api/v1/cohorts/") {
+        let ids = if ep.path.starts_with("/api/v1/cohorts/")
+            || ep.path.starts_with("/scim/v2/Groups/")
+        {
             vec![PathIds::only(&fx.a_cohort), PathIds::only(&fx.b_cohort)]
         } else if ep.path.starts_with("/api/v1/jobs/") {
             vec![PathIds::only(&fx.a_job), PathIds::only(&fx.b_job)]
@@ -2241,12 +2440,18 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                     &format!("{name} addressed to B ({to:?})"),
                 );
                 if reply.status.is_client_error() {
+                    // SCIM answers in its own error format.
+                    let expected = if ep.path.starts_with("/scim/") {
+                        "application/scim+json"
+                    } else {
+                        "application/problem+json"
+                    };
                     assert_eq!(
                         reply
                             .headers
                             .get("content-type")
                             .and_then(|v| v.to_str().ok()),
-                        Some("application/problem+json"),
+                        Some(expected),
                         "{name}: {}",
                         reply.text
                     );

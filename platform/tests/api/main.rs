@@ -32,6 +32,7 @@ mod quizzes;
 mod rate_limits;
 mod rls;
 mod s3_peer;
+mod scim;
 mod smtp;
 mod sso;
 mod storage;

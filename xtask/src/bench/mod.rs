@@ -7,6 +7,7 @@
 //!   by a load generator of its own (`xtask/quiz-storm`), with a check of every attempt;
 //! - [`imports`]: bulk CSV imports of 10,000 users and 10,000 enrollments, from upload to the
 //!   last row's outcome;
+//! - [`scim`]: SCIM user creations per second (`POST /scim/v2/Users`, wrk);
 //! - [`jobs`]: the job queue's enqueue rates, throughput and latency, measured in process by
 //!   `platform/examples/jobs_bench.rs` against its own private cluster.
 //!
@@ -21,6 +22,7 @@ pub mod login;
 mod pgbench;
 pub mod quiz_storm;
 mod scenarios;
+pub mod scim;
 mod seed;
 pub(crate) mod server;
 mod wrk;
