@@ -36,12 +36,20 @@ pub async fn observe(req: Request, next: Next) -> Response {
     response
 }
 
-/// Refuses a request whose percent-decoded path or query holds a NUL (400 `nul_character`):
-/// PostgreSQL cannot store one in text, and any path segment or query value may reach a query.
+/// Refuses a request whose percent-decoded path or query holds a NUL (400 `nul_character`, or
+/// a SCIM `invalidValue` below `/scim/`): PostgreSQL cannot store one in text, and any path
+/// segment or query value may reach a query.
 pub async fn refuse_nul(req: Request, next: Next) -> Response {
     let uri = req.uri();
     if decodes_to_nul(uri.path()) || uri.query().is_some_and(decodes_to_nul) {
-        return ApiError::nul_character("the request's path or query").into_response();
+        let location = "the request's path or query";
+        if uri.path().starts_with("/scim/") {
+            return crate::scim::error::ScimError::invalid_value(format!(
+                "{location} contains a NUL character (U+0000), which is not accepted"
+            ))
+            .into_response();
+        }
+        return ApiError::nul_character(location).into_response();
     }
     next.run(req).await
 }

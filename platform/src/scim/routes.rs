@@ -231,6 +231,7 @@ async fn resource_types(State(state): State<AppState>, who: Provisioner) -> Scim
     params(("id" = String, Path)),
     responses(
         (status = 200, body = ResourceDoc, content_type = "application/scim+json"),
+        (status = 400, description = "`invalidValue`: a NUL character in the path or query", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "No valid SCIM token", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 404, description = "No such resource type", body = ScimErrorBody, content_type = "application/scim+json"),
     )
@@ -274,6 +275,7 @@ async fn schemas(State(state): State<AppState>, who: Provisioner) -> ScimResult<
     params(("id" = String, Path)),
     responses(
         (status = 200, body = ResourceDoc, content_type = "application/scim+json"),
+        (status = 400, description = "`invalidValue`: a NUL character in the path or query", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "No valid SCIM token", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 404, description = "No such schema", body = ScimErrorBody, content_type = "application/scim+json"),
     )
@@ -386,6 +388,7 @@ async fn create_user(
     ),
     responses(
         (status = 200, body = ResourceDoc, content_type = "application/scim+json"),
+        (status = 400, description = "`invalidValue`: a NUL character in the path or query", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "No valid SCIM token", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 404, description = "No such user", body = ScimErrorBody, content_type = "application/scim+json"),
     )
@@ -470,6 +473,7 @@ async fn patch_user(
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "`invalidValue`: a NUL character in the path or query", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "No valid SCIM token", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 404, description = "No such user", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 409, description = "The organisation's last active admin", body = ScimErrorBody, content_type = "application/scim+json"),
@@ -579,6 +583,7 @@ async fn create_group(
     ),
     responses(
         (status = 200, body = ResourceDoc, content_type = "application/scim+json"),
+        (status = 400, description = "`invalidValue`: a NUL character in the path or query", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "No valid SCIM token", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
     )
@@ -671,6 +676,7 @@ async fn patch_group(
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "`invalidValue`: a NUL character in the path or query", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "No valid SCIM token", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 404, description = "No such group", body = ScimErrorBody, content_type = "application/scim+json"),
     )

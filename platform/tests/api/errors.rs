@@ -30,6 +30,28 @@ fn assert_problem_json(reply: &Reply, context: &str) {
     );
 }
 
+/// Below `/scim/` errors are SCIM Error messages (RFC 7644 §3.12), as SCIM clients expect.
+fn assert_scim_error(reply: &Reply, context: &str) {
+    assert_eq!(
+        reply
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/scim+json"),
+        "{context}: not a SCIM error: {} {}",
+        reply.status,
+        reply.text
+    );
+    let error = reply.json();
+    assert_eq!(
+        error["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+        "{context}: {}",
+        reply.text
+    );
+    assert_eq!(error["status"], reply.status.as_str(), "{context}");
+}
+
 #[tokio::test]
 async fn malformed_and_mistyped_bodies_are_client_errors() {
     let (app, t) = TestApp::with_tenant("acme").await;
@@ -385,7 +407,11 @@ async fn no_junk_input_makes_any_endpoint_fail() {
                             reply.text
                         );
                         if reply.status.is_client_error() {
-                            assert_problem_json(&reply, &context);
+                            if path.starts_with("/scim/") {
+                                assert_scim_error(&reply, &context);
+                            } else {
+                                assert_problem_json(&reply, &context);
+                            }
                         }
                     }
                 }
