@@ -460,6 +460,11 @@ pub async fn create_group(
         .record(&mut tx)
         .await?;
     save_group(&mut tx, token, id, None, &BTreeSet::new(), &wanted).await?;
+    answer_group(tx, id).await
+}
+
+/// Commits a group's change and answers the group as it now is, with its members.
+async fn answer_group(mut tx: TenantTx, id: CohortId) -> ScimResult<GroupWithMembers> {
     let group = group_view(&mut tx, id).await?;
     let members = store::members(&mut tx, &[id.0]).await?;
     tx.commit().await?;
@@ -497,13 +502,7 @@ pub async fn replace_group(
         &wanted,
     )
     .await?;
-    let group = group_view(&mut tx, id).await?;
-    let members = store::members(&mut tx, &[id.0]).await?;
-    tx.commit().await?;
-    Ok(GroupWithMembers {
-        group,
-        members: Some(members),
-    })
+    answer_group(tx, id).await
 }
 
 pub async fn patch_group(
@@ -528,13 +527,7 @@ pub async fn patch_group(
         &wanted,
     )
     .await?;
-    let group = group_view(&mut tx, id).await?;
-    let members = store::members(&mut tx, &[id.0]).await?;
-    tx.commit().await?;
-    Ok(GroupWithMembers {
-        group,
-        members: Some(members),
-    })
+    answer_group(tx, id).await
 }
 
 pub async fn delete_group(state: &AppState, who: &Provisioner, id: CohortId) -> ScimResult<()> {

@@ -2,7 +2,10 @@
 //! `sso_identities` and `sso_login_codes`, on the caller's tenant-scoped transaction.
 
 use chrono::{DateTime, Utc};
-use lms_tenants::TenantTx;
+use lms_tenants::{TenantId, TenantTx};
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -50,35 +53,47 @@ pub struct ConnectionFields<'a> {
     pub break_glass_user_id: Option<UserId>,
 }
 
+/// Binds a connection's tenant, id and fields as `$1` to `$15`, in the order of the insert's
+/// column list and the update's assignments.
+fn bind_connection<'q>(
+    query: QueryAs<'q, Postgres, ConnectionRow, PgArguments>,
+    tenant: TenantId,
+    id: ConnectionId,
+    c: &ConnectionFields<'q>,
+) -> QueryAs<'q, Postgres, ConnectionRow, PgArguments> {
+    query
+        .bind(tenant)
+        .bind(id)
+        .bind(c.name)
+        .bind(c.issuer)
+        .bind(c.client_id)
+        .bind(c.sealed_client_secret)
+        .bind(c.scopes)
+        .bind(c.email_claim)
+        .bind(c.name_claim)
+        .bind(c.groups_claim)
+        .bind(Json(c.group_roles))
+        .bind(c.default_role.as_str())
+        .bind(c.jit_provisioning)
+        .bind(c.sso_required)
+        .bind(c.break_glass_user_id)
+}
+
 pub async fn insert_connection(
     tx: &mut TenantTx,
     id: ConnectionId,
     c: &ConnectionFields<'_>,
 ) -> Result<ConnectionRow, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "insert into sso_connections (tenant_id, id, name, issuer, client_id, sealed_client_secret,
             scopes, email_claim, name_claim, groups_claim, group_roles, default_role,
             jit_provisioning, sso_required, break_glass_user_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          returning {CONNECTION_COLUMNS}"
-    ))
-    .bind(tx.tenant_id())
-    .bind(id)
-    .bind(c.name)
-    .bind(c.issuer)
-    .bind(c.client_id)
-    .bind(c.sealed_client_secret)
-    .bind(c.scopes)
-    .bind(c.email_claim)
-    .bind(c.name_claim)
-    .bind(c.groups_claim)
-    .bind(Json(c.group_roles))
-    .bind(c.default_role.as_str())
-    .bind(c.jit_provisioning)
-    .bind(c.sso_required)
-    .bind(c.break_glass_user_id)
-    .fetch_one(&mut **tx)
-    .await
+    );
+    bind_connection(sqlx::query_as(&sql), tx.tenant_id(), id, c)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 pub async fn update_connection(
@@ -86,31 +101,17 @@ pub async fn update_connection(
     id: ConnectionId,
     c: &ConnectionFields<'_>,
 ) -> Result<Option<ConnectionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "update sso_connections set name = $3, issuer = $4, client_id = $5,
             sealed_client_secret = $6, scopes = $7, email_claim = $8, name_claim = $9,
             groups_claim = $10, group_roles = $11, default_role = $12, jit_provisioning = $13,
             sso_required = $14, break_glass_user_id = $15, updated_at = now()
          where tenant_id = $1 and id = $2
          returning {CONNECTION_COLUMNS}"
-    ))
-    .bind(tx.tenant_id())
-    .bind(id)
-    .bind(c.name)
-    .bind(c.issuer)
-    .bind(c.client_id)
-    .bind(c.sealed_client_secret)
-    .bind(c.scopes)
-    .bind(c.email_claim)
-    .bind(c.name_claim)
-    .bind(c.groups_claim)
-    .bind(Json(c.group_roles))
-    .bind(c.default_role.as_str())
-    .bind(c.jit_provisioning)
-    .bind(c.sso_required)
-    .bind(c.break_glass_user_id)
-    .fetch_optional(&mut **tx)
-    .await
+    );
+    bind_connection(sqlx::query_as(&sql), tx.tenant_id(), id, c)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 pub async fn connection(
