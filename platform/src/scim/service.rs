@@ -121,27 +121,34 @@ pub async fn create_user(
                 account.active.unwrap_or(true),
             )
             .await?;
-            store::save_user(
-                &mut tx,
-                row.id,
-                &account.user_name,
-                account.external_id.as_deref(),
-                &account.attributes,
-            )
-            .await
-            .map_err(|err| {
-                if crate::error::violated_constraint(&err) == Some(store::USER_NAME_TAKEN) {
-                    user_name_taken()
-                } else {
-                    err.into()
-                }
-            })?;
+            save_scim_attributes(&mut tx, row.id, &account).await?;
             row.id
         }
     };
     let user = view(&mut tx, id).await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Keeps the account's SCIM userName, externalId and other attributes (409 `uniqueness` when
+/// another account has the userName).
+async fn save_scim_attributes(tx: &mut TenantTx, id: UserId, account: &Account) -> ScimResult<()> {
+    store::save_user(
+        tx,
+        id,
+        &account.user_name,
+        account.external_id.as_deref(),
+        &account.attributes,
+    )
+    .await
+    .map_err(|err| {
+        if crate::error::violated_constraint(&err) == Some(store::USER_NAME_TAKEN) {
+            user_name_taken()
+        } else {
+            err.into()
+        }
+    })?;
+    Ok(())
 }
 
 /// Makes the account what `account` says: email and name, SCIM attributes, and status (`active`
@@ -163,21 +170,7 @@ async fn save(
         users::update_profile_in(tx, token.actor(), current.id, &email, &account.display_name)
             .await?;
     }
-    store::save_user(
-        tx,
-        current.id,
-        &account.user_name,
-        account.external_id.as_deref(),
-        &account.attributes,
-    )
-    .await
-    .map_err(|err| {
-        if crate::error::violated_constraint(&err) == Some(store::USER_NAME_TAKEN) {
-            user_name_taken()
-        } else {
-            err.into()
-        }
-    })?;
+    save_scim_attributes(tx, current.id, account).await?;
     let active = if revived {
         Some(account.active.unwrap_or(true))
     } else {
