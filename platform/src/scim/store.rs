@@ -125,6 +125,15 @@ pub async fn user(tx: &mut TenantTx, id: UserId) -> Result<Option<UserView>, sql
         .await
 }
 
+/// An `id eq` filter's clause on `column` and the value to bind as `$n`: compared as a uuid so
+/// that the primary key finds it; text that is no uuid matches nothing (and is never cast).
+fn id_matches(column: &str, n: usize, value: &str) -> (String, String) {
+    match Uuid::parse_str(value) {
+        Ok(id) => (format!("{column} = ${n}::uuid"), id.to_string()),
+        Err(_) => ("false".to_owned(), value.to_owned()),
+    }
+}
+
 /// One page of the users matching every condition, in id order, and how many match in all.
 pub async fn users(
     tx: &mut TenantTx,
@@ -136,30 +145,39 @@ pub async fn users(
     let mut binds: Vec<String> = Vec::new();
     for condition in conditions {
         let n = binds.len() + 2;
-        let clause = match condition {
-            Condition::Id(_) => format!("u.id::text = lower(${n})"),
-            Condition::UserName(_) => {
-                format!("lower(coalesce(s.user_name, u.email)) = lower(${n})")
-            }
-            Condition::ExternalId(_) => format!("s.external_id = ${n}"),
-            Condition::WorkEmail(_) => format!(
-                "(case when s.user_id is null then u.email = lower(${n}) else exists (
-                    select 1 from jsonb_array_elements(case when jsonb_typeof(s.attributes->'emails') = 'array'
-                        then s.attributes->'emails' else '[]'::jsonb end) e
-                    where lower(e->>'type') = 'work' and lower(e->>'value') = lower(${n})) end)"
+        let (clause, value) = match condition {
+            Condition::Id(v) => id_matches("u.id", n, v),
+            // A user's userName is its SCIM userName, or its email when the provider never
+            // named it; each side is found through its own index (`scim_users_user_name_key`,
+            // `users_email_key`) rather than by reading every user.
+            Condition::UserName(v) => (
+                format!(
+                    "u.id in (
+                        select n.user_id from scim_users n
+                        where n.tenant_id = $1 and lower(n.user_name) = lower(${n})
+                        union all
+                        select e.id from users e
+                        where e.tenant_id = $1 and e.email = lower(${n})
+                          and not exists (select 1 from scim_users o
+                                          where o.tenant_id = $1 and o.user_id = e.id))"
+                ),
+                v.clone(),
             ),
-            Condition::DisplayName(_) | Condition::Member(_) => "false".to_owned(),
+            Condition::ExternalId(v) => (format!("s.external_id = ${n}"), v.clone()),
+            Condition::WorkEmail(v) => (
+                format!(
+                    "(case when s.user_id is null then u.email = lower(${n}) else exists (
+                        select 1 from jsonb_array_elements(case when jsonb_typeof(s.attributes->'emails') = 'array'
+                            then s.attributes->'emails' else '[]'::jsonb end) e
+                        where lower(e->>'type') = 'work' and lower(e->>'value') = lower(${n})) end)"
+                ),
+                v.clone(),
+            ),
+            Condition::DisplayName(v) | Condition::Member(v) => ("false".to_owned(), v.clone()),
         };
         sql.push_str(" and ");
         sql.push_str(&clause);
-        binds.push(match condition {
-            Condition::Id(v)
-            | Condition::UserName(v)
-            | Condition::ExternalId(v)
-            | Condition::WorkEmail(v)
-            | Condition::DisplayName(v)
-            | Condition::Member(v) => v.clone(),
-        });
+        binds.push(value);
     }
     let (offset_n, limit_n) = (binds.len() + 2, binds.len() + 3);
     let query = format!(
@@ -293,21 +311,21 @@ pub async fn groups(
     for condition in conditions {
         let n = binds.len() + 2;
         let (clause, value) = match condition {
-            Condition::Id(v) => (format!("c.id::text = lower(${n})"), v),
-            Condition::DisplayName(v) => (format!("lower(c.name) = lower(${n})"), v),
-            Condition::ExternalId(v) => (format!("g.external_id = ${n}"), v),
+            Condition::Id(v) => id_matches("c.id", n, v),
+            Condition::DisplayName(v) => (format!("lower(c.name) = lower(${n})"), v.clone()),
+            Condition::ExternalId(v) => (format!("g.external_id = ${n}"), v.clone()),
             Condition::Member(v) => (
                 format!(
                     "exists (select 1 from cohort_members m where m.tenant_id = c.tenant_id
                         and m.cohort_id = c.id and m.user_id::text = lower(${n}))"
                 ),
-                v,
+                v.clone(),
             ),
-            Condition::UserName(v) | Condition::WorkEmail(v) => ("false".to_owned(), v),
+            Condition::UserName(v) | Condition::WorkEmail(v) => ("false".to_owned(), v.clone()),
         };
         sql.push_str(" and ");
         sql.push_str(&clause);
-        binds.push(value.clone());
+        binds.push(value);
     }
     let (offset_n, limit_n) = (binds.len() + 2, binds.len() + 3);
     let query = format!(

@@ -448,6 +448,20 @@ async fn users_are_created_unique_ignoring_case_and_found_by_each_filter() {
             .await),
         vec![a.learner.id.clone()]
     );
+    // A provisioned user's userName is the provider's, not the email.
+    assert!(
+        scim.users_where(r#"userName eq "bob@example.com""#)
+            .await
+            .is_empty()
+    );
+    // Ids compare as uuids, whatever their case; text that is no uuid matches nobody.
+    assert_eq!(
+        ids(scim
+            .users_where(&format!(r#"id eq "{}""#, id.to_uppercase()))
+            .await),
+        vec![id.clone()]
+    );
+    assert!(scim.users_where(r#"id eq "not-a-uuid""#).await.is_empty());
     // No match: 200 with none.
     let none = scim
         .get(&format!(
