@@ -51,6 +51,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         credentials,
         crate::auth::session_router(),
         crate::users::router(),
+        crate::billing::router(),
         crate::imports::router(),
         crate::mfa::router(),
         crate::sso::router(),
@@ -73,6 +74,7 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::webhooks::router(),
         crate::notifications::router(),
         crate::operator::router(),
+        crate::billing::operator_router(),
         crate::jobs::operator_router(),
         crate::health::router(),
         crate::tls_ask::router(),
@@ -90,6 +92,10 @@ pub fn build(state: AppState, limits: RateLimits, trust_proxy_headers: bool) -> 
     let auth_limit = rate_limit::layer(limits.auth_per_second, limits.auth_burst, key);
     let (router, api) = routes_with(auth_limit).split_for_parts();
     let mut router = router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::billing::read_only::guard,
+        ))
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", api))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

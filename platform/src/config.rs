@@ -37,6 +37,8 @@ pub struct Config {
     pub dns_resolver: Option<SocketAddr>,
     /// The keys that seal secrets at rest (`LMS_SECRETS_KEY`, `LMS_SECRETS_RETIRED_KEYS`).
     pub secrets: crate::secrets_at_rest::SecretsConfig,
+    /// Stripe billing (`LMS_STRIPE_SECRET_KEY` etc.); off without a key.
+    pub billing: crate::billing::BillingConfig,
 }
 
 /// Who runs background jobs.
@@ -178,6 +180,15 @@ impl Config {
             secrets: crate::secrets_at_rest::SecretsConfig {
                 key: secret("LMS_SECRETS_KEY"),
                 retired_keys: secret("LMS_SECRETS_RETIRED_KEYS"),
+            },
+            billing: crate::billing::BillingConfig {
+                stripe_secret_key: secret("LMS_STRIPE_SECRET_KEY"),
+                webhook_secrets: crate::billing::BillingConfig::parse_webhook_secrets(
+                    &var::<String>("LMS_STRIPE_WEBHOOK_SECRET")?.unwrap_or_default(),
+                ),
+                api_base: var("LMS_STRIPE_API_BASE")?,
+                past_due_grace_days: var("LMS_BILLING_GRACE_DAYS")?
+                    .unwrap_or(crate::billing::DEFAULT_GRACE_DAYS),
             },
             jobs: JobsConfig {
                 in_process: var("LMS_IN_PROCESS_WORKER")?.unwrap_or(true),

@@ -105,6 +105,10 @@ pub enum ApiError {
     /// An upstream service the request depends on (an identity provider) failed.
     #[error("{detail}")]
     BadGateway { code: &'static str, detail: String },
+    /// An upstream service the request depends on (the payment provider) cannot be reached;
+    /// nothing was changed.
+    #[error("{detail}")]
+    ServiceUnavailable { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -202,7 +206,9 @@ impl ApiError {
             }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::ServiceUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -216,7 +222,8 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
-            | Self::BadGateway { code, .. } => code,
+            | Self::BadGateway { code, .. }
+            | Self::ServiceUnavailable { code, .. } => code,
             Self::Plugin(err) => err.code(),
             Self::NotFound => "not_found",
             Self::TooManyRequests { .. } => "rate_limited",
@@ -267,6 +274,11 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after.as_secs().max(1)),
                 );
+            }
+            Self::ServiceUnavailable { .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(5));
             }
             Self::Unauthenticated { .. } => {
                 response

@@ -9,6 +9,7 @@ pub mod app;
 pub mod assignments;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod catalog;
 pub mod cohorts;
 pub mod config;

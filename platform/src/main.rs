@@ -34,6 +34,18 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Stripe billing.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Read every tenant's subscription and entitlements again from Stripe and repair drift
+    /// (needs DATABASE_URL and LMS_STRIPE_SECRET_KEY).
+    Reconcile,
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,6 +87,23 @@ async fn run() -> anyhow::Result<()> {
         Command::Worker => {
             telemetry::init(config.log_json);
             lms_platform::startup::run_worker(config, shutdown_signal()).await
+        }
+        Command::Billing {
+            command: BillingCommand::Reconcile,
+        } => {
+            telemetry::init(config.log_json);
+            let report = lms_platform::startup::reconcile_billing(config).await?;
+            let line = format!(
+                "{} tenants reconciled with Stripe: {} repaired, {} failed\n",
+                report.tenants, report.repaired, report.failed
+            );
+            std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes())?;
+            anyhow::ensure!(
+                report.failed == 0,
+                "{} tenants could not be reconciled",
+                report.failed
+            );
+            Ok(())
         }
         Command::Serve { bind, demo } => {
             telemetry::init(config.log_json);

@@ -25,6 +25,7 @@ use crate::error::Problem;
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "User management (tenant admins)"),
+        (name = "billing", description = "The organisation's plan, Stripe subscription, seats and entitlements (tenant admins)"),
         (name = "imports", description = "Bulk CSV imports of users and enrollments with dry runs, progress and per-row outcomes (tenant admins)"),
         (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643/7644) under /scim/v2 with the organisation's SCIM token, which also selects the organisation; errors there are SCIM Error messages (application/scim+json). Tenant admins manage the tokens under /api/v1/scim/tokens"),
         (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, the login challenge, the tenant's policy and admin resets"),

@@ -224,6 +224,8 @@ async fn build_state(
             dns: crate::sso::dns::TxtResolver::new(config.dns_resolver)?,
         },
         notifications: crate::notifications::Notifier::default(),
+        billing: crate::billing::Billing::new(&config.billing, config.outbound_allow.clone())
+            .context("configuring Stripe billing")?,
     };
     Ok((state, generated_operator_token))
 }
@@ -247,6 +249,19 @@ pub async fn run_worker(
         .run(shutdown)
         .await;
     Ok(())
+}
+
+/// `lms billing reconcile`: every tenant's billing state read again from Stripe, drift
+/// repaired. Needs a configured database, like `lms worker`.
+pub async fn reconcile_billing(config: Config) -> anyhow::Result<crate::billing::Report> {
+    let Some(owner) = config.database.owner_url.clone() else {
+        anyhow::bail!("lms billing reconcile needs DATABASE_URL");
+    };
+    let urls = ResolvedUrls::new(&config.database, owner)?;
+    db::migrate(&urls).await?;
+    let public_url = format!("http://{}", config.bind);
+    let (state, _) = build_state(&config, &urls, public_url).await?;
+    crate::billing::reconcile_all(&state).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

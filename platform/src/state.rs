@@ -36,6 +36,8 @@ pub struct AppState {
     pub sso: crate::sso::Sso,
     /// Wakes this process's notification streams.
     pub notifications: crate::notifications::Notifier,
+    /// Plans, subscriptions and entitlements; Stripe when configured.
+    pub billing: crate::billing::Billing,
 }
 
 pub struct Settings {

@@ -194,7 +194,7 @@ struct RegisterRequest {
     responses(
         (status = 201, body = SessionResponse),
         (status = 403, description = "Self-registration is off (`registration_disabled`), the email's domain signs in by SSO only (`sso_required`) or the tenant is suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`, or `seat_limit_reached`: every seat of the organisation's plan is taken", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -72,6 +72,7 @@ pub async fn register(
     }
     let mut tx = state.db.begin(tenant.id).await?;
     sso::refuse_password_if_sso_required(&mut tx, input.email.as_str(), None).await?;
+    crate::billing::seats::take(&mut tx, &state.billing).await?;
     let hash = state.passwords.hash(&input.password).await?;
     let roles = Roles::one(Role::Learner);
     let row = users::insert(

@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = Enrollment),
         (status = 403, description = "`self_enrollment_closed`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`course_not_published`, `prerequisites_unmet`, `course_full` or `already_enrolled`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`course_not_published`, `prerequisites_unmet`, `course_full`, `already_enrolled`, or `seat_limit_reached` (the organisation holds more accounts than its plan includes)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn enroll_self(
@@ -122,7 +122,7 @@ pub fn bulk_ids(user_ids: Vec<UserId>) -> ApiResult<Vec<UserId>> {
     responses(
         (status = 200, body = BulkEnrollment),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, description = "`course_not_published`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`course_not_published`, or `seat_limit_reached` (the organisation holds more accounts than its plan includes)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn enroll_users(
@@ -153,7 +153,7 @@ struct EnrollCohort {
     responses(
         (status = 200, body = BulkEnrollment),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, description = "`course_not_published`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`course_not_published`, or `seat_limit_reached` (the organisation holds more accounts than its plan includes)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_cohort`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -66,6 +66,7 @@ pub async fn enroll_self(
     if course.status != CourseStatus::Published {
         return Err(not_published(&course));
     }
+    crate::billing::seats::ensure_within_limit(&mut tx, &state.billing).await?;
     if !course.self_enrollment {
         return Err(ApiError::Forbidden {
             code: "self_enrollment_closed",
@@ -177,6 +178,7 @@ pub async fn enroll_many(
     let mut staff = Staff::begin(state, caller, id, true).await?;
     let results = enroll_users(
         &mut staff.tx,
+        &state.billing,
         &staff.course,
         staff.actor.user_id,
         &users,
@@ -216,6 +218,7 @@ pub async fn enroll_cohort(
     let members = cohorts::member_ids(&mut staff.tx, cohort).await?;
     let results = enroll_users(
         &mut staff.tx,
+        &state.billing,
         &staff.course,
         staff.actor.user_id,
         &members,
@@ -263,6 +266,7 @@ pub async fn enroll_team(
     }
     let results = enroll_users(
         &mut tx,
+        &state.billing,
         &course,
         actor.user_id,
         &users,
@@ -292,6 +296,7 @@ pub async fn enroll_team(
 /// lock.
 async fn enroll_users(
     tx: &mut TenantTx,
+    billing: &crate::billing::Billing,
     course: &CourseRow,
     by: UserId,
     users: &[UserId],
@@ -300,6 +305,7 @@ async fn enroll_users(
     if course.status != CourseStatus::Published {
         return Err(not_published(course));
     }
+    crate::billing::seats::ensure_within_limit(tx, billing).await?;
     let known: HashSet<UserId> = store::active_users(tx, users).await?.into_iter().collect();
     let mut seats = seats_left(tx, course).await?;
     let mut seen = HashSet::new();

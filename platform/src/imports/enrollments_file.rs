@@ -80,6 +80,7 @@ struct World {
 /// courses are locked while their seats are counted and taken, as any enrollment does.
 pub async fn process(
     tx: &mut TenantTx,
+    billing: &crate::billing::Billing,
     batch: &Batch<'_>,
     rows: &[PendingRow],
     carry: &mut Carry,
@@ -105,6 +106,7 @@ pub async fn process(
         }
     }
     if !batch.dry_run {
+        crate::billing::seats::ensure_within_limit(tx, billing).await?;
         let mut enrolled: HashMap<CourseId, Vec<UserId>> = HashMap::new();
         for plan in plans {
             if let Some(course) = plan.enroll

@@ -167,7 +167,9 @@ async fn process(
 ) -> Result<Vec<Outcome>, ApiError> {
     match kind {
         ImportKind::Users => users_file::process(ctx.state(), tx, batch, rows, carry).await,
-        ImportKind::Enrollments => enrollments_file::process(tx, batch, rows, carry).await,
+        ImportKind::Enrollments => {
+            enrollments_file::process(tx, &ctx.state().billing, batch, rows, carry).await
+        }
     }
 }
 

@@ -313,7 +313,7 @@ async fn apply(
             }
             if change.reactivate {
                 let status = users::reactivated_status(&row);
-                row = users::reactivate_in(tx, by, batch.ip, &row, status).await?;
+                row = users::reactivate_in(tx, &state.billing, by, batch.ip, &row, status).await?;
             }
             if change.deactivate {
                 users::deactivate_in(tx, by, batch.ip, &row).await?;

@@ -20,6 +20,7 @@ pub fn registry() -> Registry {
         .handle(crate::notifications::digest::send)
         .handle(crate::notifications::due_soon::remind)
         .handle(crate::imports::run)
+        .handle(crate::billing::reconcile_tenant)
 }
 
 /// The platform's recurring work.
@@ -39,6 +40,11 @@ pub fn schedules() -> Vec<Schedule> {
             name: "webhooks.prune_deliveries",
             cron: "41 3 * * *",
             task: crate::webhooks::prune_deliveries,
+        },
+        Schedule {
+            name: "billing.reconcile",
+            cron: "23 4 * * *",
+            task: crate::billing::schedule_reconcile,
         },
         Schedule {
             name: "notifications.daily_digest",

@@ -172,6 +172,7 @@ struct DomainRequest {
     request_body = DomainRequest,
     responses(
         (status = 201, body = Tenant),
+        (status = 403, description = "`feature_not_in_plan`: the tenant's plan does not include custom domains", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`domain_taken`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -212,7 +213,7 @@ async fn remove_domain(
     request_body = InviteRequest,
     responses(
         (status = 201, body = User),
-        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`, or `seat_limit_reached`: every seat of the tenant's plan is taken", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn invite_user(

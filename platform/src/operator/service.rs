@@ -126,6 +126,9 @@ pub async fn add_domain(
     registry::by_id(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    crate::billing::Access::load(&mut tx, id, &state.billing)
+        .await?
+        .require(crate::billing::Feature::CustomDomains)?;
     registry::add_domain(&mut tx, id, &domain)
         .await
         .on_constraint(registry::DOMAIN_TAKEN, || ApiError::Conflict {

@@ -181,6 +181,8 @@ pub async fn upload(
     signature: Option<SignatureInput>,
 ) -> ApiResult<(bool, PluginVersionDetail)> {
     let (mut tx, _) = begin_admin(state, caller).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Plugins)
+        .await?;
     manifest.check()?;
     let digest: [u8; 32] = Sha256::digest(&component).into();
     let signed_by = check_signature(&mut tx, signature.as_ref(), &digest).await?;
@@ -367,6 +369,8 @@ pub async fn install(
     granted: BTreeSet<Capability>,
 ) -> ApiResult<PluginVersionDetail> {
     let (mut tx, actor) = begin_admin(state, caller).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Plugins)
+        .await?;
     let plugin = store::plugin_by_name(&mut tx, name, true)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -419,6 +423,10 @@ pub async fn set_enabled(
     enabled: bool,
 ) -> ApiResult<Plugin> {
     let (mut tx, actor) = begin_admin(state, caller).await?;
+    if enabled {
+        crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Plugins)
+            .await?;
+    }
     let plugin = store::plugin_by_name(&mut tx, name, true)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -558,6 +566,8 @@ pub async fn install_from_catalog(
     granted: BTreeSet<Capability>,
 ) -> ApiResult<Plugin> {
     let (mut tx, _) = begin_admin(state, caller).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Plugins)
+        .await?;
     let entry = catalog::entry(&mut tx, name)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -104,7 +104,7 @@ pub async fn create_user(
             let existing = accounts::by_id_for_update(&mut tx, existing.id)
                 .await?
                 .ok_or_else(ScimError::not_found)?;
-            save(&mut tx, token, &existing, &account, true).await?;
+            save(&mut tx, &state.billing, token, &existing, &account, true).await?;
             existing.id
         }
         Some(_) => {
@@ -115,6 +115,7 @@ pub async fn create_user(
         None => {
             let row = users::provision_in(
                 &mut tx,
+                &state.billing,
                 token.actor(),
                 &email,
                 &account.display_name,
@@ -157,6 +158,7 @@ async fn save_scim_attributes(tx: &mut TenantTx, id: UserId, account: &Account) 
 /// says otherwise.
 async fn save(
     tx: &mut TenantTx,
+    billing: &crate::billing::Billing,
     token: Token,
     current: &accounts::UserRow,
     account: &Account,
@@ -181,7 +183,15 @@ async fn save(
             users::deactivate_in(tx, token.actor(), None, current).await?;
         }
         (Some(true), UserStatus::Deactivated) => {
-            users::reactivate_in(tx, token.actor(), None, current, UserStatus::Active).await?;
+            users::reactivate_in(
+                tx,
+                billing,
+                token.actor(),
+                None,
+                current,
+                UserStatus::Active,
+            )
+            .await?;
         }
         _ => {}
     }
@@ -208,7 +218,7 @@ pub async fn replace_user(
     let account = Account::of(&document)?;
     let (mut tx, token) = who.begin(state).await?;
     let current = lock(&mut tx, id).await?;
-    save(&mut tx, token, &current, &account, false).await?;
+    save(&mut tx, &state.billing, token, &current, &account, false).await?;
     let user = view(&mut tx, id).await?;
     tx.commit().await?;
     Ok(user)
@@ -232,7 +242,7 @@ pub async fn patch_user(
         ));
     }
     let account = Account::of(&document)?;
-    save(&mut tx, token, &current, &account, false).await?;
+    save(&mut tx, &state.billing, token, &current, &account, false).await?;
     let user = view(&mut tx, id).await?;
     tx.commit().await?;
     Ok(user)

@@ -89,6 +89,7 @@ pub async fn start(
     delivery: Delivery,
 ) -> ApiResult<Started> {
     let mut tx = state.db.begin(tenant.id).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Sso).await?;
     let connection = match from {
         Start::Connection(id) => store::connection(&mut tx, id).await?,
         Start::Email(email) => {
@@ -253,7 +254,7 @@ pub async fn callback(
             }
             OidcError::Provider(_) => provider_failed(&err),
         })?;
-    let user = sign_in(&mut tx, &connection, &claims, ip).await?;
+    let user = sign_in(&mut tx, &state.billing, &connection, &claims, ip).await?;
     let return_to = ReturnTo::from_db(login.return_to);
     let finished = if login.session_mode == "code" {
         let code = OpaqueToken::generate();
@@ -297,6 +298,7 @@ fn id_token_refused(refusal: &IdTokenRefusal) -> ApiError {
 /// line with their groups.
 async fn sign_in(
     tx: &mut TenantTx,
+    billing: &crate::billing::Billing,
     connection: &ConnectionRow,
     claims: &super::oidc::VerifiedClaims,
     ip: IpAddr,
@@ -344,6 +346,7 @@ async fn sign_in(
                     .and_then(|n| DisplayName::parse(n).ok())
                     .or_else(|| DisplayName::parse(email.as_str()).ok())
                     .ok_or_else(|| anyhow::anyhow!("no display name for {}", email.as_str()))?;
+                crate::billing::seats::take(tx, billing).await?;
                 let row = users::insert(
                     tx,
                     &NewUser {

@@ -198,6 +198,7 @@ pub async fn create_connection(
 ) -> ApiResult<ConnectionRow> {
     use secrecy::ExposeSecret;
     let (mut tx, actor) = caller.begin_as(state, Role::TenantAdmin).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Sso).await?;
     validate(state, &mut tx, &input).await?;
     let Some(secret) = &input.client_secret else {
         return Err(ApiError::validation(
@@ -243,6 +244,7 @@ pub async fn update_connection(
 ) -> ApiResult<ConnectionRow> {
     use secrecy::ExposeSecret;
     let (mut tx, actor) = caller.begin_as(state, Role::TenantAdmin).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Sso).await?;
     let current = store::connection(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -337,6 +339,7 @@ pub async fn add_domain(
     connection: Option<ConnectionId>,
 ) -> ApiResult<DomainRow> {
     let (mut tx, actor) = caller.begin_as(state, Role::TenantAdmin).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Sso).await?;
     if let Some(connection) = connection
         && store::connection(&mut tx, connection).await?.is_none()
     {
@@ -403,6 +406,7 @@ pub async fn verify_domain(
     id: DomainId,
 ) -> ApiResult<DomainRow> {
     let (mut tx, actor) = caller.begin_as(state, Role::TenantAdmin).await?;
+    crate::billing::require_feature(&mut tx, &state.billing, crate::billing::Feature::Sso).await?;
     let row = store::domain_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -120,7 +120,7 @@ impl InviteRequest {
     responses(
         (status = 201, body = User),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`, or `seat_limit_reached`: every seat of the plan is taken", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn invite_user(
@@ -191,6 +191,7 @@ async fn deactivate_user(
     responses(
         (status = 200, body = User),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "`seat_limit_reached`: every seat of the plan is taken", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn reactivate_user(

@@ -93,6 +93,7 @@ pub async fn invite_in(
     ip: Option<IpAddr>,
     invitation: Invitation,
 ) -> ApiResult<User> {
+    crate::billing::seats::take(tx, &state.billing).await?;
     let row = store::insert(
         tx,
         &NewUser {
@@ -265,6 +266,7 @@ pub async fn reactivate(
     let status = reactivated_status(&current);
     let row = reactivate_in(
         &mut tx,
+        &state.billing,
         AuditActor::User(actor.user_id),
         Some(ip),
         &current,
@@ -287,9 +289,10 @@ pub fn reactivated_status(current: &UserRow) -> UserStatus {
 
 /// Gives `current` (locked by the caller) `status` again, with its audit record, on behalf of
 /// `by`. An account already in that status (e.g. an active user) is returned as it is, and its
-/// sessions keep working.
+/// sessions keep working. A deactivated account coming back takes a seat of the plan.
 pub async fn reactivate_in(
     tx: &mut TenantTx,
+    billing: &crate::billing::Billing,
     by: AuditActor,
     ip: Option<IpAddr>,
     current: &UserRow,
@@ -297,6 +300,9 @@ pub async fn reactivate_in(
 ) -> ApiResult<UserRow> {
     if current.status == status {
         return Ok(current.clone());
+    }
+    if current.status == UserStatus::Deactivated {
+        crate::billing::seats::take(tx, billing).await?;
     }
     let id = current.id;
     let row = store::set_status(tx, id, status).await?;
@@ -316,15 +322,17 @@ fn email_taken() -> ApiError {
 
 /// Creates an account an identity provider provisions (SCIM): a learner without a password,
 /// who signs in through the organisation's SSO; deactivated from the start when the provider
-/// says so. `user.created` is emitted as for every account.
+/// says so. `user.created` is emitted as for every account. An active one takes a seat.
 pub async fn provision_in(
     tx: &mut TenantTx,
+    billing: &crate::billing::Billing,
     by: AuditActor,
     email: &Email,
     display_name: &DisplayName,
     active: bool,
 ) -> ApiResult<store::UserRow> {
     let status = if active {
+        crate::billing::seats::take(tx, billing).await?;
         UserStatus::Active
     } else {
         UserStatus::Deactivated

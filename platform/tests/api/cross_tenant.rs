@@ -1704,6 +1704,31 @@ fn suite() -> Vec<Endpoint> {
             None,
             StatusCode::UNAUTHORIZED,
         ),
+        // Billing (tenant admins): the overview names only the addressed tenant's plan.
+        ep(
+            Method::GET,
+            "/api/v1/billing",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/billing/checkout",
+            AdminBearer,
+            Some(|_| json!({ "plan_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b" })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/billing/portal",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -1847,6 +1872,37 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
         "POST",
         "/api/v1/operator/signing-keys/rotate",
         "operator, platform-wide keys",
+    ),
+    (
+        "GET",
+        "/api/v1/operator/plans",
+        "operator, platform-wide plans",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/plans",
+        "operator, platform-wide plans",
+    ),
+    (
+        "PUT",
+        "/api/v1/operator/plans/{id}",
+        "operator, platform-wide plans",
+    ),
+    (
+        "POST",
+        "/api/v1/operator/plans/{id}/default",
+        "operator, platform-wide plans",
+    ),
+    (
+        "GET",
+        "/api/v1/operator/tenants/{id}/billing",
+        "operator, cross-tenant by design",
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/stripe",
+        "Stripe's signed webhook: no tenant credential is taken; the tenant is the one whose \
+         Stripe Customer the event names (billing.rs tests unknown customers and forgeries)",
     ),
 ];
 

@@ -5,6 +5,7 @@ mod helpers;
 mod assignments;
 mod audit;
 mod auth;
+mod billing;
 mod cancellation;
 mod catalog;
 mod cohorts;

@@ -18,6 +18,8 @@ const REFERENCE_TABLES: &[&str] = &[
     "tenant_domains",
     // One verified owner per SSO email domain across tenants: keyed by the domain alone.
     "sso_verified_domains",
+    // Which tenant a Stripe Customer is: a webhook's routing data, keyed by the customer id.
+    "stripe_customers",
 ];
 
 /// Tables without a `tenant_id` column: platform-global, never tenant data. A new table must either
@@ -30,6 +32,8 @@ const GLOBAL_TABLES: &[&str] = &[
     "plugin_catalog",
     // Recurring platform work: only the operator role's job workers read or write it.
     "job_schedules",
+    // The operator's billing plans: every tenant reads them, only the operator writes.
+    "billing_plans",
 ];
 
 const APP_ROLE: &str = "lms_app";
@@ -335,6 +339,11 @@ async fn reference_table_privilege_violations(
         ("plugin_catalog", "INSERT"),
         ("plugin_catalog", "UPDATE"),
         ("plugin_catalog", "DELETE"),
+        ("billing_plans", "INSERT"),
+        ("billing_plans", "UPDATE"),
+        ("billing_plans", "DELETE"),
+        ("stripe_customers", "SELECT"),
+        ("stripe_customers", "INSERT"),
     ];
     for (table, privilege) in table_checks {
         let granted: bool = sqlx::query_scalar("select has_table_privilege($1, $2, $3)")

@@ -9,6 +9,7 @@ mod fixture;
 mod ids;
 mod mfa;
 pub mod paths;
+mod stripe;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ pub use db::TestDb;
 pub use fixture::*;
 pub use ids::*;
 pub use mfa::*;
+pub use stripe::*;
 
 pub const OPERATOR_TOKEN: &str = "test-operator-credential-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -75,6 +77,7 @@ pub fn config_for(owner_url: &str, data_dir: std::path::PathBuf) -> Config {
         dns_resolver: None,
         // The development key, generated in the test's data folder.
         secrets: lms_platform::secrets_at_rest::SecretsConfig::default(),
+        billing: lms_platform::billing::BillingConfig::default(),
     }
 }
 
