@@ -64,6 +64,8 @@ pub fn features(auth_limit: Option<rate_limit::Layer>) -> Vec<OpenApiRouter<AppS
         crate::quizzes::router(),
         crate::assignments::router(),
         crate::gradebook::router(),
+        crate::certificates::router(),
+        crate::certificates::public_router(),
         crate::reports::router(),
         crate::plugins::router(),
         crate::tenant_profile::router(),

@@ -10,6 +10,7 @@ pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod certificates;
 pub mod cohorts;
 pub mod config;
 pub mod courses;

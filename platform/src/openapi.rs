@@ -37,6 +37,7 @@ use crate::error::Problem;
         (name = "quizzes", description = "Quiz settings, attempts with frozen questions and deadlines, autosaved answers, grading by rule, plugin and person, the grading queue"),
         (name = "assignments", description = "Assignment settings with rubrics and late policies, text and file submissions, grading with feedback and inline comments, grade release, the graders' queue"),
         (name = "gradebook", description = "Scores per learner and assessment, weighted course grades, the learner's own grades, CSV export"),
+        (name = "certificates", description = "Verifiable certificates: templates per course or tenant default, issuance on completion or by an admin, revocation, the learner's own certificates"),
         (name = "cohorts", description = "Groups of learners enrolled together: kept by tenant admins, managed as teams by their corporate managers"),
         (name = "reports", description = "Team reports: a corporate manager's team members' enrollments, progress, completions, quiz results and released grades (tenant admins: every cohort's members), paginated or as CSV"),
         (name = "plugins", description = "The plugin registry: uploads, installs, capability grants, signatures, the first-party catalog, grading and invocation records (tenant admins; grading also instructors)"),

@@ -25,7 +25,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test      prepare PostgreSQL, Redis, the Python test peers and the Rust tools,
+  test      prepare PostgreSQL, Redis, the Python and Node test peers and the Rust tools,
             then run format check, clippy, the test suite and the
             generated-artifact freshness check
   openapi   regenerate platform/openapi.json from `lms openapi`
@@ -53,6 +53,10 @@ commands:
             bulk CSV imports on the release server: a users file of N (10000)
             new users (dry run, real, again) and an enrollments file of N rows
             (dry run, real, again), each timed from upload to its last row
+  bench certificates [--certificates N] [--concurrency C]
+            certificates issued per second on a private cluster (N, 2000, by C
+            tasks at a time; credential signed with eddsa-rdfc-2022, row and
+            event committed, PDF rendered) and the PDF's size
   bench jobs [--jobs N] [--tenants T] [--concurrency C] [--samples S]
             the job queue: enqueue rates, N (100000) no-op jobs over T (10)
             tenants completed by 2 workers of C (64) jobs, and enqueue-to-start
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         }
         ["bench", "grader", rest @ ..] => grader_bench::grader(rest),
         ["bench", "jobs", rest @ ..] => bench::jobs(rest),
+        ["bench", "certificates", rest @ ..] => bench::certificates(rest),
         ["bench", "imports", rest @ ..] => {
             bench::imports::Options::parse(rest).and_then(|o| bench::imports::run(&o))
         }

@@ -67,3 +67,47 @@ pub fn ensure() -> Result<PathBuf> {
     }
     Ok(python)
 }
+
+/// The committed verifier (script, manifest, lockfile), relative to the workspace root.
+const VERIFIER_SOURCE: &str = "platform/tests/peers/verifier";
+
+/// The Node test peer: Digital Bazaar's credential libraries, installed from the committed
+/// lockfile with `npm ci` into `target/test-peers/verifier` (beside a copy of the script).
+/// Returns that directory (for `LMS_TEST_VERIFIER`).
+pub fn ensure_verifier() -> Result<PathBuf> {
+    let source = root().join(VERIFIER_SOURCE);
+    let dir = root().join("target").join("test-peers").join("verifier");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for file in ["package.json", "package-lock.json", "verify.mjs"] {
+        std::fs::copy(source.join(file), dir.join(file))
+            .with_context(|| format!("copying {VERIFIER_SOURCE}/{file}"))?;
+    }
+    if !succeeds(command("npm").arg("--version")) {
+        println!("npm is missing; installing Debian's nodejs and npm");
+        let _ = run(command("apt-get").args(["update", "-q"]));
+        let _ = run(command("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "nodejs", "npm"])
+            .env("DEBIAN_FRONTEND", "noninteractive"));
+    }
+    let lock = std::fs::read_to_string(source.join("package-lock.json"))
+        .with_context(|| format!("reading {VERIFIER_SOURCE}/package-lock.json"))?;
+    let marker = dir.join("installed-package-lock.json");
+    let installed = std::fs::read_to_string(&marker).ok();
+    if installed.as_deref() == Some(lock.as_str()) && dir.join("node_modules").is_dir() {
+        println!("{VERIFIER_SOURCE} already installed");
+    } else {
+        run(command("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
+            .current_dir(&dir))
+        .context("installing the credential verifier's npm packages (needs Node.js and npm)")?;
+        std::fs::write(&marker, &lock).with_context(|| format!("writing {}", marker.display()))?;
+        println!("installed {VERIFIER_SOURCE}");
+    }
+    Ok(dir)
+}

@@ -18,6 +18,7 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 struct Env {
     database_url: Option<String>,
     python: Option<PathBuf>,
+    verifier: Option<PathBuf>,
     plugin_artifacts: Option<PathBuf>,
 }
 
@@ -46,6 +47,10 @@ const STEPS: &[(&str, StepFn)] = &[
     ("Redis", |_| services::redis()),
     ("Python test peers", |env| {
         env.python = Some(peers::ensure()?);
+        Ok(())
+    }),
+    ("Node test peers", |env| {
+        env.verifier = Some(peers::ensure_verifier()?);
         Ok(())
     }),
     ("Rust tools", |_| rust_tools()),
@@ -197,6 +202,10 @@ fn tests(env: &mut Env) -> Result<()> {
         .plugin_artifacts
         .clone()
         .context("the Plugins step did not run")?;
+    let verifier = env
+        .verifier
+        .clone()
+        .context("the Node test peers step did not run")?;
     println!(
         "LMS_TEST_DATABASE_URL, LMS_TEST_PYTHON={} and LMS_PLUGIN_ARTIFACTS={} are set",
         python.display(),
@@ -210,7 +219,8 @@ fn tests(env: &mut Env) -> Result<()> {
         .args(["test", "--workspace", "--doc", "--locked"])
         .env("LMS_TEST_DATABASE_URL", &database_url)
         .env("LMS_TEST_PYTHON", &python)
-        .env("LMS_PLUGIN_ARTIFACTS", &plugin_artifacts));
+        .env("LMS_PLUGIN_ARTIFACTS", &plugin_artifacts)
+        .env("LMS_TEST_VERIFIER", &verifier));
     let nextest = run(cargo()
         .args([
             "nextest",
@@ -221,7 +231,8 @@ fn tests(env: &mut Env) -> Result<()> {
         ])
         .env("LMS_TEST_DATABASE_URL", &database_url)
         .env("LMS_TEST_PYTHON", &python)
-        .env("LMS_PLUGIN_ARTIFACTS", &plugin_artifacts));
+        .env("LMS_PLUGIN_ARTIFACTS", &plugin_artifacts)
+        .env("LMS_TEST_VERIFIER", &verifier));
     doctests.and(nextest)
 }
 
@@ -264,6 +275,7 @@ pub fn fuzz_alone() -> Result<()> {
     let mut env = Env {
         database_url: Some(services::database_url()),
         python: Some(peers::ensure()?),
+        verifier: None,
         plugin_artifacts: None,
     };
     let built = root()

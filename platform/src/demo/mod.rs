@@ -15,6 +15,7 @@ use lms_tenants::{Branding, Slug, Tenant, TenantSettings};
 use secrecy::{ExposeSecret, SecretString};
 
 mod assignments;
+mod certificates;
 mod courses;
 mod quizzes;
 
@@ -150,6 +151,9 @@ pub async fn seed(state: &AppState, password: &SecretString) -> anyhow::Result<T
     assignments::seed(state, &tenant)
         .await
         .context("seeding the demo assignments")?;
+    certificates::seed(state, &tenant)
+        .await
+        .context("seeding the demo certificate")?;
     Ok(tenant)
 }
 

@@ -8,6 +8,7 @@ use utoipa::openapi::OpenApi;
 
 use super::Event;
 use crate::assignments::SubmissionId;
+use crate::certificates::{CertificateId, CertificateSource};
 use crate::courses::{CourseId, ItemId, ModuleId};
 use crate::enrollments::{EnrollmentId, EnrollmentSource};
 use crate::quizzes::AttemptId;
@@ -129,6 +130,28 @@ pub struct AssignmentGraded {
     pub released: bool,
 }
 
+/// `certificate.issued`: a learner received a certificate of a course (on completion, or from a
+/// tenant admin).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateIssued {
+    pub certificate_id: CertificateId,
+    pub course_id: CourseId,
+    pub user_id: UserId,
+    pub source: CertificateSource,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `certificate.revoked`: a tenant admin revoked a certificate; its status list says so.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateRevoked {
+    pub certificate_id: CertificateId,
+    pub course_id: CourseId,
+    pub user_id: UserId,
+    pub reason: String,
+    pub revoked_at: DateTime<Utc>,
+}
+
 /// Declares each event type's name, subject field and summary, and the list the API document
 /// describes.
 macro_rules! catalog {
@@ -171,6 +194,8 @@ catalog! {
     QuizAttemptGraded: "quiz.attempt.graded", about attempt_id, "A quiz attempt was graded.";
     AssignmentSubmitted: "assignment.submitted", about submission_id, "A learner submitted an assignment.";
     AssignmentGraded: "assignment.graded", about submission_id, "An assignment submission was graded.";
+    CertificateIssued: "certificate.issued", about certificate_id, "A learner received a certificate.";
+    CertificateRevoked: "certificate.revoked", about certificate_id, "A certificate was revoked.";
 }
 
 fn describe<E: Event>(openapi: &mut OpenApi, webhooks: &mut serde_json::Map<String, Value>) {

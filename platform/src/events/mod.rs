@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use catalog::{
-    AssignmentGraded, AssignmentSubmitted, CourseCompleted, EnrollmentCreated, EnrollmentRemoved,
-    ItemCompleted, ModuleUnlocked, QuizAttemptGraded, QuizAttemptSubmitted, TYPES, UserCreated,
-    UserDeactivated, describe_webhooks,
+    AssignmentGraded, AssignmentSubmitted, CertificateIssued, CertificateRevoked, CourseCompleted,
+    EnrollmentCreated, EnrollmentRemoved, ItemCompleted, ModuleUnlocked, QuizAttemptGraded,
+    QuizAttemptSubmitted, TYPES, UserCreated, UserDeactivated, describe_webhooks,
 };
 pub use routes::router;
 pub use store::EventEnvelope;

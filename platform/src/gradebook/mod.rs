@@ -9,3 +9,4 @@ mod service;
 mod store;
 
 pub use routes::router;
+pub use service::final_percent;

@@ -339,3 +339,28 @@ pub async fn mine(state: &AppState, caller: &Caller, course: CourseId) -> ApiRes
         scores,
     })
 }
+
+/// A learner's final course grade (every ungraded assessment counting 0, released grades only,
+/// as the learner sees it), for rules such as a certificate's minimum grade. `None` when the
+/// course has no assessments.
+pub async fn final_percent(
+    tx: &mut lms_tenants::TenantTx,
+    course: CourseId,
+    user: UserId,
+) -> ApiResult<Option<f64>> {
+    let columns = columns(tx, course).await?;
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let scheme = scheme(tx, course).await?;
+    let found = store::scores(tx, course, &[user], false).await?;
+    let by_cell: HashMap<(UserId, ItemId), &ScoreRow> =
+        found.iter().map(|s| ((s.user_id, s.item_id), s)).collect();
+    let percents: Vec<Option<f64>> = row_scores(&columns, &by_cell, user)
+        .iter()
+        .map(|s| s.percent)
+        .collect();
+    Ok(Some(
+        course_grade(scheme.weighting, &scheme.categories, &columns, &percents).final_percent,
+    ))
+}

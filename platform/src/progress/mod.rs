@@ -10,7 +10,7 @@ mod service;
 mod store;
 
 pub use export::inert;
-pub use model::{ContinueItem, CourseProgress};
+pub use model::{ContinueItem, CourseProgress, ProgressReport};
 pub use routes::router;
-pub use service::{complete_by_assessment, complete_locked};
+pub use service::{complete_by_assessment, complete_locked, report};
 pub use store::{CONTINUE_ITEM, COUNTS, ReportContext, continue_item};

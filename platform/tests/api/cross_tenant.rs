@@ -63,6 +63,8 @@ struct Fixture {
     b_sso: SsoIds,
     /// A live SCIM token of A's.
     a_scim_token: String,
+    /// A certificate of B's learner (of B's course), issued by B's admin (A has one too).
+    b_certificate: String,
 }
 
 /// An SSO connection and an email domain routed to it.
@@ -1704,6 +1706,127 @@ fn suite() -> Vec<Endpoint> {
             None,
             StatusCode::UNAUTHORIZED,
         ),
+        // Certificates: templates, issuance and revocation (tenant admins), the holder's own.
+        ep(
+            Method::GET,
+            "/api/v1/certificate-templates",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/certificate-templates/default",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/certificate-templates/default",
+            AdminBearer,
+            Some(|_| json!({ "title": "Intruder", "criteria": "None." })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/certificate-templates/default",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/courses/{id}/certificate-template",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/courses/{id}/certificate-template",
+            AdminBearer,
+            Some(|_| json!({ "title": "Intruder", "criteria": "None." })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::DELETE,
+            "/api/v1/courses/{id}/certificate-template",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/certificates",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/certificates",
+            AdminBearer,
+            Some(|fx| json!({ "course_id": fx.a_course.course, "user_id": fx.a.admin.id })),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/certificates/{id}",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/certificates/{id}/credential",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/certificates/{id}/pdf",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/certificates/{id}/credential/jwt",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::POST,
+            "/api/v1/certificates/{id}/revoke",
+            AdminBearer,
+            Some(|_| json!({ "reason": "Intruder" })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::GET,
+            "/api/v1/me/certificates",
+            AdminBearer,
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         // User management.
         ep(
             Method::GET,
@@ -1848,6 +1971,27 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
         "/api/v1/operator/signing-keys/rotate",
         "operator, platform-wide keys",
     ),
+    // Certificate verification is public by design and names only what credentials state.
+    (
+        "GET",
+        "/.well-known/did.json",
+        "the addressed tenant's public issuer keys on its own host; a_host_publishes_only_its_own_issuer_keys",
+    ),
+    (
+        "GET",
+        "/credentials/status/revocation",
+        "the addressed tenant's public revocation list on its own host; a_host_publishes_only_its_own_issuer_keys",
+    ),
+    (
+        "GET",
+        "/verify/{id}",
+        "public verification of any tenant's certificate, showing only what its credential states; another_tenants_certificate_verifies_showing_only_its_credential",
+    ),
+    (
+        "POST",
+        "/verify",
+        "verifies a posted credential against its own issuer's published keys; another_tenants_certificate_verifies_showing_only_its_credential",
+    ),
 ];
 
 /// Everything that identifies tenant B: none of it may appear in an answer to A.
@@ -1984,6 +2128,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     let a_mfa_challenge = app.mfa_challenge("a", &a.learner.email).await;
     let a_sso = seed_sso(app, &a).await;
     let b_sso = seed_sso(app, &b).await;
+    seed_certificate(app, &a, &a_course.course).await;
+    let b_certificate = seed_certificate(app, &b, &b_course.course).await;
     let a_scim_token = app
         .post("/api/v1/scim/tokens")
         .tenant("a")
@@ -1995,6 +2141,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .expect("SCIM secret")
         .to_owned();
     Fixture {
+        b_certificate,
         a_scim_token,
         a_import,
         b_import,
@@ -2026,6 +2173,30 @@ async fn fixture(app: &TestApp) -> Fixture {
         b_plugin,
         a_plugin_upload,
     }
+}
+
+/// A default certificate template of the tenant and a certificate of its learner in `course`;
+/// returns the certificate's id.
+async fn seed_certificate(app: &TestApp, t: &TestTenant, course: &str) -> String {
+    app.call(Method::PUT, "/api/v1/certificate-templates/default")
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .json(json!({ "title": "Certified", "criteria": "Completed the course." }))
+        .send()
+        .await
+        .assert_status(StatusCode::OK);
+    let issued = app
+        .post("/api/v1/certificates")
+        .tenant(&t.slug)
+        .bearer(&t.admin.access_token)
+        .json(json!({ "course_id": course, "user_id": t.learner.id }))
+        .send()
+        .await;
+    issued.assert_status(StatusCode::CREATED);
+    issued.json()["id"]
+        .as_str()
+        .expect("certificate id")
+        .to_owned()
 }
 
 /// A dry-run users import of the tenant naming its learner; returns its id.
@@ -2276,6 +2447,8 @@ async fn every_tenant_scoped_endpoint_refuses_other_tenants_credentials_and_ids(
                 foreign.push(PathIds::only(&fx.b_webhook.endpoint));
             } else if ep.path.starts_with("/api/v1/webhooks/deliveries/") {
                 foreign.push(PathIds::only(&fx.b_webhook.delivery));
+            } else if ep.path.starts_with("/api/v1/certificates/") {
+                foreign.push(PathIds::only(&fx.b_certificate));
             } else if ep.path.starts_with("/api/v1/notifications/") {
                 foreign.push(PathIds::only(&fx.b_notification));
             } else if ep.path.starts_with("/api/v1/question-banks/") {

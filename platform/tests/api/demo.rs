@@ -150,8 +150,24 @@ async fn the_demo_seed_publishes_courses_and_leaves_a_learner_half_way() {
             .expect("enrolled")["progress"]["percent"]
             .clone()
     };
-    // The released, passing grade of the team charter completed its item, and only that one.
-    assert_eq!(percent("leading-remote-teams"), 33);
+    // The released, passing grade of the team charter completed its item, and the learner
+    // studied the rest: the course is complete, and its certificate theirs.
+    assert_eq!(percent("leading-remote-teams"), 100);
+    let certificates = app
+        .get("/api/v1/me/certificates")
+        .tenant(demo::SLUG)
+        .bearer(&token)
+        .send()
+        .await;
+    certificates.assert_status(StatusCode::OK);
+    let held = certificates.json()["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    assert_eq!(held.len(), 1, "one certificate after two seeds: {held:?}");
+    assert_eq!(held[0]["course_title"], "Leading Remote Teams");
+    assert_eq!(held[0]["source"], "automatic");
+    assert_eq!(held[0]["status"], "valid");
     // Passing the Cleaning quiz completed its item, and only that one.
     assert_eq!(percent("python-for-data-analysis"), 25);
 

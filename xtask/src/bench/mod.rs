@@ -8,6 +8,8 @@
 //! - [`imports`]: bulk CSV imports of 10,000 users and 10,000 enrollments, from upload to the
 //!   last row's outcome;
 //! - [`scim`]: SCIM user creations per second (`POST /scim/v2/Users`, wrk);
+//! - [`certificates`]: certificates issued per second (signed credential and PDF included)
+//!   and the PDF's size, measured in process by `platform/examples/certificates_bench.rs`;
 //! - [`jobs`]: the job queue's enqueue rates, throughput and latency, measured in process by
 //!   `platform/examples/jobs_bench.rs` against its own private cluster.
 //!
@@ -39,6 +41,24 @@ pub fn jobs(args: &[&str]) -> anyhow::Result<()> {
                 "lms-platform",
                 "--example",
                 "jobs_bench",
+                "--",
+            ])
+            .args(args),
+    )
+}
+
+/// `cargo xtask bench certificates`: builds and runs the certificate benchmark in release mode.
+pub fn certificates(args: &[&str]) -> anyhow::Result<()> {
+    crate::run(
+        crate::cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "lms-platform",
+                "--example",
+                "certificates_bench",
                 "--",
             ])
             .args(args),
