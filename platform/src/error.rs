@@ -330,7 +330,9 @@ fn plugin_status(err: &PluginError) -> StatusCode {
         | PluginError::InvalidOutput { .. }
         | PluginError::InvalidInput { .. }
         | PluginError::CompileBudgetExceeded { .. }
-        | PluginError::Grader(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | PluginError::Grader(_)
+        | PluginError::Integration(_)
+        | PluginError::CapabilityDenied { .. } => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -24,8 +24,14 @@
 //!
 //! Graders are pure: the only capability they import is [`log`]. They have no clock, randomness,
 //! filesystem or network, and the host rejects components that import anything else.
+//!
+//! Integrations (the `integration` world of WIT 0.2.0) react to the tenant's domain events:
+//! implement [`integration::Integration`] and register it with [`export_integration!`]. They may
+//! import the capabilities their manifest declares and the install grants: [`integration::log`],
+//! [`integration::config`], [`integration::http`] and [`integration::kv`].
 
 mod grading;
+pub mod integration;
 pub mod log;
 
 pub use grading::{Criterion, Grade, GradeError, GradeRequest};
@@ -35,8 +41,11 @@ pub use serde;
 /// The JSON parser behind [`GradeRequest::parse_config`], for plugins that read JSON themselves.
 pub use serde_json;
 
-/// The WIT version this SDK builds plugins against.
+/// The WIT version this SDK builds graders against (the grader world is unchanged since).
 pub const WIT_VERSION: &str = "0.1.0";
+
+/// The WIT version this SDK builds integrations against.
+pub const INTEGRATION_WIT_VERSION: &str = "0.2.0";
 
 /// The generated bindings; used by [`export_grader!`], not part of the stable API.
 #[doc(hidden)]
@@ -48,6 +57,21 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_grader_world",
         default_bindings_module: "lms_plugin_sdk::bindings",
+        generate_all,
+    });
+}
+
+/// The generated bindings of the `integration` world; used by [`export_integration!`], not part
+/// of the stable API.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments, missing_docs)]
+pub mod integration_bindings {
+    wit_bindgen::generate!({
+        path: "wit/since_v0.2.0",
+        world: "integration",
+        pub_export_macro: true,
+        export_macro_name: "__export_integration_world",
+        default_bindings_module: "lms_plugin_sdk::integration_bindings",
         generate_all,
     });
 }
@@ -89,6 +113,41 @@ macro_rules! export_grader {
 
             $crate::bindings::__export_grader_world!(
                 __LmsGraderExport with_types_in $crate::bindings
+            );
+        };
+    };
+}
+
+/// Exports a type implementing [`integration::Integration`] as this component's
+/// `handle-event`, `on-install` and `on-schedule` functions.
+///
+/// Call it once, at the crate root of a `cdylib` plugin: `export_integration!(MyIntegration);`.
+#[macro_export]
+macro_rules! export_integration {
+    ($integration:ty) => {
+        const _: () = {
+            struct __LmsIntegrationExport;
+
+            impl $crate::integration_bindings::Guest for __LmsIntegrationExport {
+                fn handle_event(
+                    event: $crate::integration::Event,
+                ) -> ::core::result::Result<(), $crate::integration::IntegrationError> {
+                    <$integration as $crate::integration::Integration>::handle_event(event)
+                }
+
+                fn on_install(
+                    config: ::std::string::String,
+                ) -> ::core::result::Result<(), $crate::integration::IntegrationError> {
+                    <$integration as $crate::integration::Integration>::on_install(config)
+                }
+
+                fn on_schedule() -> ::core::result::Result<(), $crate::integration::IntegrationError> {
+                    <$integration as $crate::integration::Integration>::on_schedule()
+                }
+            }
+
+            $crate::integration_bindings::__export_integration_world!(
+                __LmsIntegrationExport with_types_in $crate::integration_bindings
             );
         };
     };

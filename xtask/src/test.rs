@@ -178,6 +178,8 @@ fn build_plugins() -> Result<PathBuf> {
             "lab-flag-grader",
             "-p",
             "numeric-grader",
+            "-p",
+            "discord",
         ])
         .arg("--manifest-path")
         .arg(&manifest)

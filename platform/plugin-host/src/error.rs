@@ -1,6 +1,7 @@
 //! The typed failures of the plugin sandbox.
 
 use crate::grader::GraderError;
+use crate::integration::IntegrationError;
 
 /// Why a plugin call or upload failed. The variants are stable; `code` gives a machine string.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,6 +62,15 @@ pub enum PluginError {
     /// The plugin declined to grade, with its own reason (WIT `grade-error`).
     #[error("the grader declined: {0}")]
     Grader(GraderError),
+    /// The integration failed with its own reason (WIT `integration-error`).
+    #[error("the integration failed: {0}")]
+    Integration(IntegrationError),
+    /// The plugin called an import of a capability its install was not granted.
+    #[error("the plugin used the capability {capability:?}, which its install was not granted")]
+    CapabilityDenied {
+        /// The capability, e.g. `http`.
+        capability: String,
+    },
     /// The binary was refused at upload.
     #[error("plugin rejected: {reason}")]
     Rejected {
@@ -109,6 +119,8 @@ impl PluginError {
             Self::InvalidOutput { .. } => "invalid_output",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Grader(_) => "grader_declined",
+            Self::Integration(_) => "integration_failed",
+            Self::CapabilityDenied { .. } => "capability_denied",
             Self::Rejected { .. } => "rejected",
             Self::NotInstalled { .. } => "not_installed",
             Self::Overloaded => "overloaded",

@@ -14,10 +14,13 @@ use crate::compile::{self, CompileConfig, CompileGate};
 use crate::engine::{self, EpochTicker};
 use crate::error::{PluginError, RejectReason};
 use crate::grader::{Grade, GradeRequest};
+use crate::integration::{
+    Grants, HttpClient, InstallConfig, IntegrationCall, IntegrationDone, KeyValue,
+};
 use crate::limits::Limiter;
 use crate::prescan::{self, InstanceLimits};
 use crate::validate::{self, Capability};
-use crate::wit::{self, GraderPre, LogLine, WitVersion};
+use crate::wit::{self, GraderPre, IntegrationPre, LogLine, WitVersion};
 
 /// A plugin's id, opaque to the host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -63,6 +66,12 @@ pub struct HostConfig {
     pub pooled_instances: u32,
     /// Wall-clock deadline of a `grade` call (100 ms).
     pub grader_deadline: Duration,
+    /// Wall-clock deadline of an integration call, its HTTP requests included (15 s).
+    pub integration_deadline: Duration,
+    /// HTTP requests one integration call may send (16).
+    pub max_http_requests_per_call: u32,
+    /// Largest HTTP response body handed to a plugin (1 MiB).
+    pub max_http_response_bytes: usize,
     /// How often the epoch advances; the deadline's resolution (2 ms).
     pub epoch_tick: Duration,
     /// Fuel per call, for deterministic budgets; `None` runs without fuel metering.
@@ -106,6 +115,9 @@ impl Default for HostConfig {
             max_wasm_stack_bytes: 512 << 10,
             pooled_instances: 1000,
             grader_deadline: Duration::from_millis(100),
+            integration_deadline: Duration::from_secs(15),
+            max_http_requests_per_call: 16,
+            max_http_response_bytes: 1 << 20,
             epoch_tick: Duration::from_millis(2),
             fuel: None,
             max_request_bytes: 128 << 10,
@@ -179,9 +191,66 @@ pub(crate) struct State {
     log_lines: usize,
     max_log_lines: usize,
     max_log_line_bytes: usize,
+    /// What an integration call was granted; nothing for graders.
+    grants: Grants,
+    http_requests: u32,
+    max_http_requests: u32,
+    max_http_response_bytes: usize,
 }
 
+/// The marker error a host function raises when a plugin reaches for a capability its call was
+/// not granted; the call ends as [`PluginError::CapabilityDenied`].
+#[derive(Debug)]
+struct CapabilityDenied(&'static str);
+
+impl fmt::Display for CapabilityDenied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "capability {} not granted", self.0)
+    }
+}
+
+impl std::error::Error for CapabilityDenied {}
+
 impl State {
+    /// The install's config, if granted (`secrets`).
+    pub(crate) fn granted_config(&mut self) -> wasmtime::Result<&InstallConfig> {
+        self.grants
+            .config
+            .as_ref()
+            .ok_or_else(|| CapabilityDenied("secrets").into())
+    }
+
+    /// The install's key-value store, if granted (`key_value`).
+    pub(crate) fn granted_key_value(&mut self) -> wasmtime::Result<&mut KeyValue> {
+        self.grants
+            .key_value
+            .as_mut()
+            .ok_or_else(|| CapabilityDenied("key_value").into())
+    }
+
+    /// The install's HTTP client and the response cap, if granted (`http`).
+    pub(crate) fn granted_http(&self) -> wasmtime::Result<(Arc<dyn HttpClient>, usize)> {
+        self.grants
+            .http
+            .clone()
+            .map(|client| (client, self.max_http_response_bytes))
+            .ok_or_else(|| CapabilityDenied("http").into())
+    }
+
+    /// Counts one request against the call's budget; false once it is spent.
+    pub(crate) fn take_http_request(&mut self) -> bool {
+        if self.http_requests >= self.max_http_requests {
+            return false;
+        }
+        self.http_requests += 1;
+        true
+    }
+
+    /// When the call must end.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Counts a log line against the call's allowance; false once it is used up (or when the
     /// install has no `log` grant), and the line is then not read at all.
     pub(crate) fn take_log_line(&mut self) -> bool {
@@ -307,6 +376,11 @@ struct InstalledGrader {
     info: InstalledPlugin,
 }
 
+struct InstalledIntegration {
+    pre: IntegrationPre,
+    info: InstalledPlugin,
+}
+
 type PluginKey = (PluginId, PluginVersion);
 
 /// Installs and runs plugins. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -316,6 +390,7 @@ pub struct PluginHost {
     config: HostConfig,
     compiled: Mutex<HashMap<[u8; 32], Component>>,
     graders: RwLock<HashMap<PluginKey, Arc<InstalledGrader>>>,
+    integrations: RwLock<HashMap<PluginKey, Arc<InstalledIntegration>>>,
     permits: Arc<Semaphore>,
     tenant_permits: Arc<TenantPermits>,
     compile_gate: CompileGate,
@@ -337,6 +412,7 @@ impl PluginHost {
             linker,
             compiled: Mutex::new(HashMap::new()),
             graders: RwLock::new(HashMap::new()),
+            integrations: RwLock::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(permits)),
             tenant_permits: Arc::new(TenantPermits::new(
                 config.max_concurrency_per_tenant.clamp(1, permits.max(1)),
@@ -426,6 +502,19 @@ impl PluginHost {
         bytes: &[u8],
         capabilities: &[Capability],
     ) -> Result<(GraderPre, InstalledPlugin), PluginError> {
+        self.prepare(tenant, bytes, capabilities, GraderPre::new)
+            .await
+    }
+
+    /// Compiles (or finds compiled) `bytes`, checks its imports against `capabilities` and that
+    /// it implements the world `world` checks for; only then is the compiled component kept.
+    async fn prepare<P>(
+        &self,
+        tenant: &TenantId,
+        bytes: &[u8],
+        capabilities: &[Capability],
+        world: impl FnOnce(&Linker<State>, &Component) -> Result<(P, WitVersion), String>,
+    ) -> Result<(P, InstalledPlugin), PluginError> {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let cached = self
             .compiled
@@ -443,10 +532,9 @@ impl PluginHost {
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| PluginError::Internal(format!("stubbing imports: {e:#}")))?;
-        let (pre, wit_version) =
-            GraderPre::new(&linker, &component).map_err(|e| PluginError::Rejected {
-                reason: RejectReason::UnsupportedWorld(e),
-            })?;
+        let (pre, wit_version) = world(&linker, &component).map_err(|e| PluginError::Rejected {
+            reason: RejectReason::UnsupportedWorld(e),
+        })?;
         // Only components that passed every check are kept.
         self.compiled
             .lock()
@@ -555,16 +643,7 @@ impl PluginHost {
             })?;
         record.wit_version = Some(grader.info.wit_version);
 
-        // The tenant's share first, then a slot of the host's, both within one wait.
-        let waited = tokio::time::timeout(self.config.queue_wait, async {
-            let tenant_slot = self.tenant_permits.acquire(tenant).await?;
-            let permit = Arc::clone(&self.permits).acquire_owned().await?;
-            Ok::<_, tokio::sync::AcquireError>((tenant_slot, permit))
-        });
-        let _permits = waited
-            .await
-            .map_err(|_| PluginError::Overloaded)?
-            .map_err(|_| PluginError::Internal("the concurrency limiter is closed".into()))?;
+        let _permits = self.slots(tenant).await?;
 
         let deadline = self.config.grader_deadline;
         let mut store = self.new_store(&key, deadline)?;
@@ -597,6 +676,191 @@ impl PluginHost {
         Ok(grade)
     }
 
+    /// Validates and compiles an integration for `tenant` without installing it, as
+    /// [`PluginHost::validate_grader`] does for graders.
+    pub async fn validate_integration(
+        &self,
+        tenant: &TenantId,
+        bytes: &[u8],
+        declared: &[Capability],
+    ) -> Result<InstalledPlugin, PluginError> {
+        let (pre, info) = self
+            .prepare(tenant, bytes, declared, IntegrationPre::new)
+            .await?;
+        drop(pre);
+        Ok(info)
+    }
+
+    /// Installs an integration version for `tenant`; its imports must be among `granted`.
+    pub async fn install_integration(
+        &self,
+        tenant: &TenantId,
+        id: PluginId,
+        version: PluginVersion,
+        bytes: &[u8],
+        granted: &[Capability],
+    ) -> Result<InstalledPlugin, PluginError> {
+        let key = (id, version);
+        if let Some(existing) = self.installed_integration_entry(&key) {
+            if existing.info.sha256 == hex::encode(Sha256::digest(bytes)) {
+                return Ok(existing.info.clone());
+            }
+            return Err(PluginError::Rejected {
+                reason: RejectReason::VersionConflict(format!("{}@{}", key.0, key.1)),
+            });
+        }
+        let (pre, info) = self
+            .prepare(tenant, bytes, granted, IntegrationPre::new)
+            .await?;
+        self.integrations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                key,
+                Arc::new(InstalledIntegration {
+                    pre,
+                    info: info.clone(),
+                }),
+            );
+        Ok(info)
+    }
+
+    /// What the host knows about an installed integration version (since start-up).
+    pub fn installed_integration(
+        &self,
+        id: &PluginId,
+        version: &PluginVersion,
+    ) -> Option<InstalledPlugin> {
+        self.installed_integration_entry(&(id.clone(), version.clone()))
+            .map(|installed| installed.info.clone())
+    }
+
+    fn installed_integration_entry(&self, key: &PluginKey) -> Option<Arc<InstalledIntegration>> {
+        self.integrations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// Calls an installed integration with what its install was granted. Never panics; every
+    /// failure is in `result` (the plugin's own as [`PluginError::Integration`]), and the record
+    /// is filled either way. On success the key-value store comes back, to be saved.
+    pub async fn call_integration(
+        &self,
+        plugin: &PluginId,
+        version: &PluginVersion,
+        tenant: &TenantId,
+        call: &IntegrationCall,
+        grants: Grants,
+    ) -> Invocation<IntegrationDone> {
+        let started = Instant::now();
+        let mut record = InvocationRecord {
+            plugin: plugin.clone(),
+            version: version.clone(),
+            tenant: tenant.clone(),
+            wit_version: None,
+            wall_time: Duration::ZERO,
+            fuel_used: None,
+            peak_memory_bytes: 0,
+            outcome: Outcome::Success,
+        };
+        let result = self
+            .call_integration_inner(plugin, version, tenant, call, grants, &mut record)
+            .await;
+        record.wall_time = started.elapsed();
+        record.outcome = match &result {
+            Ok(_) => Outcome::Success,
+            Err(e) => Outcome::Failure(e.code()),
+        };
+        Invocation { result, record }
+    }
+
+    async fn call_integration_inner(
+        &self,
+        plugin: &PluginId,
+        version: &PluginVersion,
+        tenant: &TenantId,
+        call: &IntegrationCall,
+        grants: Grants,
+        record: &mut InvocationRecord,
+    ) -> Result<IntegrationDone, PluginError> {
+        let size = call.size();
+        if size > self.config.max_request_bytes {
+            return Err(PluginError::InvalidInput {
+                reason: format!(
+                    "the call carries {size} bytes, over the limit of {}",
+                    self.config.max_request_bytes
+                ),
+            });
+        }
+        let key = (plugin.clone(), version.clone());
+        let integration =
+            self.installed_integration_entry(&key)
+                .ok_or_else(|| PluginError::NotInstalled {
+                    id: plugin.0.clone(),
+                    version: version.0.clone(),
+                })?;
+        record.wit_version = Some(integration.info.wit_version);
+        let _permits = self.slots(tenant).await?;
+
+        let deadline = self.config.integration_deadline;
+        let mut store = self.new_store(&key, deadline)?;
+        if !grants.log {
+            store.data_mut().max_log_lines = 0;
+        }
+        store.data_mut().grants = grants;
+        let outcome = integration.pre.call(&mut store, call).await;
+
+        if let Some(budget) = self.config.fuel {
+            record.fuel_used = store
+                .get_fuel()
+                .ok()
+                .map(|left| budget.saturating_sub(left));
+        }
+        record.peak_memory_bytes = store.data().limiter.peak_memory_bytes;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(failed)) => {
+                let size = failed.message().len();
+                if size > self.config.max_output_bytes {
+                    return Err(PluginError::OutputTooLarge {
+                        size,
+                        limit: self.config.max_output_bytes,
+                    });
+                }
+                if failed.message().contains('\0') {
+                    return Err(PluginError::InvalidOutput {
+                        reason: "the integration's error message contains a NUL character".into(),
+                    });
+                }
+                return Err(PluginError::Integration(failed));
+            }
+            Err(error) => return Err(self.classify(&error, store.data(), deadline)),
+        }
+        let state = store.into_data();
+        Ok(IntegrationDone {
+            key_value: state.grants.key_value,
+            http_requests: state.http_requests,
+        })
+    }
+
+    /// The tenant's share first, then a slot of the host's, both within one wait.
+    async fn slots(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(TenantSlot, tokio::sync::OwnedSemaphorePermit), PluginError> {
+        let waited = tokio::time::timeout(self.config.queue_wait, async {
+            let tenant_slot = self.tenant_permits.acquire(tenant).await?;
+            let permit = Arc::clone(&self.permits).acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((tenant_slot, permit))
+        });
+        waited
+            .await
+            .map_err(|_| PluginError::Overloaded)?
+            .map_err(|_| PluginError::Internal("the concurrency limiter is closed".into()))
+    }
+
     fn new_store(&self, key: &PluginKey, deadline: Duration) -> Result<Store<State>, PluginError> {
         let config = &self.config;
         let state = State {
@@ -613,6 +877,10 @@ impl PluginHost {
             log_lines: 0,
             max_log_lines: config.max_log_lines,
             max_log_line_bytes: config.max_log_line_bytes,
+            grants: Grants::default(),
+            http_requests: 0,
+            max_http_requests: config.max_http_requests_per_call,
+            max_http_response_bytes: config.max_http_response_bytes,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -653,6 +921,11 @@ impl PluginHost {
         if state.deadline_hit || error.is::<DeadlineHit>() || trap == Some(Trap::Interrupt) {
             return PluginError::DeadlineExceeded {
                 deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            };
+        }
+        if let Some(denied) = error.downcast_ref::<CapabilityDenied>() {
+            return PluginError::CapabilityDenied {
+                capability: denied.0.to_owned(),
             };
         }
         if wit::is_transfer_refused(error) {

@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod grader;
 mod host;
+mod integration;
 mod limits;
 mod prescan;
 mod validate;
@@ -25,6 +26,11 @@ pub use grader::{Criterion, Grade, GradeRequest, GraderError};
 pub use host::{
     HostConfig, InstalledPlugin, Invocation, InvocationRecord, Outcome, PluginHost, PluginId,
     PluginVersion, TenantId,
+};
+pub use integration::{
+    BoxFuture, Event, EventCertificate, EventCourse, EventLearner, EventTenant, Grants, HttpClient,
+    HttpError, HttpMethod, HttpRequest, HttpResponse, InstallConfig, IntegrationCall,
+    IntegrationDone, IntegrationError, KeyValue, KeyValueError, MAX_KEY_BYTES,
 };
 pub use prescan::ShapeLimits;
 pub use validate::Capability;

@@ -1,7 +1,7 @@
 //! Upload validation: size and imports. Each import must be an exact interface name: one of
 //! ours, tied to a capability the plugin declares, or an inert WASI interface of an allowed
-//! version. Nothing is matched by prefix, so a future interface (HTTP, key-value, config) is
-//! unreachable until it is listed here with its capability.
+//! version. Nothing is matched by prefix, so a future interface is unreachable until it is
+//! listed here with its capability.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -16,6 +16,12 @@ use crate::wit::PACKAGE_PREFIX;
 pub enum Capability {
     /// `lms:plugin/log`: write lines to the host's log.
     Log,
+    /// `lms:plugin/http`: outgoing HTTP to the install's allowed hosts.
+    Http,
+    /// `lms:plugin/key-value`: the install's key-value store.
+    KeyValue,
+    /// `lms:plugin/config`: the install's settings and secrets.
+    Secrets,
 }
 
 impl Capability {
@@ -23,17 +29,31 @@ impl Capability {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Log => "log",
+            Self::Http => "http",
+            Self::KeyValue => "key_value",
+            Self::Secrets => "secrets",
         }
     }
 
     /// The capability of a manifest name, when the host has interfaces for it.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Log].into_iter().find(|c| c.as_str() == name)
+        [Self::Log, Self::Http, Self::KeyValue, Self::Secrets]
+            .into_iter()
+            .find(|c| c.as_str() == name)
     }
 }
 
 /// Our interfaces, by exact name and version, with the capability each needs.
-const PLUGIN_INTERFACES: &[(&str, Capability)] = &[("lms:plugin/log@0.1.0", Capability::Log)];
+const PLUGIN_INTERFACES: &[(&str, Capability)] = &[
+    ("lms:plugin/log@0.1.0", Capability::Log),
+    ("lms:plugin/log@0.2.0", Capability::Log),
+    ("lms:plugin/config@0.2.0", Capability::Secrets),
+    ("lms:plugin/http@0.2.0", Capability::Http),
+    ("lms:plugin/key-value@0.2.0", Capability::KeyValue),
+];
+
+/// Our interfaces that carry only types (records a world's exports use); no capability.
+const TYPE_INTERFACES: &[&str] = &["lms:plugin/events@0.2.0"];
 
 /// WASI interfaces that Rust's standard library links for panic messages and process exit.
 /// They carry no capability; the host satisfies them with functions that trap when called.
@@ -65,6 +85,9 @@ fn wasi_version_allowed(version: &str) -> bool {
 /// Whether the import `name` is allowed for a plugin declaring `declared`.
 pub(crate) fn check_import(name: &str, declared: &[Capability]) -> Result<(), RejectReason> {
     if name.starts_with(PACKAGE_PREFIX) {
+        if TYPE_INTERFACES.contains(&name) {
+            return Ok(());
+        }
         let Some((_, capability)) = PLUGIN_INTERFACES.iter().find(|(n, _)| *n == name) else {
             return Err(RejectReason::ForbiddenImport(name.to_owned()));
         };
@@ -133,7 +156,8 @@ mod tests {
             "wasi:random/random@0.2.6",
             "wasi:http/outgoing-handler@0.2.6",
             "lms:pluginx/log@0.1.0",
-            "lms:plugin/log@0.2.0",
+            "lms:plugin/log@0.3.0",
+            "lms:plugin/events@0.1.0",
             "lms:plugin/log",
             "lms:plugin/http@0.1.0",
             "lms:plugin/log@0.1.0-extra",
@@ -159,6 +183,22 @@ mod tests {
             Err(RejectReason::UndeclaredCapability { capability, .. }) if capability == "log"
         ));
         assert_eq!(Capability::from_name("log"), Some(Capability::Log));
-        assert_eq!(Capability::from_name("http"), None);
+        assert_eq!(Capability::from_name("http"), Some(Capability::Http));
+        assert_eq!(Capability::from_name("learner_profile"), None);
+        for (import, capability) in [
+            ("lms:plugin/http@0.2.0", "http"),
+            ("lms:plugin/key-value@0.2.0", "key_value"),
+            ("lms:plugin/config@0.2.0", "secrets"),
+        ] {
+            assert!(matches!(
+                check_import(import, &[Capability::Log]),
+                Err(RejectReason::UndeclaredCapability { capability: c, .. }) if c == capability
+            ));
+            let granted = Capability::from_name(capability)
+                .map(|c| vec![c])
+                .unwrap_or_default();
+            assert_eq!(check_import(import, &granted), Ok(()));
+        }
+        assert_eq!(check_import("lms:plugin/events@0.2.0", &[]), Ok(()));
     }
 }

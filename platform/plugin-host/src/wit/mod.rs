@@ -1,19 +1,24 @@
 //! One set of bindings per supported WIT version, and the dispatch over them.
 //!
 //! Released WIT is frozen under `plugin-sdk/wit/since_vX.Y.Z/`. Each version gets a module here
-//! (`since_v0_1_0`, later `since_v0_2_0`...) and a variant of [`GraderPre`]; the host converts its
-//! own version-independent types to and from each. Versions older than [`MIN_VERSION`] are no
-//! longer loaded.
+//! (`since_v0_1_0`, `since_v0_2_0`...) and a variant of the world's `...Pre` enum ([`GraderPre`],
+//! [`IntegrationPre`]); the host converts its own version-independent types to and from each.
+//! Versions older than [`MIN_VERSION`] are no longer loaded.
+//!
+//! 0.2.0 added the `integration` and `exporter` worlds and the `config`, `http` and `key-value`
+//! interfaces; the `grader` world is still the one 0.1.0 released, so graders stay on 0.1.0.
 
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
 
 use std::fmt;
 
-use wasmtime::Store;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, WasmStr};
+use wasmtime::{Store, StoreContextMut};
 
 use crate::grader::{Grade, GradeRequest, GraderError};
 use crate::host::State;
+use crate::integration::{IntegrationCall, IntegrationError};
 
 /// A version of the `lms:plugin` WIT package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,16 +50,36 @@ impl fmt::Display for WitVersion {
 /// The oldest WIT version the host still runs.
 pub const MIN_VERSION: WitVersion = WitVersion::new(0, 1, 0);
 /// The newest WIT version, the one the SDK builds against.
-pub const LATEST_VERSION: WitVersion = WitVersion::new(0, 1, 0);
+pub const LATEST_VERSION: WitVersion = WitVersion::new(0, 2, 0);
 /// Every supported version, newest first.
-pub const SUPPORTED_VERSIONS: &[WitVersion] = &[LATEST_VERSION];
+pub const SUPPORTED_VERSIONS: &[WitVersion] = &[LATEST_VERSION, MIN_VERSION];
 
 /// The package every plugin import must come from (besides the trapping WASI stubs).
 pub(crate) const PACKAGE_PREFIX: &str = "lms:plugin/";
 
 /// Adds the host side of every supported version's imports to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    since_v0_1_0::add_to_linker(linker)
+    since_v0_1_0::add_to_linker(linker)?;
+    since_v0_2_0::add_to_linker(linker)
+}
+
+/// Writes one log line of a plugin, within the call's allowance. The text is borrowed from the
+/// plugin's memory, so measuring it copies nothing; only a line within the cap is copied out.
+pub(crate) fn write_log_line(
+    mut store: StoreContextMut<'_, State>,
+    level: tracing::Level,
+    message: &WasmStr,
+) {
+    if !store.data_mut().take_log_line() {
+        return;
+    }
+    let max = store.data().max_log_line_bytes();
+    let line = match message.to_str(&store) {
+        Ok(text) if text.len() <= max => LogLine::Text(text.into_owned()),
+        Ok(text) => LogLine::TooLong(text.len()),
+        Err(_) => LogLine::NotText,
+    };
+    store.data().write_log(level, &line);
 }
 
 /// One log line as the host keeps it.
@@ -108,7 +133,8 @@ pub(crate) enum GraderPre {
 impl GraderPre {
     /// Finds the newest supported version whose `grader` world the component implements.
     /// A component built against a version older than [`MIN_VERSION`] matches none of them and
-    /// is rejected. When 0.2.0 ships: try `since_v0_2_0::GraderPre::new` first, then fall back.
+    /// is rejected. The grader world has not changed since 0.1.0; a version that changes it adds
+    /// a variant here, tried first.
     pub(crate) fn new(
         linker: &Linker<State>,
         component: &Component,
@@ -131,6 +157,37 @@ impl GraderPre {
     ) -> wasmtime::Result<Result<Grade, GraderError>> {
         match self {
             Self::V0_1_0 { pre, grade } => since_v0_1_0::grade(pre, grade, store, request).await,
+        }
+    }
+}
+
+/// An integration ready to instantiate, in the WIT version it was built against.
+pub(crate) enum IntegrationPre {
+    /// Built against 0.2.0, where the world first appeared.
+    V0_2_0(since_v0_2_0::IntegrationPre<State>),
+}
+
+impl IntegrationPre {
+    /// Checks that the component implements a supported version of the `integration` world.
+    pub(crate) fn new(
+        linker: &Linker<State>,
+        component: &Component,
+    ) -> Result<(Self, WitVersion), String> {
+        let pre: InstancePre<State> = linker
+            .instantiate_pre(component)
+            .map_err(|e| format!("{e:#}"))?;
+        let pre = since_v0_2_0::IntegrationPre::new(pre).map_err(|e| format!("{e:#}"))?;
+        Ok((Self::V0_2_0(pre), WitVersion::new(0, 2, 0)))
+    }
+
+    /// Instantiates the integration in `store` and makes `call`.
+    pub(crate) async fn call(
+        &self,
+        store: &mut Store<State>,
+        call: &IntegrationCall,
+    ) -> wasmtime::Result<Result<(), IntegrationError>> {
+        match self {
+            Self::V0_2_0(pre) => since_v0_2_0::call(pre, store, call).await,
         }
     }
 }

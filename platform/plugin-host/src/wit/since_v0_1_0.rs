@@ -4,7 +4,6 @@
 use wasmtime::component::{ComponentExportIndex, ComponentType, Lift, Linker, TypedFunc, WasmStr};
 use wasmtime::{Store, StoreContextMut};
 
-use super::LogLine;
 use crate::grader;
 use crate::host::State;
 
@@ -28,7 +27,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     use bindings::lms::plugin::log::Level;
     linker.instance("lms:plugin/log@0.1.0")?.func_wrap(
         "log",
-        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
+        |store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
             let level = match level {
                 Level::Trace => tracing::Level::TRACE,
                 Level::Debug => tracing::Level::DEBUG,
@@ -36,18 +35,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
                 Level::Warn => tracing::Level::WARN,
                 Level::Error => tracing::Level::ERROR,
             };
-            if !store.data_mut().take_log_line() {
-                return Ok(());
-            }
-            let max = store.data().max_log_line_bytes();
-            // UTF-8 text is borrowed from the plugin's memory, so measuring it copies nothing;
-            // only a line within the cap is copied out.
-            let line = match message.to_str(&store) {
-                Ok(text) if text.len() <= max => LogLine::Text(text.into_owned()),
-                Ok(text) => LogLine::TooLong(text.len()),
-                Err(_) => LogLine::NotText,
-            };
-            store.data().write_log(level, &line);
+            super::write_log_line(store, level, &message);
             Ok(())
         },
     )?;

@@ -23,7 +23,8 @@ async fn unknown_interfaces_and_versions_of_ours_are_refused_at_upload() {
     for name in [
         "lms:plugin/key-value@0.1.0",
         "lms:plugin/http@0.1.0",
-        "lms:plugin/log@0.2.0",
+        "lms:plugin/log@0.3.0",
+        "lms:plugin/http@0.3.0",
         "lms:plugin/log@0.1.1",
         "wasi:cli/stderr@0.3.0",
         "wasi:clocks/wall-clock@0.2.6",
