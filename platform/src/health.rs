@@ -37,13 +37,19 @@ pub fn install_metrics_recorder() {
     );
 }
 
-/// Histograms (not summaries) for plugin wall time and memory, so they aggregate across replicas.
+/// Histograms (not summaries) for plugin wall time, memory and event-delivery latency, so they aggregate across replicas.
 fn prometheus_builder() -> anyhow::Result<PrometheusBuilder> {
     Ok(PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(crate::plugins::DURATION_METRIC.to_owned()),
             &[
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(crate::plugins::DELIVERY_LATENCY_METRIC.to_owned()),
+            &[
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ],
         )?
         .set_buckets_for_metric(

@@ -20,6 +20,7 @@ pub fn registry() -> Registry {
         .handle(crate::notifications::digest::send)
         .handle(crate::notifications::due_soon::remind)
         .handle(crate::imports::run)
+        .handle(crate::plugins::deliver_event)
 }
 
 /// The platform's recurring work.

@@ -24,6 +24,10 @@ pub struct FirstParty {
 
 pub const FIRST_PARTY: &[FirstParty] = &[
     FirstParty {
+        manifest: include_str!("../../../plugins/discord/plugin.json"),
+        file: "discord.wasm",
+    },
+    FirstParty {
         manifest: include_str!("../../../plugins/lab-flag-grader/plugin.json"),
         file: "lab_flag_grader.wasm",
     },

@@ -160,6 +160,12 @@ pub async fn run(
 ) -> ApiResult<GradeView> {
     let mut tx = state.db.begin(tenant).await?;
     let (plugin, version, manifest) = active_version(&mut tx, name).await?;
+    if manifest.world != super::model::World::Grader {
+        return Err(ApiError::Conflict {
+            code: "not_a_grader",
+            detail: format!("{name} is a {} plugin, not a grader", manifest.world),
+        });
+    }
     let validator = config_schema::compile(&manifest.config_schema)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored config schema: {e}")))?;
     let errors = config_schema::violations(&validator, &input.config);
@@ -190,6 +196,7 @@ pub async fn run(
         service::load_into_host(
             &state.plugins.host,
             tenant,
+            manifest.world,
             name.as_str(),
             &version.version,
             Arc::new(bytes),
@@ -234,7 +241,7 @@ pub async fn run(
         plugin.id,
         name.as_str(),
         outcome,
-        caller,
+        Some(caller),
         &record,
     )
     .await?;

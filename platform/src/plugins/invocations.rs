@@ -44,7 +44,7 @@ pub async fn record(
     plugin: PluginId,
     name: &str,
     outcome: &str,
-    by: UserId,
+    by: Option<UserId>,
     record: &HostRecord,
 ) -> ApiResult<()> {
     let mut tx = state.db.begin(tenant).await?;
@@ -59,7 +59,7 @@ async fn insert(
     plugin: PluginId,
     name: &str,
     outcome: &str,
-    by: UserId,
+    by: Option<UserId>,
     record: &HostRecord,
 ) -> Result<(), sqlx::Error> {
     let clamp = |v: u128| i64::try_from(v).unwrap_or(i64::MAX);
@@ -109,7 +109,7 @@ struct Row {
     fuel_used: Option<i64>,
     peak_memory_bytes: i64,
     outcome: String,
-    invoked_by: UserId,
+    invoked_by: Option<UserId>,
     invoked_at: DateTime<Utc>,
 }
 

@@ -13,7 +13,10 @@
 
 mod catalog;
 mod config_schema;
+mod delivery;
 mod grading;
+mod http_client;
+mod install_settings;
 mod invocations;
 mod model;
 mod routes;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 use lms_plugin_host::{HostConfig, PluginHost};
 
 pub use catalog::register as register_catalog;
+pub use delivery::{DeliverEvent, LATENCY_METRIC as DELIVERY_LATENCY_METRIC, deliver_event};
 pub use grading::{GradeInput, GradeView, check_grader_config, run as run_grader};
 pub use invocations::{DURATION_METRIC, MEMORY_METRIC};
 pub use model::{Capability, PluginName};
@@ -40,6 +44,8 @@ pub struct Plugins {
     pub host: Arc<PluginHost>,
     /// Invocation records kept per tenant.
     pub invocations_kept: i64,
+    /// The HTTP rate limit of each integration install.
+    pub http_limits: http_client::InstallRateLimits,
 }
 
 impl Plugins {
@@ -57,6 +63,7 @@ impl Plugins {
         Ok(Self {
             host: Arc::new(host),
             invocations_kept: config.invocations_kept.max(1),
+            http_limits: http_client::InstallRateLimits::default(),
         })
     }
 }

@@ -131,10 +131,13 @@ impl<'de> Deserialize<'de> for SemVer {
 pub enum World {
     /// `lms:plugin/grader`: grades one response.
     Grader,
+    /// `lms:plugin/integration` (WIT 0.2.0): reacts to the tenant's domain events.
+    Integration,
 }
 
 text_enum!(World {
     Grader => "grader",
+    Integration => "integration",
 });
 
 impl World {
@@ -142,6 +145,7 @@ impl World {
     pub fn allows(self, capability: Capability) -> bool {
         match self {
             Self::Grader => capability == Capability::Log,
+            Self::Integration => true,
         }
     }
 }
@@ -161,6 +165,8 @@ pub enum Capability {
     KeyValue,
     /// Read the install's configuration and secrets.
     Secrets,
+    /// See the display name and email address of the learner an event concerns (integrations).
+    LearnerProfile,
 }
 
 text_enum!(Capability {
@@ -168,6 +174,7 @@ text_enum!(Capability {
     Http => "http",
     KeyValue => "key_value",
     Secrets => "secrets",
+    LearnerProfile => "learner_profile",
 });
 
 /// What a plugin says about itself at upload.
@@ -193,6 +200,13 @@ pub struct Manifest {
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub description: String,
+    /// Integrations: the event types an install receives unless an admin changes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// Integrations: the hosts (`name` or `name:port`) an install may call unless an admin
+    /// changes them (requires the `http` capability).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_hosts: Vec<String>,
 }
 
 impl Serialize for PluginName {
@@ -231,6 +245,36 @@ impl Manifest {
                 "invalid_text",
                 "at most 2000 characters",
             ));
+        }
+        if self.world != World::Integration
+            && (!self.events.is_empty() || !self.http_hosts.is_empty())
+        {
+            errors.push(FieldError::new(
+                "manifest.events",
+                "not_an_integration",
+                "only integrations receive events or call hosts",
+            ));
+        }
+        if let Err(mut e) = super::install_settings::parse_event_types(&self.events) {
+            e.field = "manifest.events".into();
+            errors.push(e);
+        }
+        match super::install_settings::parse_hosts(&self.http_hosts) {
+            Err(mut e) => {
+                e.field = "manifest.http_hosts".into();
+                errors.push(e);
+            }
+            Ok(_)
+                if !self.http_hosts.is_empty()
+                    && !self.capabilities.contains(&Capability::Http) =>
+            {
+                errors.push(FieldError::new(
+                    "manifest.http_hosts",
+                    "capability_not_requested",
+                    "hosts to call need the http capability",
+                ));
+            }
+            Ok(_) => {}
         }
         if let Err(message) = super::config_schema::compile(&self.config_schema) {
             errors.push(FieldError::new(
@@ -359,7 +403,8 @@ pub struct InvocationRecord {
     pub peak_memory_bytes: i64,
     /// `success` or the failure's code (`deadline_exceeded`, `trap`, `grader_declined`, ...).
     pub outcome: String,
-    pub invoked_by: UserId,
+    /// The user who made the call; none for calls made by jobs (event deliveries).
+    pub invoked_by: Option<UserId>,
     pub invoked_at: DateTime<Utc>,
 }
 
@@ -388,5 +433,10 @@ mod tests {
     fn graders_may_only_ask_for_log() {
         assert!(World::Grader.allows(Capability::Log));
         assert!(!World::Grader.allows(Capability::Http));
+        assert!(World::Integration.allows(Capability::Http));
+        assert_eq!(
+            "integration".parse::<World>().ok(),
+            Some(World::Integration)
+        );
     }
 }

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::grading::{self, GradeInput, GradeView};
+use super::install_settings::{self, InstallSettings, InstallSettingsUpdate};
 use super::model::{
     Capability, CatalogEntry, InvocationRecord, Manifest, Plugin, PluginName, PluginVersionDetail,
     PluginVersionSummary, PublisherKey, PublisherKeyId, RegistrySettings, SemVer,
@@ -44,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_plugin))
         .routes(routes!(rollback_plugin))
         .routes(routes!(grade))
+        .routes(routes!(get_install_settings, update_install_settings))
         .routes(routes!(get_settings, update_settings))
         .routes(routes!(list_keys, add_key))
         .routes(routes!(remove_key))
@@ -313,6 +315,52 @@ async fn rollback_plugin(
     let to = SemVer::parse(&body.version).map_err(|e| ApiError::Validation(vec![e]))?;
     Ok(Json(
         service::rollback(&state, &auth, ip, &name, &to).await?,
+    ))
+}
+
+/// An integration's install settings: its settings, the names of its secrets, the hosts it may
+/// call and the event types it receives (tenant admins).
+#[utoipa::path(
+    get, path = "/api/v1/plugins/{name}/settings", tag = "plugins",
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
+    responses(
+        (status = 200, body = InstallSettings),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "`not_an_integration` (a grader), `not_installed`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_install_settings(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<InstallSettings>> {
+    Ok(Json(
+        install_settings::get(&state, &auth, &name(&raw)?).await?,
+    ))
+}
+
+/// Changes an integration's install settings (tenant admins). Secrets are sealed at rest and
+/// never returned; a `null` secret removes it. What the body leaves out is kept.
+#[utoipa::path(
+    put, path = "/api/v1/plugins/{name}/settings", tag = "plugins",
+    params(("name" = String, Path, min_length = 3, max_length = 64, pattern = "^[a-z][a-z0-9-]*[a-z0-9]$")),
+    request_body = InstallSettingsUpdate,
+    responses(
+        (status = 200, body = InstallSettings),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "`not_an_integration` (a grader), `not_installed`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_install_settings(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientIp(ip): ClientIp,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(body): ApiJson<InstallSettingsUpdate>,
+) -> ApiResult<Json<InstallSettings>> {
+    let name = name(&raw)?;
+    Ok(Json(
+        install_settings::update(&state, &auth, ip, &name, body).await?,
     ))
 }
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::{
     Capability, CapabilityGrant, Manifest, Plugin, PluginId, PluginName, PluginVersionDetail,
-    PluginVersionSummary, PublisherKey, PublisherKeyId, RegistrySettings, SemVer, VersionId,
+    PluginVersionSummary, PublisherKey, PublisherKeyId, RegistrySettings, SemVer, VersionId, World,
     capabilities_from_db, capabilities_to_db,
 };
 use super::signature::{self, SignatureError};
@@ -91,27 +91,41 @@ pub(super) async fn compile(
     manifest: &Manifest,
 ) -> ApiResult<InstalledPlugin> {
     let declared = host_capabilities(&manifest.capabilities);
-    host.validate_grader(&host_tenant(tenant), bytes, &declared)
-        .await
-        .map_err(ApiError::Plugin)
+    let tenant = host_tenant(tenant);
+    match manifest.world {
+        World::Grader => host.validate_grader(&tenant, bytes, &declared).await,
+        World::Integration => host.validate_integration(&tenant, bytes, &declared).await,
+    }
+    .map_err(ApiError::Plugin)
 }
 
 /// Puts a stored version into the in-memory host (after upload, or on first use after a
 /// restart) with the capabilities it may use. Compilation is shared by SHA-256, so this is
 /// cheap when the bytes were seen before.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn load_into_host(
     host: &Arc<PluginHost>,
     tenant: lms_tenants::TenantId,
+    world: World,
     name: &str,
     version: &str,
     bytes: Arc<Vec<u8>>,
     capabilities: &[lms_plugin_host::Capability],
 ) -> ApiResult<()> {
     let (id, version) = (host_id(tenant, name), host_version(version));
-    host.install_grader(&host_tenant(tenant), id, version, &bytes, capabilities)
-        .await
-        .map(|_| ())
-        .map_err(ApiError::Plugin)
+    let tenant = host_tenant(tenant);
+    match world {
+        World::Grader => {
+            host.install_grader(&tenant, id, version, &bytes, capabilities)
+                .await
+        }
+        World::Integration => {
+            host.install_integration(&tenant, id, version, &bytes, capabilities)
+                .await
+        }
+    }
+    .map(|_| ())
+    .map_err(ApiError::Plugin)
 }
 
 async fn check_signature(
@@ -205,6 +219,7 @@ pub async fn upload(
     load_into_host(
         &state.plugins.host,
         caller.tenant.id,
+        manifest.world,
         manifest.name.as_str(),
         &row.version,
         component,
@@ -399,6 +414,10 @@ async fn install_locked(
     let id = row.id;
     store::mark_installed(tx, id, capabilities_to_db(granted), actor.user_id).await?;
     store::set_active_version(tx, plugin.id, id).await?;
+    if plugin.world == World::Integration {
+        let manifest = detail(row)?.manifest;
+        super::install_settings::ensure_defaults(tx, plugin.id, &manifest).await?;
+    }
     audit(actor, ip, "plugin.installed", &plugin.name)
         .details(json!({
             "version": row.version,
@@ -604,6 +623,7 @@ pub async fn install_from_catalog(
     load_into_host(
         &state.plugins.host,
         caller.tenant.id,
+        manifest.world,
         name.as_str(),
         &row.version,
         component,

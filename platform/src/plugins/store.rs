@@ -34,7 +34,7 @@ impl PluginRow {
         Plugin {
             id: self.id,
             name: self.name.clone(),
-            world: World::Grader,
+            world: self.world,
             enabled: self.enabled,
             active_version: self.active_version.clone(),
             version_count: self.version_count,
@@ -62,6 +62,19 @@ pub async fn plugin_by_name(
     ))
     .bind(tx.tenant_id())
     .bind(name.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn plugin_by_id(
+    tx: &mut TenantTx,
+    id: PluginId,
+) -> Result<Option<PluginRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {PLUGIN_COLUMNS} from plugins p where p.tenant_id = $1 and p.id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(id)
     .fetch_optional(&mut **tx)
     .await
 }

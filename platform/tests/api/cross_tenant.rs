@@ -1147,6 +1147,22 @@ fn suite() -> Vec<Endpoint> {
             StatusCode::UNAUTHORIZED,
         ),
         ep(
+            Method::GET,
+            "/api/v1/plugins/{name}/settings",
+            AdminBearer,
+            None,
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
+            Method::PUT,
+            "/api/v1/plugins/{name}/settings",
+            AdminBearer,
+            Some(|_| json!({ "settings": {}, "secrets": { "token": "x" } })),
+            Some(StatusCode::NOT_FOUND),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ep(
             Method::POST,
             "/api/v1/plugins/{name}/grade",
             AdminBearer,

@@ -677,12 +677,13 @@ async fn first_party_graders_install_from_the_catalog_and_grade() {
         .as_array()
         .map(|e| e.iter().filter_map(|p| p["name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, ["lab-flag-grader", "numeric-grader"]);
+    assert_eq!(names, ["discord", "lab-flag-grader", "numeric-grader"]);
+    assert_eq!(entries[0]["world"], "integration");
     assert_eq!(
-        entries[1]["sha256"],
+        entries[2]["sha256"],
         hex_sha256(&plugin_wasm("numeric_grader"))
     );
-    assert_eq!(entries[0]["capabilities"], json!(["log"]));
+    assert_eq!(entries[1]["capabilities"], json!(["log"]));
 
     from_catalog(&app, &t, "lab-flag-grader", json!([]))
         .await
