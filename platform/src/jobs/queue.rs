@@ -58,7 +58,7 @@ pub async fn claim(
     lease: Duration,
     cursor: Option<TenantId>,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    sqlx::query_as(
+    let query = format!(
         "with recursive queued(tenant_id) as (
              (select tenant_id from jobs where state = 'queued' order by tenant_id limit 1)
              union all
@@ -75,7 +75,37 @@ pub async fn claim(
              order by q.tenant_id <= $5, q.tenant_id
              limit $4
          ),
-         share as (
+         {CLAIM_SHARES}"
+    );
+    claim_with(&query, pool, owner, kinds, batch, lease, cursor, None).await
+}
+
+/// Claims like [`claim`], from these tenants only: for a worker that found them with jobs due a
+/// moment ago, while their backlog lasts. Saves the probes that find the tenants with due jobs
+/// (whose index is mostly entries of jobs claimed a moment ago while a backlog drains).
+pub async fn claim_from(
+    pool: &PgPool,
+    owner: &str,
+    kinds: &[&str],
+    batch: i64,
+    lease: Duration,
+    cursor: Option<TenantId>,
+    tenants: &[TenantId],
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let query = format!(
+        "with chosen as (
+             select t as tenant_id from unnest($6::uuid[]) as t
+             order by t <= $5, t
+             limit $4
+         ),
+         {CLAIM_SHARES}"
+    );
+    claim_with(&query, pool, owner, kinds, batch, lease, cursor, Some(tenants)).await
+}
+
+/// The claim after `chosen` (the tenants to serve): each one's share of the batch, locked, in
+/// turns across tenants, then leased to `$1` for `$2` seconds.
+const CLAIM_SHARES: &str = "share as (
              select greatest(1, ceil($4::numeric / greatest(count(*), 1)))::int as n from chosen
          ),
          candidates as (
@@ -102,13 +132,31 @@ pub async fn claim(
              started_at = now()
          from picked p
          where j.tenant_id = p.tenant_id and j.id = p.id
-         returning j.tenant_id, j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.fence",
-    )
-    .bind(owner)
-    .bind(lease.as_secs_f64())
-    .bind(kinds)
-    .bind(batch)
-    .bind(cursor.map_or(Uuid::nil(), |t| t.as_uuid()))
+         returning j.tenant_id, j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.fence";
+
+/// Runs a claim with its binds: `$1` owner, `$2` lease seconds, `$3` kinds, `$4` batch, `$5`
+/// cursor and, for [`claim_from`], `$6` the tenants.
+#[allow(clippy::too_many_arguments)] // the claim's parameters, named as the SQL numbers them
+async fn claim_with(
+    query: &str,
+    pool: &PgPool,
+    owner: &str,
+    kinds: &[&str],
+    batch: i64,
+    lease: Duration,
+    cursor: Option<TenantId>,
+    tenants: Option<&[TenantId]>,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let query = sqlx::query_as(query)
+        .bind(owner)
+        .bind(lease.as_secs_f64())
+        .bind(kinds)
+        .bind(batch)
+        .bind(cursor.map_or(Uuid::nil(), |t| t.as_uuid()));
+    match tenants {
+        Some(tenants) => query.bind(tenants),
+        None => query,
+    }
     .fetch_all(pool)
     .await
 }

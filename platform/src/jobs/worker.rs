@@ -121,6 +121,9 @@ impl Worker {
         });
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
         let mut cursor = None;
+        // The last claim took all it asked for: more jobs are probably waiting.
+        let mut backlog = false;
+        let mut serving = Serving::of(&[]);
         tracing::info!(owner = %self.owner, kinds = ?kinds, "job worker started");
         tokio::pin!(shutdown);
         loop {
@@ -136,17 +139,27 @@ impl Worker {
             while let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
                 free.push(slot);
             }
+            if backlog {
+                gather(&slots, &mut free, self.config.concurrency).await;
+            }
             let wanted = free.len();
-            let claimed = match queue::claim(
-                &pool,
-                &self.owner,
-                &kinds,
-                i64::try_from(wanted).unwrap_or(i64::MAX),
-                self.config.lease,
-                cursor,
-            )
-            .await
-            {
+            let batch = i64::try_from(wanted).unwrap_or(i64::MAX);
+            // While a backlog drains, the tenants the last full claim served are served again
+            // without looking for tenants anew; a short claim or [`TENANTS_FRESH`] ends that, so
+            // a tenant that queues a job meanwhile waits at most that long for its turn.
+            let result = if backlog && serving.found.elapsed() < TENANTS_FRESH {
+                let tenants = &serving.tenants;
+                queue::claim_from(&pool, &self.owner, &kinds, batch, self.config.lease, cursor, tenants)
+                    .await
+            } else {
+                let claimed =
+                    queue::claim(&pool, &self.owner, &kinds, batch, self.config.lease, cursor).await;
+                if let Ok(claimed) = &claimed {
+                    serving = Serving::of(claimed);
+                }
+                claimed
+            };
+            let claimed = match result {
                 Ok(claimed) => claimed,
                 Err(err) => {
                     tracing::warn!(error = %err, "claiming jobs");
@@ -160,6 +173,7 @@ impl Worker {
             };
             cursor = next_cursor(cursor, &claimed);
             let got = claimed.len();
+            backlog = got == wanted;
             for job in claimed {
                 let Some(slot) = free.pop() else { break };
                 self.start(job, slot, &inflight, &completions);
@@ -272,6 +286,48 @@ impl Worker {
         );
     }
 }
+
+/// The tenants a full claim served, and when.
+struct Serving {
+    tenants: Vec<TenantId>,
+    found: Instant,
+}
+
+impl Serving {
+    fn of(claimed: &[Claimed]) -> Self {
+        let mut tenants: Vec<TenantId> = claimed.iter().map(|c| c.tenant_id).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        Self {
+            tenants,
+            found: Instant::now(),
+        }
+    }
+}
+
+/// How long the tenants a full claim found are served before tenants are looked for again.
+const TENANTS_FRESH: Duration = Duration::from_millis(100);
+
+/// With a backlog, waits briefly for more of the running jobs to finish before claiming again,
+/// so that short jobs are claimed by the batch (one statement for many jobs) rather than one
+/// claim per finished job. Waits for a quarter of the slots at most [`GATHER_WINDOW`]; without
+/// a backlog nothing waits, so a lone job starts at once.
+async fn gather(slots: &Arc<Semaphore>, free: &mut Vec<OwnedSemaphorePermit>, concurrency: usize) {
+    let enough = concurrency.div_ceil(4);
+    let deadline = tokio::time::Instant::now() + GATHER_WINDOW;
+    while free.len() < enough {
+        match tokio::time::timeout_at(deadline, Arc::clone(slots).acquire_owned()).await {
+            Ok(Ok(slot)) => free.push(slot),
+            Ok(Err(_)) | Err(_) => break,
+        }
+        while let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+            free.push(slot);
+        }
+    }
+}
+
+/// The longest a claim waits for slots to gather while jobs are waiting.
+const GATHER_WINDOW: Duration = Duration::from_millis(2);
 
 /// Where the next claim starts: after the highest tenant this one reached, so that with more
 /// tenants waiting than one claim serves, each claim serves the next ones.
